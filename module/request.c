@@ -1,0 +1,678 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcancel request core: the KMDF cancel/complete state machine.
+ *
+ * DOC: Arbitration
+ *
+ * Every transition of a request is one atomic_try_cmpxchg() on
+ * &kc_request.state; whoever makes a transition owns what follows it:
+ *
+ * - mark (OWNED -> CANCELABLE) puts the request on its queue's cancelable
+ *   list with a reference, under &kc_queue.lock so that a purge walking the
+ *   list sees either the request on it or the purge flag before marking;
+ * - unmark (CANCELABLE -> OWNED) and cancel (CANCELABLE -> CANCEL_PENDING)
+ *   race for a cancelable request; the winner takes it off the list and drops
+ *   the list's reference, the loser learns that it lost;
+ * - the cancel that won delivers the callback (CANCEL_PENDING ->
+ *   CANCEL_DELIVERED), inline or, when marking found the request already
+ *   cancelled, from a workqueue: never under the marker's locks;
+ * - complete (OWNED or CANCEL_DELIVERED -> COMPLETED) happens once.
+ *
+ * The full barriers of atomic_try_cmpxchg() order the plain fields around
+ * them: &kc_request.cancel_fn and the list's reference are set before mark's
+ * cmpxchg publishes CANCELABLE and read after cancel's cmpxchg claims it;
+ * &kc_request.cancel_reason is set before cancel's cmpxchg publishes
+ * %KC_REQ_F_CANCELED and read by the callback after it.
+ */
+#include <linux/bug.h>
+#include <linux/errno.h>
+#include <linux/export.h>
+#include <linux/lockdep.h>
+#include <linux/sched.h>
+#include <linux/wait_bit.h>
+
+#include <kcancel/request.h>
+
+#if __has_include(<kunit/static_stub.h>)
+#include <kunit/static_stub.h>
+#else
+#define KUNIT_STATIC_STUB_REDIRECT(fn, args...) do {} while (0)
+#endif
+
+/* Delivers cancel callbacks that may not run in the context that claimed. */
+static struct workqueue_struct *kc_cancel_wq;
+
+static const char *const kc_state_names[] = {
+	[KC_REQ_OWNED] = "owned",
+	[KC_REQ_CANCELABLE] = "cancelable",
+	[KC_REQ_CANCEL_PENDING] = "cancel pending",
+	[KC_REQ_CANCEL_DELIVERED] = "cancel delivered",
+	[KC_REQ_COMPLETED] = "completed",
+};
+
+/**
+ * kc_request_report_misuse() - refuse a call that breaks the KMDF rules
+ * @req: the request the call was made on.
+ * @what: what was wrong, for the warning.
+ *
+ * KMDF catches these only with its verifier on; kcancel always does. KUnit
+ * cases that misuse the API on purpose redirect this function to count the
+ * reports instead of warning.
+ *
+ * Context: any context.
+ */
+void kc_request_report_misuse(struct kc_request *req, const char *what)
+{
+	unsigned int state = atomic_read(&req->state);
+
+	KUNIT_STATIC_STUB_REDIRECT(kc_request_report_misuse, req, what);
+	WARN_ONCE(1, "kcancel: %s (request %llu is %s%s)\n", what, req->id,
+		  kc_state_names[state & KC_REQ_STATE_MASK],
+		  state & KC_REQ_F_CANCELED ? ", cancel asked" : "");
+}
+EXPORT_SYMBOL_GPL(kc_request_report_misuse);
+
+static void kc_queue_get_active(struct kc_queue *q)
+{
+	atomic_inc(&q->active);
+}
+
+/*
+ * Drop what kept @q busy. wake_up_var() only hashes the address, so the
+ * purge that this wakes may free @q at once without harm.
+ */
+static void kc_queue_put_active(struct kc_queue *q)
+{
+	if (atomic_dec_and_test(&q->active))
+		wake_up_var(&q->active);
+}
+
+/**
+ * kc_queue_init() - initialise a queue (WdfIoQueueCreate)
+ * @q: the queue.
+ * @mode: how cancel callbacks and the DPC are serialized.
+ *
+ * Context: any context.
+ */
+void kc_queue_init(struct kc_queue *q, enum kc_sync_mode mode)
+{
+	spin_lock_init(&q->lock);
+	spin_lock_init(&q->sync_lock);
+	INIT_LIST_HEAD(&q->cancelable);
+	q->purging = false;
+	q->purge_reason = 0;
+	q->mode = mode;
+	atomic_set(&q->active, 0);
+}
+EXPORT_SYMBOL_GPL(kc_queue_init);
+
+/**
+ * kc_queue_synchronize() - run a DPC under the queue's synchronization
+ * @q: the queue.
+ * @fn: the function to run, typically the driver's DPC.
+ * @arg: its argument.
+ *
+ * In %KC_SYNC_AUTOMATIC mode @fn runs under &kc_queue.sync_lock, the lock
+ * held around cancel callbacks, as KMDF holds the sync-scope lock around
+ * EvtInterruptDpc with AutomaticSerialization; in %KC_SYNC_DRIVER mode it is
+ * simply called. @fn must not cancel a request of @q (the cancel would deliver
+ * the callback under the lock @fn already holds).
+ *
+ * Context: any context that may take a spinlock; @fn runs with interrupts
+ * disabled in %KC_SYNC_AUTOMATIC mode.
+ */
+void kc_queue_synchronize(struct kc_queue *q, void (*fn)(void *arg), void *arg)
+{
+	unsigned long flags;
+
+	if (q->mode == KC_SYNC_DRIVER) {
+		fn(arg);
+		return;
+	}
+	spin_lock_irqsave(&q->sync_lock, flags);
+	fn(arg);
+	spin_unlock_irqrestore(&q->sync_lock, flags);
+}
+EXPORT_SYMBOL_GPL(kc_queue_synchronize);
+
+/**
+ * kc_queue_assert_synchronized() - assert the caller runs synchronized
+ * @q: the queue.
+ *
+ * For cancel callbacks and DPCs of %KC_SYNC_AUTOMATIC queues: lockdep checks
+ * that &kc_queue.sync_lock is held. Nothing to check in %KC_SYNC_DRIVER mode.
+ *
+ * Context: any context.
+ */
+void kc_queue_assert_synchronized(struct kc_queue *q)
+{
+	if (q->mode == KC_SYNC_AUTOMATIC)
+		lockdep_assert_held(&q->sync_lock);
+}
+EXPORT_SYMBOL_GPL(kc_queue_assert_synchronized);
+
+/*
+ * CANCEL_PENDING -> CANCEL_DELIVERED, then run the callback, once. In
+ * %KC_SYNC_AUTOMATIC mode both happen under the sync lock, so a DPC holding
+ * it sees a claimed request as CANCEL_PENDING until it lets go.
+ */
+static void kc_request_deliver_locked(struct kc_request *req)
+{
+	unsigned int old = atomic_read(&req->state);
+
+	do {
+		if ((old & KC_REQ_STATE_MASK) != KC_REQ_CANCEL_PENDING) {
+			kc_request_report_misuse(req, "cancel delivered twice");
+			return;
+		}
+	} while (!atomic_try_cmpxchg(&req->state, &old,
+				     (old & ~KC_REQ_STATE_MASK) |
+				     KC_REQ_F_DELIVERED |
+				     KC_REQ_CANCEL_DELIVERED));
+	req->cancel_fn(req);
+}
+
+static void kc_request_deliver_cancel(struct kc_request *req)
+{
+	struct kc_queue *q = req->queue;
+	unsigned long flags;
+
+	if (q->mode == KC_SYNC_DRIVER) {
+		kc_request_deliver_locked(req);
+		return;
+	}
+	spin_lock_irqsave(&q->sync_lock, flags);
+	kc_request_deliver_locked(req);
+	spin_unlock_irqrestore(&q->sync_lock, flags);
+}
+
+static void kc_request_cancel_work(struct work_struct *work)
+{
+	struct kc_request *req = container_of(work, struct kc_request,
+					      cancel_work);
+	struct kc_queue *q = req->queue;
+
+	kc_request_deliver_cancel(req);
+	kc_request_put(req);
+	kc_queue_put_active(q);
+}
+
+static enum hrtimer_restart kc_request_timer_fn(struct hrtimer *timer)
+{
+	struct kc_request *req = container_of(timer, struct kc_request, timer);
+	struct kc_queue *q = req->queue;
+
+	kc_request_cancel(req, -ETIMEDOUT);
+	kc_request_put(req);
+	kc_queue_put_active(q);
+	return HRTIMER_NORESTART;
+}
+
+static void kc_request_release(struct kref *ref)
+{
+	struct kc_request *req = container_of(ref, struct kc_request, ref);
+
+	req->ops->release(req);
+}
+
+/**
+ * kc_request_put() - drop a reference (WdfObjectDereference)
+ * @req: the request.
+ *
+ * The last reference frees the request through &kc_request_ops.release.
+ *
+ * Context: any context.
+ */
+void kc_request_put(struct kc_request *req)
+{
+	kref_put(&req->ref, kc_request_release);
+}
+EXPORT_SYMBOL_GPL(kc_request_put);
+
+/**
+ * kc_request_init() - initialise a request and bind it to a queue
+ * @req: the request, embedded in the driver's own structure.
+ * @q: the queue it belongs to; kc_queue_purge() waits for its completion.
+ * @ops: the driver's operations; @ops->release is required.
+ *
+ * The request starts %KC_REQ_OWNED with one reference, the I/O reference,
+ * which kc_request_complete() drops. &kc_request.id is left to the caller.
+ *
+ * Context: any context.
+ */
+void kc_request_init(struct kc_request *req, struct kc_queue *q,
+		     const struct kc_request_ops *ops)
+{
+	atomic_set(&req->state, KC_REQ_OWNED);
+	kref_init(&req->ref);
+	req->queue = q;
+	req->ops = ops;
+	req->cancel_fn = NULL;
+	INIT_LIST_HEAD(&req->cancel_node);
+	INIT_WORK(&req->cancel_work, kc_request_cancel_work);
+	atomic_set(&req->cancel_reason, 0);
+	hrtimer_init(&req->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	req->timer.function = kc_request_timer_fn;
+	init_completion(&req->done);
+	req->status = 0;
+	req->result = 0;
+	atomic_set(&req->sent_count, 0);
+	req->sent_status = 0;
+	kc_queue_get_active(q);
+}
+EXPORT_SYMBOL_GPL(kc_request_init);
+
+/*
+ * Record @reason as the cancel reason unless one is already set: the first
+ * cancel names it. Called before the cmpxchg that publishes
+ * %KC_REQ_F_CANCELED, whose barrier orders the two.
+ */
+static void kc_request_set_reason(struct kc_request *req, int reason)
+{
+	int none = 0;
+
+	atomic_try_cmpxchg(&req->cancel_reason, &none, reason);
+}
+
+/*
+ * The body of both mark calls, under q->lock so that a purge sees either the
+ * request on the cancelable list or its own flag before the mark. Returns 0
+ * when the request became cancelable, -ECANCELED when it was already
+ * cancelled, -EINVAL on misuse.
+ */
+static int kc_request_mark_locked(struct kc_request *req, kc_cancel_fn fn,
+				  bool ex)
+{
+	struct kc_queue *q = req->queue;
+	unsigned int old = atomic_read(&req->state);
+	unsigned int new;
+	bool canceled;
+
+	lockdep_assert_held(&q->lock);
+	if (q->purging)
+		kc_request_set_reason(req, q->purge_reason);
+	do {
+		if ((old & KC_REQ_STATE_MASK) != KC_REQ_OWNED) {
+			kc_request_report_misuse(req, "mark of a request the driver does not own");
+			return -EINVAL;
+		}
+		canceled = (old & KC_REQ_F_CANCELED) || q->purging;
+		if (!canceled)
+			new = KC_REQ_CANCELABLE;
+		else if (ex)
+			new = old | KC_REQ_F_CANCELED;
+		else
+			new = KC_REQ_F_CANCELED | KC_REQ_CANCEL_PENDING;
+		req->cancel_fn = fn;
+	} while (!atomic_try_cmpxchg(&req->state, &old, new));
+
+	if (!canceled) {
+		/* A cancel that claims it now waits for q->lock to unlink it. */
+		kc_request_get(req);
+		list_add_tail(&req->cancel_node, &q->cancelable);
+		return 0;
+	}
+	if (ex)
+		return -ECANCELED;
+	/* Deliver later, from a context that holds none of the caller's locks. */
+	kc_request_get(req);
+	kc_queue_get_active(q);
+	queue_work(kc_cancel_wq, &req->cancel_work);
+	return 0;
+}
+
+/**
+ * kc_request_mark_cancelable() - make a request cancelable (WdfRequestMarkCancelable)
+ * @req: a request the driver owns (%KC_REQ_OWNED).
+ * @fn: the cancel callback.
+ *
+ * If @req was already cancelled, or its queue is being purged, @fn is
+ * scheduled: it runs soon from a workqueue, never inside this call, so the
+ * caller may hold a lock that @fn takes. Either way the driver must now treat
+ * @req as cancelable: unmark it before completing it.
+ *
+ * Context: any context; may not sleep.
+ * Return: 0, or -EINVAL (with a warning) if the driver does not own @req,
+ * for example because it is already cancelable.
+ */
+int kc_request_mark_cancelable(struct kc_request *req, kc_cancel_fn fn)
+{
+	struct kc_queue *q = req->queue;
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&q->lock, flags);
+	ret = kc_request_mark_locked(req, fn, false);
+	spin_unlock_irqrestore(&q->lock, flags);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kc_request_mark_cancelable);
+
+/**
+ * kc_request_mark_cancelable_ex() - make a request cancelable unless cancelled (WdfRequestMarkCancelableEx)
+ * @req: a request the driver owns (%KC_REQ_OWNED).
+ * @fn: the cancel callback.
+ *
+ * Unlike kc_request_mark_cancelable(), an already cancelled request is left
+ * as it was and @fn is never called: the caller completes @req itself. Use it
+ * when the caller holds a lock that @fn takes.
+ *
+ * Context: any context; may not sleep.
+ * Return: 0 if @req is now cancelable; -ECANCELED if it was already cancelled
+ * (or its queue is being purged) and the caller still owns it; -EINVAL (with a
+ * warning) if the driver does not own @req.
+ */
+int kc_request_mark_cancelable_ex(struct kc_request *req, kc_cancel_fn fn)
+{
+	struct kc_queue *q = req->queue;
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&q->lock, flags);
+	ret = kc_request_mark_locked(req, fn, true);
+	spin_unlock_irqrestore(&q->lock, flags);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kc_request_mark_cancelable_ex);
+
+/* Take @req, which the caller just claimed, off the cancelable list. */
+static void kc_request_unlink(struct kc_request *req)
+{
+	struct kc_queue *q = req->queue;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	list_del_init(&req->cancel_node);
+	spin_unlock_irqrestore(&q->lock, flags);
+}
+
+/**
+ * kc_request_unmark_cancelable() - take back a cancelable request (WdfRequestUnmarkCancelable)
+ * @req: a request the driver marked cancelable.
+ *
+ * The DPC's side of the race: on 0 the cancel callback will never run for
+ * this marking and the driver owns @req again; on -ECANCELED a cancel won,
+ * the callback has run or will run, and the driver must not complete @req
+ * (the callback, or whoever it hands @req to, does).
+ *
+ * Context: any context; may not sleep.
+ * Return: 0, -ECANCELED (also once the cancel callback has completed @req:
+ * a DPC that holds a reference may still ask), or -EINVAL (with a warning) if
+ * @req is not cancelable: never marked, unmarked twice, or completed by the
+ * driver. KMDF without its
+ * verifier returns CANCELLED there, and a driver following the pattern then
+ * never completes the request; kcancel refuses with a distinct error.
+ */
+int kc_request_unmark_cancelable(struct kc_request *req)
+{
+	unsigned int old = atomic_read(&req->state);
+
+	do {
+		switch (old & KC_REQ_STATE_MASK) {
+		case KC_REQ_CANCELABLE:
+			break;
+		case KC_REQ_CANCEL_PENDING:
+		case KC_REQ_CANCEL_DELIVERED:
+			return -ECANCELED;
+		case KC_REQ_COMPLETED:
+			if (old & KC_REQ_F_DELIVERED)
+				return -ECANCELED;
+			fallthrough;
+		default:
+			kc_request_report_misuse(req, "unmark of a request that is not cancelable");
+			return -EINVAL;
+		}
+	} while (!atomic_try_cmpxchg(&req->state, &old,
+				     (old & ~KC_REQ_STATE_MASK) | KC_REQ_OWNED));
+
+	kc_request_unlink(req);
+	kc_request_put(req);	/* the cancelable list's reference */
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kc_request_unmark_cancelable);
+
+/* Disarm the timeout; the timer's references go with it unless it runs. */
+static void kc_request_stop_timer(struct kc_request *req)
+{
+	if (hrtimer_try_to_cancel(&req->timer) == 1) {
+		kc_request_put(req);
+		kc_queue_put_active(req->queue);
+	}
+}
+
+/**
+ * kc_request_complete() - complete a request, once (WdfRequestComplete)
+ * @req: a request the driver owns, or whose cancel callback has been called.
+ * @status: 0 or a negative errno (-ECANCELED, -ETIMEDOUT, ...).
+ * @result: an operation-defined result.
+ *
+ * Sets the status and result, disarms the timeout, wakes every waiter, calls
+ * &kc_request_ops.completed, and drops the I/O reference: @req may be freed
+ * before this returns unless the caller holds a reference of its own.
+ *
+ * Refused with a warning: a second completion; completing a request still
+ * cancelable (unmark it first); completing a request whose cancel won but
+ * whose callback has not run yet (let the callback complete it).
+ *
+ * Context: any context; may not sleep.
+ * Return: 0, or -EINVAL when refused.
+ */
+int kc_request_complete(struct kc_request *req, int status, u64 result)
+{
+	struct kc_queue *q = req->queue;
+	unsigned int old = atomic_read(&req->state);
+
+	do {
+		switch (old & KC_REQ_STATE_MASK) {
+		case KC_REQ_OWNED:
+		case KC_REQ_CANCEL_DELIVERED:
+			break;
+		case KC_REQ_COMPLETED:
+			kc_request_report_misuse(req, "second completion");
+			return -EINVAL;
+		default:
+			kc_request_report_misuse(req, "completion of a request that is still cancelable");
+			return -EINVAL;
+		}
+	} while (!atomic_try_cmpxchg(&req->state, &old,
+				     (old & ~KC_REQ_STATE_MASK) |
+				     KC_REQ_COMPLETED));
+
+	kc_request_stop_timer(req);
+	req->status = status;
+	req->result = result;
+	complete_all(&req->done);
+	if (req->ops->completed)
+		req->ops->completed(req);
+	kc_request_put(req);	/* the I/O reference */
+	kc_queue_put_active(q);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kc_request_complete);
+
+/**
+ * kc_request_cancel() - ask for a request to be cancelled
+ * @req: the request; the caller holds a reference.
+ * @reason: the negative errno the request should complete with, for example
+ *	-ECANCELED (cancel ioctl, close), -ETIMEDOUT, -ENODEV (removal).
+ *
+ * The framework's side, used by every cancel source. Records the cancel; if
+ * @req is cancelable, claims it and calls its cancel callback before
+ * returning. A request that is not cancelable now is seen as cancelled when
+ * next marked, and cannot be sent to a target (target.h).
+ *
+ * Context: any context, hard IRQ included; may not sleep. The caller must
+ * not hold a lock that the cancel callback takes, nor the queue's sync lock,
+ * and must keep the queue alive across the call.
+ * Return: true if this call asked for the cancel; false if one was already
+ * asked for or @req has completed.
+ */
+bool kc_request_cancel(struct kc_request *req, int reason)
+{
+	struct kc_queue *q = req->queue;
+	unsigned int old = atomic_read(&req->state);
+	unsigned int new;
+
+	if ((old & KC_REQ_F_CANCELED) ||
+	    (old & KC_REQ_STATE_MASK) == KC_REQ_COMPLETED)
+		return false;
+	kc_request_set_reason(req, reason);
+	do {
+		if ((old & KC_REQ_F_CANCELED) ||
+		    (old & KC_REQ_STATE_MASK) == KC_REQ_COMPLETED)
+			return false;
+		new = old | KC_REQ_F_CANCELED;
+		if ((old & KC_REQ_STATE_MASK) == KC_REQ_CANCELABLE)
+			new = KC_REQ_F_CANCELED | KC_REQ_CANCEL_PENDING;
+	} while (!atomic_try_cmpxchg(&req->state, &old, new));
+
+	if ((old & KC_REQ_STATE_MASK) != KC_REQ_CANCELABLE)
+		return true;
+
+	/* Claimed: the queue stays busy until the callback has returned. */
+	kc_queue_get_active(q);
+	kc_request_unlink(req);
+	kc_request_deliver_cancel(req);
+	kc_request_put(req);	/* the cancelable list's reference */
+	kc_queue_put_active(q);
+	return true;
+}
+EXPORT_SYMBOL_GPL(kc_request_cancel);
+
+/**
+ * kc_request_start_timer() - cancel a request with -ETIMEDOUT after a delay
+ * @req: a request the caller owns and has not completed.
+ * @timeout_ns: the delay, in nanoseconds.
+ *
+ * When the timer fires it calls kc_request_cancel(@req, -ETIMEDOUT) from
+ * hard IRQ context (softirq context on PREEMPT_RT). Completion disarms it.
+ * Call it at most once per request.
+ *
+ * Context: any context.
+ */
+void kc_request_start_timer(struct kc_request *req, u64 timeout_ns)
+{
+	kc_request_get(req);
+	kc_queue_get_active(req->queue);
+	hrtimer_start(&req->timer, ns_to_ktime(timeout_ns), HRTIMER_MODE_REL);
+}
+EXPORT_SYMBOL_GPL(kc_request_start_timer);
+
+/**
+ * kc_request_wait() - wait for a request to complete
+ * @req: the request; the caller holds a reference.
+ * @timeout: the longest wait, in jiffies, or MAX_SCHEDULE_TIMEOUT.
+ *
+ * The wait is killable, never uninterruptible: on a fatal signal it returns
+ * and the caller decides what becomes of @req (usually: cancel it).
+ *
+ * Context: process context; sleeps.
+ * Return: 0 once @req has completed (its status is then in
+ * &kc_request.status), -ETIMEDOUT, or -ERESTARTSYS on a fatal signal.
+ */
+int kc_request_wait(struct kc_request *req, long timeout)
+{
+	long ret = wait_for_completion_killable_timeout(&req->done, timeout);
+
+	if (ret < 0)
+		return ret;
+	return ret ? 0 : -ETIMEDOUT;
+}
+EXPORT_SYMBOL_GPL(kc_request_wait);
+
+/* Claim every cancelable request of @q onto @claimed. */
+static void kc_queue_claim_all(struct kc_queue *q, int reason,
+			       struct list_head *claimed)
+{
+	struct kc_request *req, *tmp;
+	unsigned int old;
+
+	lockdep_assert_held(&q->lock);
+	list_for_each_entry_safe(req, tmp, &q->cancelable, cancel_node) {
+		old = KC_REQ_CANCELABLE;
+		if (!atomic_try_cmpxchg(&req->state, &old,
+					KC_REQ_F_CANCELED | KC_REQ_CANCEL_PENDING))
+			continue;	/* its winner unlinks it after q->lock */
+		/* Read by the callback, which the purge itself delivers later. */
+		kc_request_set_reason(req, reason);
+		list_move_tail(&req->cancel_node, claimed);
+	}
+}
+
+/**
+ * kc_queue_purge() - cancel every cancelable request and wait for all (WdfIoQueuePurge)
+ * @q: the queue.
+ * @reason: the cancel reason given to the requests, for example -ENODEV.
+ *
+ * Every request on the cancelable list gets its cancel callback; a request
+ * marked from now on counts as cancelled (until kc_queue_resume()). Then
+ * waits until every request bound to @q has completed and every cancel
+ * delivery and timer of @q has finished: no callback runs for @q after this
+ * returns. Requests the driver owns are not cancelled here; the driver
+ * completes them (or cancels them through their target) for this to return.
+ *
+ * Context: process context; sleeps. Must not be called from a cancel
+ * callback or a DPC of @q.
+ */
+void kc_queue_purge(struct kc_queue *q, int reason)
+{
+	struct kc_request *req, *tmp;
+	unsigned long flags;
+	LIST_HEAD(claimed);
+
+	might_sleep();
+	spin_lock_irqsave(&q->lock, flags);
+	q->purge_reason = reason;
+	q->purging = true;
+	kc_queue_claim_all(q, reason, &claimed);
+	spin_unlock_irqrestore(&q->lock, flags);
+
+	list_for_each_entry_safe(req, tmp, &claimed, cancel_node) {
+		list_del_init(&req->cancel_node);
+		kc_request_deliver_cancel(req);
+		kc_request_put(req);	/* the cancelable list's reference */
+	}
+	wait_var_event(&q->active, !atomic_read(&q->active));
+}
+EXPORT_SYMBOL_GPL(kc_queue_purge);
+
+/**
+ * kc_queue_resume() - accept cancelable requests again after a purge (WdfIoQueueStart)
+ * @q: the queue.
+ *
+ * Context: any context.
+ */
+void kc_queue_resume(struct kc_queue *q)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	q->purging = false;
+	q->purge_reason = 0;
+	spin_unlock_irqrestore(&q->lock, flags);
+}
+EXPORT_SYMBOL_GPL(kc_queue_resume);
+
+/**
+ * kc_request_core_init() - set up the request core
+ *
+ * Context: process context, at module load.
+ * Return: 0 or -ENOMEM.
+ */
+int kc_request_core_init(void)
+{
+	kc_cancel_wq = alloc_workqueue("kcancel", 0, 0);
+	return kc_cancel_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * kc_request_core_exit() - tear down the request core
+ *
+ * Every queue must have been purged: this waits for deferred deliveries.
+ *
+ * Context: process context, at module unload.
+ */
+void kc_request_core_exit(void)
+{
+	destroy_workqueue(kc_cancel_wq);
+}

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcancel targets: the collection of sent requests and their cancel.
+ *
+ * DOC: Cancel before send
+ *
+ * kc_target_cancel_sent() records the cancel on the request (kc_request_cancel()
+ * sets %KC_REQ_F_CANCELED with a full barrier) before it takes the collection
+ * lock; kc_target_send() tests that flag under the same lock before it inserts.
+ * Whichever critical section comes second sees the other's work: either the
+ * send fails with -ECANCELED, or the cancel finds the request in flight.
+ */
+#include <linux/errno.h>
+#include <linux/export.h>
+#include <linux/wait_bit.h>
+
+#include <kcancel/target.h>
+
+/**
+ * kc_target_init() - initialise a target with an empty collection
+ * @t: the target.
+ * @ops: the lower device's operations; @ops->completion is required.
+ *
+ * Context: any context.
+ */
+void kc_target_init(struct kc_target *t, const struct kc_target_ops *ops)
+{
+	xa_init_flags(&t->sent, XA_FLAGS_LOCK_IRQ);
+	t->ops = ops;
+	atomic_set(&t->busy, 0);
+}
+EXPORT_SYMBOL_GPL(kc_target_init);
+
+/* Insert @req unless it was cancelled; under the collection lock. */
+static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req)
+{
+	lockdep_assert_held(&t->sent.xa_lock);
+	if (kc_request_is_canceled(req))
+		return -ECANCELED;
+	if (xa_load(&t->sent, req->id))
+		return -EEXIST;
+	kc_request_get(req);	/* the collection's reference */
+	atomic_set(&req->sent_count, 1);
+	atomic_inc(&t->busy);
+	/* The slot is reserved: storing into it allocates nothing. */
+	__xa_store(&t->sent, req->id, req, GFP_NOWAIT);
+	return 0;
+}
+
+/**
+ * kc_target_send() - put a request in the collection of sent requests
+ * @t: the target.
+ * @req: a request the driver owns; &kc_request.id must be unique in @t.
+ * @gfp: allocation flags for the collection's slot.
+ *
+ * Registers @req as in flight; the caller starts the I/O afterwards (the
+ * device may finish it before the caller returns), and the end of the I/O,
+ * successful or not, must call kc_target_io_done() exactly once.
+ *
+ * Context: process context if @gfp may sleep, any context otherwise.
+ * Return: 0; -ECANCELED if a cancel was asked for before the send (the
+ * caller still owns @req and completes it); -EEXIST if the id is in flight;
+ * -ERANGE if the id does not fit an xarray index; -ENOMEM.
+ */
+int kc_target_send(struct kc_target *t, struct kc_request *req, gfp_t gfp)
+{
+	unsigned long flags;
+	int ret;
+
+	if ((unsigned long)req->id != req->id)
+		return -ERANGE;
+	ret = xa_reserve_irq(&t->sent, req->id, gfp);
+	if (ret)
+		return ret;
+	xa_lock_irqsave(&t->sent, flags);
+	ret = kc_target_insert_locked(t, req);
+	xa_unlock_irqrestore(&t->sent, flags);
+	if (ret)
+		xa_release(&t->sent, req->id);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kc_target_send);
+
+/* The completion routine's frame: leave the collection, then complete. */
+static void kc_target_finish(struct kc_target *t, struct kc_request *req)
+{
+	unsigned long flags;
+
+	xa_lock_irqsave(&t->sent, flags);
+	__xa_erase(&t->sent, req->id);
+	xa_unlock_irqrestore(&t->sent, flags);
+
+	t->ops->completion(t, req, req->sent_status);
+	kc_request_put(req);	/* the collection's reference */
+	/* wake_up_var() only hashes the address: @t may be gone already. */
+	if (atomic_dec_and_test(&t->busy))
+		wake_up_var(&t->busy);
+}
+
+/**
+ * kc_target_io_done() - the lower device finished a sent request
+ * @t: the target.
+ * @req: the request, sent to @t.
+ * @status: how the I/O ended: 0 or a negative errno.
+ *
+ * Runs the completion routine now, unless a cancel is in progress on @req:
+ * then the cancel runs it when it is done with @req.
+ *
+ * Context: any context; no kcancel lock held; may not sleep.
+ */
+void kc_target_io_done(struct kc_target *t, struct kc_request *req,
+		       int status)
+{
+	req->sent_status = status;
+	/* Fully ordered: whoever reaches zero sees sent_status. */
+	if (atomic_dec_and_test(&req->sent_count))
+		kc_target_finish(t, req);
+}
+EXPORT_SYMBOL_GPL(kc_target_io_done);
+
+/**
+ * kc_target_cancel_sent() - cancel a request sent to a target (WdfRequestCancelSentRequest)
+ * @t: the target.
+ * @req: the request; the caller holds a reference, which keeps @req valid
+ *	even if its completion routine runs meanwhile.
+ * @reason: the cancel reason recorded on @req (see kc_request_cancel()).
+ *
+ * Records the cancel on @req, so that a send that has not happened yet fails
+ * with -ECANCELED. If @req is in flight, asks the lower device to abort it;
+ * the completion routine may run inside this call, on this thread.
+ *
+ * Context: any context; may not sleep. The caller must not hold the
+ * collection lock or any lock the completion routine takes.
+ * Return: true if @req was in flight and the lower device was asked to
+ * cancel it; false if it was not: already completed, or not sent yet.
+ */
+bool kc_target_cancel_sent(struct kc_target *t, struct kc_request *req,
+			   int reason)
+{
+	unsigned long flags;
+	bool in_flight;
+
+	kc_request_cancel(req, reason);
+	xa_lock_irqsave(&t->sent, flags);
+	in_flight = atomic_inc_not_zero(&req->sent_count);
+	xa_unlock_irqrestore(&t->sent, flags);
+	if (!in_flight)
+		return false;
+
+	if (t->ops->cancel)
+		t->ops->cancel(t, req);
+	if (atomic_dec_and_test(&req->sent_count))
+		kc_target_finish(t, req);
+	return true;
+}
+EXPORT_SYMBOL_GPL(kc_target_cancel_sent);
+
+/**
+ * kc_target_lookup() - find a sent request by id and take a reference
+ * @t: the target.
+ * @id: the request's &kc_request.id.
+ *
+ * The look-up and kref_get_unless_zero() happen under the collection lock,
+ * so the request cannot be freed in between.
+ *
+ * Context: any context.
+ * Return: the request, with a reference the caller drops with
+ * kc_request_put(), or NULL if no request with @id is in the collection.
+ */
+struct kc_request *kc_target_lookup(struct kc_target *t, u64 id)
+{
+	struct kc_request *req;
+	unsigned long flags;
+
+	if ((unsigned long)id != id)
+		return NULL;
+	xa_lock_irqsave(&t->sent, flags);
+	req = xa_load(&t->sent, id);
+	if (req && !kref_get_unless_zero(&req->ref))
+		req = NULL;
+	xa_unlock_irqrestore(&t->sent, flags);
+	return req;
+}
+EXPORT_SYMBOL_GPL(kc_target_lookup);
+
+/**
+ * kc_target_cancel_id() - cancel a sent request by id
+ * @t: the target.
+ * @id: the request's &kc_request.id.
+ * @reason: the cancel reason (see kc_request_cancel()).
+ *
+ * The seeds' sequence: lock, find, reference, unlock, cancel, dereference.
+ *
+ * Context: any context; may not sleep; no kcancel lock held.
+ * Return: 0 if the request was in flight and the lower device was asked to
+ * cancel it; -ENOENT if no request with @id is in the collection (its
+ * completion routine already took it out); -EALREADY if it was found but its
+ * completion had already begun.
+ */
+int kc_target_cancel_id(struct kc_target *t, u64 id, int reason)
+{
+	struct kc_request *req = kc_target_lookup(t, id);
+	bool in_flight;
+
+	if (!req)
+		return -ENOENT;
+	in_flight = kc_target_cancel_sent(t, req, reason);
+	kc_request_put(req);
+	return in_flight ? 0 : -EALREADY;
+}
+EXPORT_SYMBOL_GPL(kc_target_cancel_id);
+
+/**
+ * kc_target_drain() - wait until no request of the target is in flight
+ * @t: the target.
+ *
+ * Waits for every completion routine of @t to return. It does not cancel
+ * anything: cancel first what must not be waited for.
+ *
+ * Context: process context; sleeps.
+ */
+void kc_target_drain(struct kc_target *t)
+{
+	wait_var_event(&t->busy, !atomic_read(&t->busy));
+}
+EXPORT_SYMBOL_GPL(kc_target_drain);
+
+/**
+ * kc_target_destroy() - free the collection of a drained target
+ * @t: the target, with no request in flight.
+ *
+ * Context: any context.
+ */
+void kc_target_destroy(struct kc_target *t)
+{
+	WARN_ON(!xa_empty(&t->sent));
+	xa_destroy(&t->sent);
+}
+EXPORT_SYMBOL_GPL(kc_target_destroy);
