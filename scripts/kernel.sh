@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build (or reuse) the kcancel test kernel: Debian's linux-source-6.12 with
-# scripts/kunit-kernel.config. The build lives outside the repository, in
+# kunit/.kunitconfig. The build lives outside the repository, in
 # $KCANCEL_CACHE (default ~/.cache/kcancel), keyed by the source package's
-# version and the configuration fragment, so that an unchanged configuration is
+# version and the configuration lines, so that an unchanged configuration is
 # built once. Prints the build directory (usable as KDIR) on stdout.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -15,8 +15,9 @@ kc_need_pkgs linux-source-6.12 gcc make bc bison flex libelf-dev libssl-dev \
 tarball=/usr/src/linux-source-6.12.tar.xz
 [ -f "$tarball" ] || kc_die "$tarball is missing; reinstall linux-source-6.12"
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
-frag=$KC_TOP/scripts/kunit-kernel.config
-key=$( (echo "$srcver"; cat "$frag") | sha256sum | cut -c1-16)
+frag=$KC_TOP/kunit/.kunitconfig
+# Only the configuration lines count: comments may change without a rebuild.
+key=$( (echo "$srcver"; grep -E '^CONFIG_' "$frag") | sha256sum | cut -c1-16)
 src=$KC_CACHE/src/linux-source-6.12-$srcver
 out=$KC_CACHE/kernel-$key
 

@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers of the kcancel scripts. Source it; do not run it.
+
+KC_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KC_CACHE=${KCANCEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kcancel}
+KC_JOBS=${KCANCEL_JOBS:-$(nproc)}
+
+kc_log() { printf 'kcancel: %s\n' "$*" >&2; }
+kc_die() { printf 'kcancel: error: %s\n' "$*" >&2; exit 1; }
+
+# kc_need_pkgs PKG... - install the Debian packages that are missing.
+# Without root (or apt-get) it names them and how to get them, then fails.
+kc_need_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+		kc_die "missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
+	fi
+	kc_log "installing ${missing[*]}"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${missing[@]}" >"$KC_CACHE/apt.log" 2>&1; then
+		apt-get update -q >>"$KC_CACHE/apt.log" 2>&1 ||
+			kc_die "apt-get update failed, see $KC_CACHE/apt.log"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends "${missing[@]}" >>"$KC_CACHE/apt.log" 2>&1 ||
+			kc_die "cannot install ${missing[*]}, see $KC_CACHE/apt.log"
+	fi
+}
+
+mkdir -p "$KC_CACHE"
+
+# kc_srctree KDIR - print the kernel source tree that the build directory KDIR
+# was made from (KDIR itself for an in-tree build).
+kc_srctree() {
+	local src=$1
+	[ -e "$1/source" ] && src=$(readlink -f "$1/source")
+	[ -f "$src/scripts/checkpatch.pl" ] ||
+		kc_die "cannot find the kernel source tree of $1 (no $src/scripts/checkpatch.pl)"
+	echo "$src"
+}
+
+# kc_build_modules KDIR DIR LOG [MAKE-ARGS...] - copy the work tree's sources
+# (git's tracked and unignored files) into a fresh DIR and build the modules
+# there, so that the work tree is left as it was. Output goes to LOG; the exit
+# status is make's.
+kc_build_modules() {
+	local kdir=$1 dir=$2 log=$3 f
+	shift 3
+	command -v git >/dev/null || kc_die "git is missing; install it with: apt-get install git"
+	git -C "$KC_TOP" rev-parse --git-dir >/dev/null 2>&1 ||
+		kc_die "$KC_TOP is not a git work tree: cannot tell its sources from build products"
+	rm -rf "$dir" && mkdir -p "$dir"
+	git -C "$KC_TOP" ls-files -z -co --exclude-standard |
+		while IFS= read -r -d '' f; do
+			[ ! -f "$KC_TOP/$f" ] || printf '%s\0' "$f"
+		done | tar -C "$KC_TOP" --null -T - -cf - | tar -C "$dir" -xf -
+	make -C "$kdir" M="$dir" -j"$KC_JOBS" "$@" modules >"$log" 2>&1
+}
