@@ -33,10 +33,11 @@
 
 #include <kcancel/request.h>
 
-#if __has_include(<kunit/static_stub.h>)
+/* Kbuild defines KC_HAVE_STATIC_STUB where the kernel has it (6.2 on). */
+#ifdef KC_HAVE_STATIC_STUB
 #include <kunit/static_stub.h>
 #else
-#define KUNIT_STATIC_STUB_REDIRECT(fn, args...) do {} while (0)
+#define KUNIT_STATIC_STUB_REDIRECT(...) do { } while (0)
 #endif
 
 /* Delivers cancel callbacks that may not run in the context that claimed. */
@@ -349,7 +350,7 @@ int kc_request_mark_cancelable(struct kc_request *req, kc_cancel_fn fn)
 EXPORT_SYMBOL_GPL(kc_request_mark_cancelable);
 
 /**
- * kc_request_mark_cancelable_ex() - make a request cancelable unless cancelled (WdfRequestMarkCancelableEx)
+ * kc_request_mark_cancelable_ex() - mark cancelable unless cancelled (WdfRequestMarkCancelableEx)
  * @req: a request the driver owns (%KC_REQ_OWNED).
  * @fn: the cancel callback.
  *
@@ -471,7 +472,7 @@ int kc_request_complete(struct kc_request *req, int status, u64 result)
 			kc_request_report_misuse(req, "second completion");
 			return -EINVAL;
 		default:
-			kc_request_report_misuse(req, "completion of a request that is still cancelable");
+			kc_request_report_misuse(req, "completion while still cancelable");
 			return -EINVAL;
 		}
 	} while (!atomic_try_cmpxchg(&req->state, &old,

@@ -135,8 +135,8 @@ struct kc_request_ops {
  * %KC_SYNC_AUTOMATIC mode.
  */
 struct kc_queue {
-	spinlock_t lock;
-	spinlock_t sync_lock;
+	spinlock_t lock;		/* guards cancelable, purging */
+	spinlock_t sync_lock;		/* automatic synchronization */
 	struct list_head cancelable;
 	bool purging;
 	int purge_reason;
