@@ -31,19 +31,30 @@ void kc_target_init(struct kc_target *t, const struct kc_target_ops *ops)
 }
 EXPORT_SYMBOL_GPL(kc_target_init);
 
-/* Insert @req unless it was cancelled; under the collection lock. */
+/*
+ * Insert @req unless it was cancelled, under the collection lock. On failure,
+ * give back the slot kc_target_send() reserved, still under the lock: it is
+ * taken in hard IRQ context, so xa_release() (irqs on) would be wrong here.
+ */
 static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req)
 {
+	int ret = 0;
+
 	lockdep_assert_held(&t->sent.xa_lock);
 	if (kc_request_is_canceled(req))
-		return -ECANCELED;
-	if (xa_load(&t->sent, req->id))
-		return -EEXIST;
+		ret = -ECANCELED;
+	else if (xa_load(&t->sent, req->id))
+		ret = -EEXIST;
+	else
+		/* Allocates nothing unless a racing send of this id took the slot. */
+		ret = xa_err(__xa_store(&t->sent, req->id, req, GFP_NOWAIT));
+	if (ret) {
+		__xa_cmpxchg(&t->sent, req->id, XA_ZERO_ENTRY, NULL, 0);
+		return ret;
+	}
 	kc_request_get(req);	/* the collection's reference */
 	atomic_set(&req->sent_count, 1);
 	atomic_inc(&t->busy);
-	/* The slot is reserved: storing into it allocates nothing. */
-	__xa_store(&t->sent, req->id, req, GFP_NOWAIT);
 	return 0;
 }
 
@@ -57,7 +68,8 @@ static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req)
  * device may finish it before the caller returns), and the end of the I/O,
  * successful or not, must call kc_target_io_done() exactly once.
  *
- * Context: process context if @gfp may sleep, any context otherwise.
+ * Context: interrupts enabled (reserving the slot takes the collection lock
+ * with spin_lock_irq()); sleeps if @gfp allows.
  * Return: 0; -ECANCELED if a cancel was asked for before the send (the
  * caller still owns @req and completes it); -EEXIST if the id is in flight;
  * -ERANGE if the id does not fit an xarray index; -ENOMEM.
@@ -75,8 +87,6 @@ int kc_target_send(struct kc_target *t, struct kc_request *req, gfp_t gfp)
 	xa_lock_irqsave(&t->sent, flags);
 	ret = kc_target_insert_locked(t, req);
 	xa_unlock_irqrestore(&t->sent, flags);
-	if (ret)
-		xa_release(&t->sent, req->id);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(kc_target_send);
@@ -215,7 +225,9 @@ EXPORT_SYMBOL_GPL(kc_target_cancel_id);
  * @t: the target.
  *
  * Waits for every completion routine of @t to return. It does not cancel
- * anything: cancel first what must not be waited for.
+ * anything: cancel first what must not be waited for. Stop the cancel sources
+ * first as well: a cancel that found a request before the drain returned still
+ * takes the collection lock afterwards.
  *
  * Context: process context; sleeps.
  */
@@ -227,7 +239,7 @@ EXPORT_SYMBOL_GPL(kc_target_drain);
 
 /**
  * kc_target_destroy() - free the collection of a drained target
- * @t: the target, with no request in flight.
+ * @t: the target, drained, with no cancel source left that could look in.
  *
  * Context: any context.
  */
