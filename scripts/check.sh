@@ -38,7 +38,11 @@ tally() {
 }
 
 cd "$KC_TOP"
-kdir=$(scripts/kernel.sh)
+if ! kdir=$(scripts/kernel.sh); then
+	check FAIL "test kernel: scripts/kernel.sh failed (its error is above)"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
 run=$KC_TOP/build/check-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$run"
 ln -sfn "$(basename "$run")" "$KC_TOP/build/check-last"
