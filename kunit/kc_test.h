@@ -55,6 +55,14 @@ static inline struct kc_test_req *kc_test_req(struct kc_request *req)
 	return container_of(req, struct kc_test_req, req);
 }
 
+/*
+ * The mode of the suites' IRQ-context cancellers: hard IRQ, except on
+ * PREEMPT_RT where kcancel's spinlock_t locks sleep and cancels come from
+ * softirq context instead.
+ */
+#define KC_TEST_HRTIMER_MODE \
+	(IS_ENABLED(CONFIG_PREEMPT_RT) ? HRTIMER_MODE_REL : HRTIMER_MODE_REL_HARD)
+
 struct kc_test_ctx *kc_test_ctx_init(struct kunit *test, enum kc_sync_mode mode);
 void kc_test_count_misuse(struct kunit *test);
 struct kc_test_req *kc_test_req_alloc(struct kc_test_ctx *ctx);

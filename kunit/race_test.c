@@ -241,10 +241,10 @@ static void kc_race_run(struct kunit *test, struct kc_race *race,
 		tasks[nr] = kc_race_spawn(test, kc_race_cancel_thread, &workers[nr]);
 		nr++;
 	}
-	hrtimer_init(&race->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_init(&race->timer, CLOCK_MONOTONIC, KC_TEST_HRTIMER_MODE);
 	race->timer.function = kc_race_timer_fn;
 	hrtimer_start(&race->timer, ns_to_ktime(KC_RACE_TIMER_PERIOD_NS),
-		      HRTIMER_MODE_REL_HARD);
+		      KC_TEST_HRTIMER_MODE);
 
 	for (i = 0; i < race->n; i++) {
 		kc_race_produce(race, i);

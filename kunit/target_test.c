@@ -970,7 +970,7 @@ static bool kc_tt_race_start(struct kunit *test, struct kc_tt_race *r,
 	struct kc_tt_helper *h;
 	unsigned int i;
 
-	hrtimer_init(&r->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_init(&r->timer, CLOCK_MONOTONIC, KC_TEST_HRTIMER_MODE);
 	r->timer.function = kc_tt_race_timer;
 	init_completion(&r->batch_done);
 	if (kunit_add_action_or_reset(test, kc_tt_race_stop, r))
@@ -992,7 +992,7 @@ static bool kc_tt_race_start(struct kunit *test, struct kc_tt_race *r,
 		wake_up_process(task);
 	}
 	hrtimer_start(&r->timer, ns_to_ktime(KC_TT_TIMER_NS),
-		      HRTIMER_MODE_REL_HARD);
+		      KC_TEST_HRTIMER_MODE);
 	return true;
 }
 

@@ -94,7 +94,8 @@ enum kc_sync_mode {
  * Runs at most once per marking. It must complete @req, or hand it to
  * whoever will complete it (see kc_request_complete()).
  *
- * Context: any context, hard IRQ included (a timeout cancels from an hrtimer);
+ * Context: any context, hard IRQ included (a timeout cancels from an hrtimer;
+ * on PREEMPT_RT from its softirq, never from hard IRQ);
  * may not sleep. Under the queue's sync lock in %KC_SYNC_AUTOMATIC mode, under
  * no kcancel lock otherwise.
  */
