@@ -502,9 +502,8 @@ EXPORT_SYMBOL_GPL(kc_request_complete);
  * returning. A request that is not cancelable now is seen as cancelled when
  * next marked, and cannot be sent to a target (target.h).
  *
- * Context: any context, hard IRQ included, except hard IRQ on PREEMPT_RT
- * (the queue's locks are spinlock_t, which sleep there); may not sleep. The
- * caller must
+ * Context: any context, hard IRQ included except on PREEMPT_RT (the queue's
+ * locks are spinlock_t, which sleep there); may not sleep. The caller must
  * not hold a lock that the cancel callback takes, nor the queue's sync lock,
  * and must keep the queue alive across the call.
  * Return: true if this call asked for the cancel; false if one was already

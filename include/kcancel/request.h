@@ -94,8 +94,8 @@ enum kc_sync_mode {
  * Runs at most once per marking. It must complete @req, or hand it to
  * whoever will complete it (see kc_request_complete()).
  *
- * Context: any context, hard IRQ included (a timeout cancels from an hrtimer;
- * on PREEMPT_RT from its softirq, never from hard IRQ);
+ * Context: any context, hard IRQ included (a timeout cancels from an hrtimer),
+ * except on PREEMPT_RT, where it runs from the hrtimer softirq instead;
  * may not sleep. Under the queue's sync lock in %KC_SYNC_AUTOMATIC mode, under
  * no kcancel lock otherwise.
  */
@@ -104,11 +104,12 @@ typedef void (*kc_cancel_fn)(struct kc_request *req);
 /**
  * struct kc_request_ops - what the embedding driver provides
  * @release: frees the request when its last reference is dropped.
- *	Context: any context; may not sleep.
  * @completed: optional; called once by kc_request_complete() after the
  *	status is set and waiters are woken, before the I/O reference is
  *	dropped (for example to queue a completion event).
- *	Context: any context; may not sleep.
+ *
+ * Context: both are called in any context, hard IRQ included, and may not
+ * sleep.
  */
 struct kc_request_ops {
 	void (*release)(struct kc_request *req);

@@ -40,12 +40,13 @@ struct kc_target;
  * @cancel: optional; asks the lower device to abort @req. It may finish the
  *	I/O (call kc_target_io_done()) before returning, or later, or never
  *	abort at all (the edu device cannot): the I/O then ends normally.
- *	Context: any context; no kcancel lock held; may not sleep.
  * @completion: the completion routine (CompletionRoutine): called once per
  *	send, after @req has left the collection, with the status passed to
  *	kc_target_io_done(); normally completes @req. kc_request_is_canceled()
  *	tells whether a cancel was asked for.
- *	Context: any context; no kcancel lock held; may not sleep.
+ *
+ * Context: both are called in any context with no kcancel lock held, and may
+ * not sleep.
  */
 struct kc_target_ops {
 	void (*cancel)(struct kc_target *t, struct kc_request *req);
