@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Static checks of kcancel against the kernel build directory KDIR, each one
-# reported on its own line: checkpatch (--strict) on every .c and .h file, a
-# W=1 build of the modules, and sparse (C=2) on every file. Any message fails
+# reported on its own line: checkpatch (--strict) and kernel-doc (-Wall) on
+# every .c and .h file, a W=1 build of the modules, and sparse (C=2) on every
+# file. Any message fails
 # its check. The builds run in a copy of the sources, so the work tree is left
 # as it was. Logs go to LOGDIR (default: build/lint). The last line is
 # "N passed, N failed"; fails if any check did.
@@ -51,6 +52,12 @@ rc=0
 n=$(grep -cE '^(ERROR|WARNING|CHECK):' "$logdir/checkpatch.log" || true)
 [ "$rc" -eq 0 ] || [ "$n" -gt 0 ] || n=1
 result checkpatch "$logdir/checkpatch.log" "$n"
+
+kc_log "lint: kernel-doc"
+[ ${#files[@]} -eq 0 ] || (cd "$KC_TOP" && "$srctree/scripts/kernel-doc" -none -Wall \
+	"${files[@]}") >"$logdir/kernel-doc.log" 2>&1 ||
+	echo "error: kernel-doc failed" >>"$logdir/kernel-doc.log"
+result kernel-doc "$logdir/kernel-doc.log" "$(grep -cE 'warning|error' "$logdir/kernel-doc.log" || true)"
 
 kc_log "lint: W=1 build"
 kc_build_modules "$kdir" "$work/tree" "$logdir/build-w1.log" W=1 ||
