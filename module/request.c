@@ -441,24 +441,14 @@ static void kc_request_stop_timer(struct kc_request *req)
 	}
 }
 
-/**
- * kc_request_complete() - complete a request, once (WdfRequestComplete)
- * @req: a request the driver owns, or whose cancel callback has been called.
- * @status: 0 or a negative errno (-ECANCELED, -ETIMEDOUT, ...).
- * @result: an operation-defined result.
- *
- * Sets the status and result, disarms the timeout, wakes every waiter, calls
- * &kc_request_ops.completed, and drops the I/O reference: @req may be freed
- * before this returns unless the caller holds a reference of its own.
- *
- * Refused with a warning: a second completion; completing a request still
- * cancelable (unmark it first); completing a request whose cancel won but
- * whose callback has not run yet (let the callback complete it).
- *
- * Context: any context; may not sleep.
- * Return: 0, or -EINVAL when refused.
+/*
+ * The body of both completions. With @cancel_wins, a cancel asked for before
+ * the state word turns COMPLETED replaces @status with its reason: the same
+ * cmpxchg that completes the request decides, so a kc_request_cancel() that
+ * returned true always sees its reason in the final status.
  */
-int kc_request_complete(struct kc_request *req, int status, u64 result)
+static int __kc_request_complete(struct kc_request *req, int status,
+				 u64 result, bool cancel_wins)
 {
 	struct kc_queue *q = req->queue;
 	unsigned int old = atomic_read(&req->state);
@@ -479,6 +469,10 @@ int kc_request_complete(struct kc_request *req, int status, u64 result)
 				     (old & ~KC_REQ_STATE_MASK) |
 				     KC_REQ_COMPLETED));
 
+	if (cancel_wins && (old & KC_REQ_F_CANCELED)) {
+		status = kc_request_cancel_reason(req);
+		result = 0;
+	}
 	kc_request_stop_timer(req);
 	req->status = status;
 	req->result = result;
@@ -489,7 +483,50 @@ int kc_request_complete(struct kc_request *req, int status, u64 result)
 	kc_queue_put_active(q);
 	return 0;
 }
+
+/**
+ * kc_request_complete() - complete a request, once (WdfRequestComplete)
+ * @req: a request the driver owns, or whose cancel callback has been called.
+ * @status: 0 or a negative errno (-ECANCELED, -ETIMEDOUT, ...).
+ * @result: an operation-defined result.
+ *
+ * Sets the status and result, disarms the timeout, wakes every waiter, calls
+ * &kc_request_ops.completed, and drops the I/O reference: @req may be freed
+ * before this returns unless the caller holds a reference of its own.
+ *
+ * Refused with a warning: a second completion; completing a request still
+ * cancelable (unmark it first); completing a request whose cancel won but
+ * whose callback has not run yet (let the callback complete it).
+ *
+ * Context: any context; may not sleep.
+ * Return: 0, or -EINVAL when refused.
+ */
+int kc_request_complete(struct kc_request *req, int status, u64 result)
+{
+	return __kc_request_complete(req, status, result, false);
+}
 EXPORT_SYMBOL_GPL(kc_request_complete);
+
+/**
+ * kc_request_finish() - complete a request, unless a cancel was asked for first
+ * @req: as for kc_request_complete().
+ * @status: the status the I/O ended with.
+ * @result: its result.
+ *
+ * For a request the driver owns while the hardware runs it (a sent request):
+ * completes it with @status and @result, or, if kc_request_cancel() was
+ * called on it before this completion, with the cancel's reason and a result
+ * of 0. The choice is made atomically with the completion, so the caller of
+ * kc_request_cancel() knows the outcome from its return value.
+ *
+ * Context: any context; may not sleep.
+ * Return: 0, or -EINVAL when refused (see kc_request_complete()).
+ */
+int kc_request_finish(struct kc_request *req, int status, u64 result)
+{
+	return __kc_request_complete(req, status, result, true);
+}
+EXPORT_SYMBOL_GPL(kc_request_finish);
 
 /**
  * kc_request_cancel() - ask for a request to be cancelled

@@ -11,6 +11,8 @@
  * send fails with -ECANCELED, or the cancel finds the request in flight.
  */
 #include <linux/errno.h>
+#include <linux/gfp.h>
+#include <linux/sched.h>
 #include <linux/export.h>
 #include <linux/wait_bit.h>
 
@@ -33,10 +35,13 @@ EXPORT_SYMBOL_GPL(kc_target_init);
 
 /*
  * Insert @req unless it was cancelled, under the collection lock. On failure,
- * give back the slot kc_target_send() reserved, still under the lock: it is
- * taken in hard IRQ context, so xa_release() (irqs on) would be wrong here.
+ * give back the slot kc_target_send() or kc_target_reserve() reserved, still
+ * under the lock: it is taken in hard IRQ context, so xa_release() (irqs on)
+ * would be wrong here. @gfp may not block: it only matters when no slot was
+ * reserved.
  */
-static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req)
+static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req,
+				   gfp_t gfp)
 {
 	int ret = 0;
 
@@ -46,8 +51,8 @@ static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req)
 	else if (xa_load(&t->sent, req->id))
 		ret = -EEXIST;
 	else
-		/* Allocates nothing unless a racing send of this id took the slot. */
-		ret = xa_err(__xa_store(&t->sent, req->id, req, GFP_NOWAIT));
+		/* Allocates nothing if the slot is reserved. */
+		ret = xa_err(__xa_store(&t->sent, req->id, req, gfp));
 	if (ret) {
 		__xa_cmpxchg(&t->sent, req->id, XA_ZERO_ENTRY, NULL, 0);
 		return ret;
@@ -59,6 +64,47 @@ static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req)
 }
 
 /**
+ * kc_target_reserve() - reserve a request's place in the collection
+ * @t: the target.
+ * @req: a request whose &kc_request.id is set.
+ * @gfp: allocation flags.
+ *
+ * Lets a later kc_target_send() in atomic context allocate nothing. A
+ * reservation that is not used must be given back with kc_target_unreserve();
+ * a failed send gives it back itself.
+ *
+ * Context: interrupts enabled (takes the collection lock with spin_lock_irq());
+ * sleeps if @gfp allows.
+ * Return: 0, -ERANGE if the id does not fit an xarray index, or -ENOMEM.
+ */
+int kc_target_reserve(struct kc_target *t, struct kc_request *req, gfp_t gfp)
+{
+	if ((unsigned long)req->id != req->id)
+		return -ERANGE;
+	return xa_reserve_irq(&t->sent, req->id, gfp);
+}
+EXPORT_SYMBOL_GPL(kc_target_reserve);
+
+/**
+ * kc_target_unreserve() - give back an unused reservation
+ * @t: the target.
+ * @req: the request; nothing happens unless its place is only reserved.
+ *
+ * Context: any context.
+ */
+void kc_target_unreserve(struct kc_target *t, struct kc_request *req)
+{
+	unsigned long flags;
+
+	if ((unsigned long)req->id != req->id)
+		return;
+	xa_lock_irqsave(&t->sent, flags);
+	__xa_cmpxchg(&t->sent, req->id, XA_ZERO_ENTRY, NULL, 0);
+	xa_unlock_irqrestore(&t->sent, flags);
+}
+EXPORT_SYMBOL_GPL(kc_target_unreserve);
+
+/**
  * kc_target_send() - put a request in the collection of sent requests
  * @t: the target.
  * @req: a request the driver owns; &kc_request.id must be unique in @t.
@@ -68,8 +114,10 @@ static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req)
  * device may finish it before the caller returns), and the end of the I/O,
  * successful or not, must call kc_target_io_done() exactly once.
  *
- * Context: interrupts enabled (reserving the slot takes the collection lock
- * with spin_lock_irq()); sleeps if @gfp allows.
+ * Context: with a @gfp that may block, interrupts enabled (the slot is
+ * reserved with spin_lock_irq() first) and may sleep; with GFP_ATOMIC or
+ * GFP_NOWAIT, any context (nothing is allocated if kc_target_reserve()
+ * reserved the slot).
  * Return: 0; -ECANCELED if a cancel was asked for before the send (the
  * caller still owns @req and completes it); -EEXIST if the id is in flight;
  * -ERANGE if the id does not fit an xarray index; -ENOMEM.
@@ -81,11 +129,14 @@ int kc_target_send(struct kc_target *t, struct kc_request *req, gfp_t gfp)
 
 	if ((unsigned long)req->id != req->id)
 		return -ERANGE;
-	ret = xa_reserve_irq(&t->sent, req->id, gfp);
-	if (ret)
-		return ret;
+	if (gfpflags_allow_blocking(gfp)) {
+		ret = xa_reserve_irq(&t->sent, req->id, gfp);
+		if (ret)
+			return ret;
+		gfp = GFP_NOWAIT;
+	}
 	xa_lock_irqsave(&t->sent, flags);
-	ret = kc_target_insert_locked(t, req);
+	ret = kc_target_insert_locked(t, req, gfp);
 	xa_unlock_irqrestore(&t->sent, flags);
 	return ret;
 }
@@ -219,6 +270,28 @@ int kc_target_cancel_id(struct kc_target *t, u64 id, int reason)
 	return in_flight ? 0 : -EALREADY;
 }
 EXPORT_SYMBOL_GPL(kc_target_cancel_id);
+
+/**
+ * kc_target_cancel_all() - cancel every request in flight
+ * @t: the target.
+ * @reason: the cancel reason (see kc_request_cancel()).
+ *
+ * kc_target_cancel_id() for each request in the collection, for removal.
+ * Requests sent meanwhile may be missed: stop the senders first.
+ *
+ * Context: process context; no kcancel lock held.
+ */
+void kc_target_cancel_all(struct kc_target *t, int reason)
+{
+	struct kc_request *req;
+	unsigned long id;
+
+	xa_for_each(&t->sent, id, req) {
+		kc_target_cancel_id(t, id, reason);
+		cond_resched();
+	}
+}
+EXPORT_SYMBOL_GPL(kc_target_cancel_all);
 
 /**
  * kc_target_drain() - wait until no request of the target is in flight

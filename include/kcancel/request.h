@@ -199,6 +199,7 @@ int kc_request_mark_cancelable(struct kc_request *req, kc_cancel_fn fn);
 int kc_request_mark_cancelable_ex(struct kc_request *req, kc_cancel_fn fn);
 int kc_request_unmark_cancelable(struct kc_request *req);
 int kc_request_complete(struct kc_request *req, int status, u64 result);
+int kc_request_finish(struct kc_request *req, int status, u64 result);
 bool kc_request_cancel(struct kc_request *req, int reason);
 void kc_request_start_timer(struct kc_request *req, u64 timeout_ns);
 int kc_request_wait(struct kc_request *req, long timeout);

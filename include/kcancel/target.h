@@ -69,6 +69,8 @@ struct kc_target {
 };
 
 void kc_target_init(struct kc_target *t, const struct kc_target_ops *ops);
+int kc_target_reserve(struct kc_target *t, struct kc_request *req, gfp_t gfp);
+void kc_target_unreserve(struct kc_target *t, struct kc_request *req);
 int kc_target_send(struct kc_target *t, struct kc_request *req, gfp_t gfp);
 void kc_target_io_done(struct kc_target *t, struct kc_request *req,
 		       int status);
@@ -76,6 +78,7 @@ bool kc_target_cancel_sent(struct kc_target *t, struct kc_request *req,
 			   int reason);
 int kc_target_cancel_id(struct kc_target *t, u64 id, int reason);
 struct kc_request *kc_target_lookup(struct kc_target *t, u64 id);
+void kc_target_cancel_all(struct kc_target *t, int reason);
 void kc_target_drain(struct kc_target *t);
 void kc_target_destroy(struct kc_target *t);
 
