@@ -4,20 +4,47 @@
  *
  * DOC: Module
  *
- * The module holds the request core (request.c) and the target collection
- * (target.c), exported for the KUnit suites and for drivers that reuse them.
+ * The module holds the request core (request.c), the target collection
+ * (target.c), the device machinery (dev.c) and its character devices
+ * (chardev.c), and two backends: the edu PCI driver (edu.c), which udev
+ * loads when QEMU's edu device is present, and the software device (sim.c),
+ * created at load by the sim_devices parameter.
  */
 #include <linux/module.h>
 
+#include <kcancel/chardev.h>
+#include <kcancel/edu.h>
 #include <kcancel/request.h>
+#include <kcancel/sim.h>
 
 static int __init kc_init(void)
 {
-	return kc_request_core_init();
+	int ret;
+
+	ret = kc_request_core_init();
+	if (ret)
+		return ret;
+	ret = kc_sim_init();
+	if (ret)
+		goto err_core;
+	ret = kc_edu_init();
+	if (ret)
+		goto err_sim;
+	return 0;
+
+err_sim:
+	kc_sim_exit();
+err_core:
+	kc_chardev_exit();
+	kc_request_core_exit();
+	return ret;
 }
 
 static void __exit kc_exit(void)
 {
+	kc_edu_exit();
+	kc_sim_exit();
+	kc_chardev_exit();
 	kc_request_core_exit();
 }
 

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kcancel devices: requests served by hardware slots, and the DPC.
+ *
+ * DOC: Overview
+ *
+ * A &struct kc_dev is one backing device, the QEMU edu PCI device (edu.c) or
+ * the software device (sim.c), behind one character device (chardev.c). It
+ * runs &struct kc_io requests in hardware *slots*: slot N finishes with bit N
+ * of the device's interrupt status, and each channel (factorial, DMA,
+ * doorbell) owns a set of slots.
+ *
+ * A request waits in its channel's software queue, marked cancelable: that is
+ * the first KMDF pattern, a cancel callback that completes it. When a slot
+ * frees up, the dispatcher takes the request off the queue:
+ *
+ * - factorial and DMA requests are unmarked (if the cancel won, the callback
+ *   has it) and sent to the device's &struct kc_target: the second pattern, a
+ *   collection of sent requests that a cancel looks up by id;
+ * - doorbell requests stay cancelable while the hardware has them: a cancel
+ *   completes them at once, and the DPC, when the doorbell rings, completes
+ *   only if kc_request_unmark_cancelable() did not return -ECANCELED.
+ *
+ * The hard interrupt handler (the ISR) only reads and acknowledges the
+ * status bits and hands them to the DPC, kc_dev_dpc(), which runs in a thread
+ * under the queue's synchronization. A slot keeps a reference to its request
+ * until its bit has been seen, so a late interrupt for a request already
+ * completed touches nothing freed. The edu device cannot abort: a cancelled
+ * in-flight request completes -ECANCELED after its interrupt, and its DMA
+ * buffer stays with the device until then.
+ *
+ * Lock order (with request.h's): &kc_queue.sync_lock, then &kc_dev.lock, then
+ * &kc_queue.lock. The target's collection lock and a file's lock
+ * (chardev.c) are taken under none of them but the sync lock.
+ */
+#ifndef _KCANCEL_DEV_H
+#define _KCANCEL_DEV_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include <kcancel/request.h>
+#include <kcancel/target.h>
+
+#include <uapi/linux/kcancel.h>
+
+/* Slots per device: bits of a u64 status word. */
+#define KC_DEV_SLOTS	64
+
+struct kc_dev;
+
+/**
+ * enum kc_chan - the channels of a device; each has its software queue
+ * @KC_CHAN_FACT: factorial.
+ * @KC_CHAN_DMA: DMA in both directions.
+ * @KC_CHAN_BELL: doorbells.
+ * @KC_CHAN_NR: the number of channels.
+ */
+enum kc_chan {
+	KC_CHAN_FACT,
+	KC_CHAN_DMA,
+	KC_CHAN_BELL,
+	KC_CHAN_NR,
+};
+
+/**
+ * struct kc_io - a request to a device
+ * @req: the cancelable request; &kc_request.id is the id users see.
+ * @kd: the device.
+ * @op: an &enum kcancel_op.
+ * @chan: its channel.
+ * @arg: the operation's argument (factorial n, doorbell value).
+ * @len: DMA length.
+ * @offset: DMA offset in the device memory.
+ * @buf: DMA data, @len bytes, owned by the owner of @req.
+ * @result: the result the device produced, set by the DPC.
+ * @slot: the hardware slot, or -1 while queued; under &kc_dev.lock.
+ * @queue_node: entry in the channel's software queue, under &kc_dev.lock.
+ */
+struct kc_io {
+	struct kc_request req;
+	struct kc_dev *kd;
+	u32 op;
+	enum kc_chan chan;
+	u64 arg;
+	u32 len;
+	u32 offset;
+	void *buf;
+	u64 result;
+	int slot;
+	struct list_head queue_node;
+};
+
+/**
+ * struct kc_dev_ops - a backend: what runs the operations
+ * @start: start @io in slot @io->slot. The slot's status bit must be passed
+ *	to kc_dev_dpc() exactly once when the operation ends, which may happen
+ *	before @start returns.
+ * @fetch: called by the DPC for a finished slot, before the slot is reused:
+ *	set @io->result and, for %KCANCEL_OP_DMA_FROM_DEV, fill @io->buf.
+ *	Returns 0, -ECANCELED if @abort stopped the operation, or -EIO.
+ * @abort: optional: try to stop the operation of @io; its bit must still
+ *	reach kc_dev_dpc(). Called under &kc_dev.lock, only while @io holds its
+ *	slot.
+ *
+ * Context: all three are called in any context, with interrupts possibly
+ * disabled, and may not sleep.
+ */
+struct kc_dev_ops {
+	void (*start)(struct kc_dev *kd, struct kc_io *io);
+	int (*fetch)(struct kc_dev *kd, struct kc_io *io);
+	void (*abort)(struct kc_dev *kd, struct kc_io *io);
+};
+
+/**
+ * struct kc_dev - a backing device and its request machinery
+ * @ref: the backend holds one reference, each open file one more.
+ * @ops: the backend's operations.
+ * @priv: the backend's data; valid until kc_dev_shutdown() returns.
+ * @backend: an &enum kcancel_backend.
+ * @dma_size: how much of the device memory DMA reaches.
+ * @queue: the queue all requests of the device belong to.
+ * @target: the collection of factorial and DMA requests in flight.
+ * @lock: guards @pending, @busy, @slot_io, @dead and &kc_io.slot.
+ * @pending: the software queue of each channel.
+ * @chan_slots: the slots of each channel; fixed at creation.
+ * @busy: the slots in use.
+ * @slot_io: the request in each busy slot, holding a reference.
+ * @dead: set by kc_dev_shutdown(): nothing new starts.
+ * @idle: woken when @busy drops to zero.
+ * @next_id: the last id given out.
+ * @misc: the character device (chardev.c).
+ * @minor_id: the N of /dev/kcancelN.
+ * @name: "kcancelN".
+ */
+struct kc_dev {
+	struct kref ref;
+	const struct kc_dev_ops *ops;
+	void *priv;
+	enum kcancel_backend backend;
+	u32 dma_size;
+	struct kc_queue queue;
+	struct kc_target target;
+	spinlock_t lock;		/* see above */
+	struct list_head pending[KC_CHAN_NR];
+	u64 chan_slots[KC_CHAN_NR];
+	u64 busy;
+	struct kc_io *slot_io[KC_DEV_SLOTS];
+	bool dead;
+	wait_queue_head_t idle;
+	atomic64_t next_id;
+	struct miscdevice misc;
+	int minor_id;
+	char name[24];
+};
+
+struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
+			     enum kcancel_backend backend,
+			     const u64 chan_slots[KC_CHAN_NR], u32 dma_size,
+			     enum kc_sync_mode mode);
+void kc_dev_shutdown(struct kc_dev *kd);
+void kc_dev_put(struct kc_dev *kd);
+
+/**
+ * kc_dev_get() - take a reference to a device
+ * @kd: the device.
+ *
+ * Context: any context.
+ */
+static inline void kc_dev_get(struct kc_dev *kd)
+{
+	kref_get(&kd->ref);
+}
+
+int kc_dev_check_io(const struct kc_dev *kd, const struct kc_io *io);
+u64 kc_dev_next_id(struct kc_dev *kd);
+int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
+		   const struct kc_request_ops *ops);
+void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns);
+bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason);
+void kc_dev_dpc(struct kc_dev *kd, u64 done);
+unsigned int kc_dev_doorbells(const struct kc_dev *kd);
+u64 kc_dev_factorial(unsigned int n);
+
+#endif /* _KCANCEL_DEV_H */

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * kcancel character device ABI: /dev/kcancelN.
+ *
+ * Each open file is a private context: the ids it submits belong to it (no
+ * other file can wait for or cancel them), its completion events are read
+ * from it, and closing it cancels its requests and waits for them.
+ *
+ * Every request submitted with KCANCEL_IOC_SUBMIT yields exactly one
+ * completion event, read with read() (or consumed by KCANCEL_IOC_WAIT),
+ * whose status is one of:
+ *
+ *   0           the operation ran to completion; result is valid
+ *   -ECANCELED  cancelled by KCANCEL_IOC_CANCEL or close() before it finished
+ *   -ETIMEDOUT  its timeout_ns expired before it finished
+ *   -ENODEV     the device was removed
+ *   -EIO        the device could not run it
+ *   -EFAULT     only KCANCEL_OP_DMA_FROM_DEV: it completed, but its data could
+ *               not be copied to buf when the event was reaped
+ *
+ * A request cancelled while it is in the hardware still ends with its
+ * interrupt (the edu device cannot abort); it completes -ECANCELED then.
+ *
+ * All structures have fixed-width fields; pointers travel as __u64; reserved
+ * fields and unknown flags must be zero (else EINVAL), so that they can be
+ * given a meaning later.
+ */
+#ifndef _UAPI_LINUX_KCANCEL_H
+#define _UAPI_LINUX_KCANCEL_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* Bumped when the ABI gains something; KCANCEL_IOC_INFO reports it. */
+#define KCANCEL_ABI_VERSION	1
+
+/**
+ * enum kcancel_op - the operations a device runs
+ * @KCANCEL_OP_FACTORIAL: compute arg! for arg <= %KCANCEL_FACTORIAL_MAX; the
+ *	event's result is the factorial.
+ * @KCANCEL_OP_DMA_TO_DEV: copy len bytes from buf (read at submit) to the
+ *	device's memory at offset. The result is len.
+ * @KCANCEL_OP_DMA_FROM_DEV: copy len bytes of the device's memory at offset
+ *	to buf; the data is written to buf when the event is reaped, in the
+ *	address space of the task that reaps it. The result is len.
+ * @KCANCEL_OP_DOORBELL: ring one of the device's doorbells and complete when
+ *	it interrupts; the result is arg, unchanged. Up to info.doorbells run
+ *	at once: the fast path.
+ */
+enum kcancel_op {
+	KCANCEL_OP_FACTORIAL = 1,
+	KCANCEL_OP_DMA_TO_DEV = 2,
+	KCANCEL_OP_DMA_FROM_DEV = 3,
+	KCANCEL_OP_DOORBELL = 4,
+};
+
+#define KCANCEL_OP_MAX		KCANCEL_OP_DOORBELL
+/* 13! does not fit the edu device's 32-bit result. */
+#define KCANCEL_FACTORIAL_MAX	12
+/* The most device memory DMA reaches, in bytes; info.dma_size is exact. */
+#define KCANCEL_DMA_SIZE	4096
+
+/**
+ * struct kcancel_submit - one request
+ * @op: an &enum kcancel_op.
+ * @flags: must be 0.
+ * @tag: the caller's value, returned in the completion event.
+ * @arg: %KCANCEL_OP_FACTORIAL: n; %KCANCEL_OP_DOORBELL: any value, returned
+ *	as the result; otherwise must be 0.
+ * @buf: DMA operations: the user buffer, as a __u64; otherwise must be 0.
+ * @len: DMA operations: 1 to info.dma_size bytes; otherwise must be 0.
+ * @offset: DMA operations: where in the device memory; @offset + @len must
+ *	not exceed info.dma_size; otherwise must be 0.
+ * @timeout_ns: 0 for none, else the request completes -ETIMEDOUT if it has
+ *	not finished after this many nanoseconds (at most 2^63 - 1).
+ * @id: out: the request's id, unique on its device and never reused.
+ * @reserved: must be 0.
+ */
+struct kcancel_submit {
+	__u32 op;
+	__u32 flags;
+	__u64 tag;
+	__u64 arg;
+	__u64 buf;
+	__u32 len;
+	__u32 offset;
+	__u64 timeout_ns;
+	__u64 id;
+	__u64 reserved[2];
+};
+
+/**
+ * struct kcancel_event - one completion
+ * @id: the request's id.
+ * @tag: the tag it was submitted with.
+ * @result: the operation's result (see &enum kcancel_op); 0 unless @status
+ *	is 0.
+ * @status: 0 or a negative errno, see the top of this file.
+ * @op: the request's &enum kcancel_op.
+ */
+struct kcancel_event {
+	__u64 id;
+	__u64 tag;
+	__u64 result;
+	__s32 status;
+	__u32 op;
+};
+
+/**
+ * struct kcancel_submit_wait - a request and its completion
+ * @req: the request; @req.id is set as for KCANCEL_IOC_SUBMIT.
+ * @done: out: its completion. It produces no event for read().
+ */
+struct kcancel_submit_wait {
+	struct kcancel_submit req;
+	struct kcancel_event done;
+};
+
+/**
+ * struct kcancel_cancel - cancel a request by id
+ * @id: the id KCANCEL_IOC_SUBMIT returned on this file.
+ * @flags: must be 0.
+ * @reserved: must be 0.
+ */
+struct kcancel_cancel {
+	__u64 id;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/**
+ * struct kcancel_wait - wait for one request
+ * @id: the id KCANCEL_IOC_SUBMIT returned on this file.
+ * @timeout_ns: how long to wait; 0 only looks; %KCANCEL_WAIT_FOREVER waits
+ *	until the request completes.
+ * @done: out: its completion, consumed: read() will not return it.
+ */
+struct kcancel_wait {
+	__u64 id;
+	__u64 timeout_ns;
+	struct kcancel_event done;
+};
+
+#define KCANCEL_WAIT_FOREVER	(~(__u64)0)
+
+/**
+ * enum kcancel_backend - what serves a device's requests
+ * @KCANCEL_BACKEND_EDU: the QEMU edu PCI device.
+ * @KCANCEL_BACKEND_SIM: the software device (module parameter sim_devices).
+ */
+enum kcancel_backend {
+	KCANCEL_BACKEND_EDU = 1,
+	KCANCEL_BACKEND_SIM = 2,
+};
+
+/**
+ * struct kcancel_info - what a device is
+ * @abi_version: %KCANCEL_ABI_VERSION of the module.
+ * @backend: an &enum kcancel_backend.
+ * @doorbells: how many doorbell requests run at once.
+ * @dma_size: how much of the device memory DMA reaches, in bytes:
+ *	%KCANCEL_DMA_SIZE, or one byte less on QEMU's edu device (see edu.c).
+ * @max_pending: how many requests one file may have submitted and not yet
+ *	reaped; a submit beyond gets EAGAIN.
+ * @reserved: 0.
+ */
+struct kcancel_info {
+	__u32 abi_version;
+	__u32 backend;
+	__u32 doorbells;
+	__u32 dma_size;
+	__u32 max_pending;
+	__u32 reserved[11];
+};
+
+#define KCANCEL_IOC_MAGIC	0xC4
+
+/*
+ * KCANCEL_IOC_SUBMIT: queue a request; its id is written back.
+ *   EINVAL  bad op, flags, reserved field, arg, len, offset or timeout
+ *   EFAULT  the structure or a DMA_TO_DEV buffer cannot be read
+ *   EAGAIN  max_pending requests of this file are not reaped yet
+ *   ENOMEM  no memory for the request
+ *   ENODEV  the device was removed
+ */
+#define KCANCEL_IOC_SUBMIT	_IOWR(KCANCEL_IOC_MAGIC, 1, struct kcancel_submit)
+
+/*
+ * KCANCEL_IOC_SUBMIT_WAIT: submit, then wait for the completion and write it
+ * to done. Errors of KCANCEL_IOC_SUBMIT, and:
+ *   EINTR   a signal arrived while waiting: the request was cancelled and has
+ *           completed; done is written (usually with -ECANCELED)
+ */
+#define KCANCEL_IOC_SUBMIT_WAIT	_IOWR(KCANCEL_IOC_MAGIC, 2, struct kcancel_submit_wait)
+
+/*
+ * KCANCEL_IOC_CANCEL: cancel a request of this file.
+ *   0         this call cancelled it: its event will have status -ECANCELED
+ *   EALREADY  it had completed already, or an earlier cancel or its timeout
+ *             got there first: its event tells how it ended
+ *   ENOENT    no such id on this file, or its event was reaped
+ *   EINVAL    flags or reserved not 0
+ */
+#define KCANCEL_IOC_CANCEL	_IOW(KCANCEL_IOC_MAGIC, 3, struct kcancel_cancel)
+
+/*
+ * KCANCEL_IOC_WAIT: wait for a request of this file and consume its event.
+ *   ETIMEDOUT  not completed within timeout_ns (nothing is cancelled)
+ *   EINTR      a signal arrived (nothing is cancelled)
+ *   ENOENT     no such id on this file, or its event was reaped (by read()
+ *              or another wait)
+ *   EINVAL     id of a KCANCEL_IOC_SUBMIT_WAIT request
+ */
+#define KCANCEL_IOC_WAIT	_IOWR(KCANCEL_IOC_MAGIC, 4, struct kcancel_wait)
+
+/* KCANCEL_IOC_INFO: describe the device. */
+#define KCANCEL_IOC_INFO	_IOR(KCANCEL_IOC_MAGIC, 5, struct kcancel_info)
+
+/*
+ * read(): whole struct kcancel_event records, oldest completion first, as
+ * many as fit. EINVAL if count is smaller than one record; blocks until one
+ * is there unless O_NONBLOCK (EAGAIN). poll(): EPOLLIN when an event is
+ * ready; EPOLLHUP once the device is gone and this file has nothing left
+ * to read or wait for.
+ */
+
+#endif /* _UAPI_LINUX_KCANCEL_H */

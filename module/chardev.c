@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcancel character devices: the file ABI of include/uapi/linux/kcancel.h.
+ *
+ * DOC: Files and events
+ *
+ * Each open file is a &struct kc_file: a table of its requests by id (an
+ * xarray, whose ids no other file can reach) and a list of completion events.
+ * The table holds a reference to each request from its submit until its
+ * event is reaped, by read() or KCANCEL_IOC_WAIT, whichever comes first.
+ * The table's lock (taken with interrupts disabled: requests complete in any
+ * context) also guards the event list and &kc_file_io.reaped.
+ *
+ * A request's completion (&kc_request_ops.completed) queues its event, wakes
+ * readers and pollers, then drops the file's count of requests outstanding.
+ * close() cancels every request of the file and waits for that count to
+ * reach zero before it frees anything.
+ */
+#include <linux/errno.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/jiffies.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait_bit.h>
+#include <linux/xarray.h>
+
+#include <kcancel/chardev.h>
+
+static DEFINE_IDA(kc_minor_ida);
+
+/**
+ * struct kc_file - an open /dev/kcancelN
+ * @kd: the device, with a reference.
+ * @ios: id -> &struct kc_file_io, each with a reference; its lock guards
+ *	@events and &kc_file_io.reaped too.
+ * @events: completed requests whose event is not reaped, oldest first.
+ * @wq: readers and pollers wait here for @events.
+ * @outstanding: requests submitted and not completed.
+ * @count: requests in @ios (submitted and not reaped), at most
+ *	%KC_FILE_MAX_PENDING.
+ */
+struct kc_file {
+	struct kc_dev *kd;
+	struct xarray ios;
+	struct list_head events;
+	wait_queue_head_t wq;
+	atomic_t outstanding;
+	atomic_t count;
+};
+
+/**
+ * struct kc_file_io - a request of a file
+ * @io: the device request.
+ * @f: the file.
+ * @tag: the caller's tag.
+ * @ubuf: the caller's DMA buffer.
+ * @event_node: entry in &kc_file.events.
+ * @sync: submitted by KCANCEL_IOC_SUBMIT_WAIT: no event is queued.
+ * @reaped: its event was taken (or is being taken) by a reader or a waiter.
+ */
+struct kc_file_io {
+	struct kc_io io;
+	struct kc_file *f;
+	u64 tag;
+	u64 ubuf;
+	struct list_head event_node;
+	bool sync;
+	bool reaped;
+};
+
+static struct kc_file_io *to_fio(struct kc_request *req)
+{
+	return container_of(req, struct kc_file_io, io.req);
+}
+
+static void kc_file_io_release(struct kc_request *req)
+{
+	struct kc_file_io *fio = to_fio(req);
+
+	kfree(fio->io.buf);
+	kfree(fio);
+}
+
+/*
+ * The request completed, in any context: queue its event unless a waiter
+ * took it already. After the count drops, close() may free the file.
+ */
+static void kc_file_io_completed(struct kc_request *req)
+{
+	struct kc_file_io *fio = to_fio(req);
+	struct kc_file *f = fio->f;
+	unsigned long flags;
+
+	xa_lock_irqsave(&f->ios, flags);
+	if (!fio->reaped && !fio->sync)
+		list_add_tail(&fio->event_node, &f->events);
+	xa_unlock_irqrestore(&f->ios, flags);
+	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
+	/* wake_up_var() only hashes the address: @f may be freed already. */
+	if (atomic_dec_and_test(&f->outstanding))
+		wake_up_var(&f->outstanding);
+}
+
+static const struct kc_request_ops kc_file_io_ops = {
+	.release = kc_file_io_release,
+	.completed = kc_file_io_completed,
+};
+
+/* The device is gone and nothing is left to read or to wait for. */
+static bool kc_file_hup(struct kc_file *f)
+{
+	return READ_ONCE(f->kd->dead) && !atomic_read(&f->outstanding) &&
+	       list_empty_careful(&f->events);
+}
+
+/* Look up a request of @f by id, with a reference. */
+static struct kc_file_io *kc_file_lookup(struct kc_file *f, u64 id)
+{
+	struct kc_file_io *fio;
+
+	if ((unsigned long)id != id)
+		return NULL;
+	xa_lock_irq(&f->ios);
+	fio = xa_load(&f->ios, id);
+	if (fio)
+		kc_request_get(&fio->io.req);
+	xa_unlock_irq(&f->ios);
+	return fio;
+}
+
+/* Drop a reaped request from the file: out of its table, and its reference. */
+static void kc_file_forget(struct kc_file *f, struct kc_file_io *fio)
+{
+	xa_erase_irq(&f->ios, fio->io.req.id);
+	atomic_dec(&f->count);
+	kc_request_put(&fio->io.req);
+}
+
+/*
+ * The event of a completed request. The data of a DMA from the device goes
+ * to the caller's buffer now, in the reaper's address space.
+ */
+static void kc_file_event(struct kc_file_io *fio, struct kcancel_event *ev)
+{
+	struct kc_request *req = &fio->io.req;
+
+	ev->id = req->id;
+	ev->tag = fio->tag;
+	ev->result = req->result;
+	ev->status = req->status;
+	ev->op = fio->io.op;
+	if (fio->io.op == KCANCEL_OP_DMA_FROM_DEV && !ev->status &&
+	    copy_to_user(u64_to_user_ptr(fio->ubuf), fio->io.buf, fio->io.len)) {
+		ev->status = -EFAULT;
+		ev->result = 0;
+	}
+}
+
+/* Check what the caller may set in a submit; kc_dev_check_io() does the rest. */
+static int kc_file_check_submit(const struct kcancel_submit *s)
+{
+	bool dma = s->op == KCANCEL_OP_DMA_TO_DEV ||
+		   s->op == KCANCEL_OP_DMA_FROM_DEV;
+
+	if (s->flags || s->reserved[0] || s->reserved[1])
+		return -EINVAL;
+	if (s->timeout_ns > KTIME_MAX)
+		return -EINVAL;
+	if (!dma && s->buf)
+		return -EINVAL;
+	return 0;
+}
+
+/* Build the request of @s: its fields, and its DMA data from the caller. */
+static struct kc_file_io *kc_file_new_io(struct kc_file *f,
+					 const struct kcancel_submit *s,
+					 bool sync)
+{
+	struct kc_file_io *fio = kzalloc(sizeof(*fio), GFP_KERNEL);
+	void __user *ubuf = u64_to_user_ptr(s->buf);
+	int ret = -ENOMEM;
+
+	if (!fio)
+		return ERR_PTR(-ENOMEM);
+	fio->f = f;
+	fio->tag = s->tag;
+	fio->ubuf = s->buf;
+	fio->sync = sync;
+	INIT_LIST_HEAD(&fio->event_node);
+	fio->io.op = s->op;
+	fio->io.arg = s->arg;
+	fio->io.len = s->len;
+	fio->io.offset = s->offset;
+	if (s->len && s->len <= KCANCEL_DMA_SIZE) {
+		fio->io.buf = kmalloc(s->len, GFP_KERNEL);
+		if (!fio->io.buf)
+			goto err;
+	}
+	ret = kc_dev_check_io(f->kd, &fio->io);
+	if (ret)
+		goto err;
+	ret = -EFAULT;
+	if (s->op == KCANCEL_OP_DMA_TO_DEV &&
+	    copy_from_user(fio->io.buf, ubuf, s->len))
+		goto err;
+	if (s->op == KCANCEL_OP_DMA_FROM_DEV && !access_ok(ubuf, s->len))
+		goto err;
+	return fio;
+err:
+	kfree(fio->io.buf);
+	kfree(fio);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Submit @s on @f: the request enters the file's table (with the table's
+ * reference) before it is queued, so that its completion, which may come at
+ * once, finds everything in place. With @sync, *@fiop gets a reference too.
+ */
+static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
+			  bool sync, struct kc_file_io **fiop)
+{
+	struct kc_dev *kd = f->kd;
+	struct kc_file_io *fio;
+	u64 id;
+	int ret;
+
+	ret = kc_file_check_submit(s);
+	if (ret)
+		return ret;
+	if (atomic_inc_return(&f->count) > KC_FILE_MAX_PENDING) {
+		ret = -EAGAIN;
+		goto err_count;
+	}
+	fio = kc_file_new_io(f, s, sync);
+	if (IS_ERR(fio)) {
+		ret = PTR_ERR(fio);
+		goto err_count;
+	}
+	id = kc_dev_next_id(kd);
+	ret = xa_reserve_irq(&f->ios, id, GFP_KERNEL);
+	if (ret)
+		goto err_free;
+	ret = kc_dev_prepare(kd, &fio->io, id, &kc_file_io_ops);
+	if (ret)
+		goto err_unreserve;
+
+	kc_request_get(&fio->io.req);	/* the table's reference */
+	if (sync)
+		kc_request_get(&fio->io.req);	/* the waiter's */
+	atomic_inc(&f->outstanding);
+	/* The slot is reserved: this allocates nothing and cannot fail. */
+	xa_store_irq(&f->ios, id, fio, GFP_KERNEL);
+	kc_dev_queue(kd, &fio->io, s->timeout_ns);
+	s->id = id;
+	if (fiop)
+		*fiop = fio;
+	return 0;
+
+err_unreserve:
+	xa_cmpxchg_irq(&f->ios, id, XA_ZERO_ENTRY, NULL, 0);
+err_free:
+	kfree(fio->io.buf);
+	kfree(fio);
+err_count:
+	atomic_dec(&f->count);
+	return ret;
+}
+
+static long kc_ioctl_submit(struct kc_file *f, void __user *uarg)
+{
+	struct kcancel_submit s;
+	int ret;
+
+	if (copy_from_user(&s, uarg, sizeof(s)))
+		return -EFAULT;
+	ret = kc_file_submit(f, &s, false, NULL);
+	if (ret)
+		return ret;
+	/* The request runs even so; its event carries the id. */
+	return put_user(s.id, (__u64 __user *)(uarg + offsetof(typeof(s), id)));
+}
+
+/*
+ * Submit and wait. A signal cancels the request; the wait for its
+ * completion then goes on, killable: a fatal signal leaves the request to
+ * complete on its own, and close() to drain it.
+ */
+static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
+{
+	struct kcancel_submit_wait sw;
+	struct kc_file_io *fio;
+	struct completion *done;
+	bool intr = false;
+	int ret;
+
+	if (copy_from_user(&sw, uarg, sizeof(sw)))
+		return -EFAULT;
+	ret = kc_file_submit(f, &sw.req, true, &fio);
+	if (ret)
+		return ret;
+	done = &fio->io.req.done;
+	if (wait_for_completion_interruptible(done)) {
+		intr = true;
+		kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
+		if (wait_for_completion_killable(done)) {
+			kc_request_put(&fio->io.req);
+			return -EINTR;
+		}
+	}
+	xa_lock_irq(&f->ios);
+	fio->reaped = true;
+	xa_unlock_irq(&f->ios);
+	kc_file_event(fio, &sw.done);
+	kc_file_forget(f, fio);
+	kc_request_put(&fio->io.req);
+	if (copy_to_user(uarg, &sw, sizeof(sw)))
+		return -EFAULT;
+	return intr ? -EINTR : 0;
+}
+
+static long kc_ioctl_cancel(struct kc_file *f, void __user *uarg)
+{
+	struct kcancel_cancel c;
+	struct kc_file_io *fio;
+	bool canceled;
+
+	if (copy_from_user(&c, uarg, sizeof(c)))
+		return -EFAULT;
+	if (c.flags || c.reserved)
+		return -EINVAL;
+	fio = kc_file_lookup(f, c.id);
+	if (!fio)
+		return -ENOENT;
+	canceled = kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
+	kc_request_put(&fio->io.req);
+	return canceled ? 0 : -EALREADY;
+}
+
+/* KCANCEL_IOC_WAIT's timeout in jiffies: 0 stays 0, anything else >= 1. */
+static long kc_wait_jiffies(u64 timeout_ns)
+{
+	u64 j;
+
+	if (timeout_ns == KCANCEL_WAIT_FOREVER)
+		return MAX_SCHEDULE_TIMEOUT;
+	if (!timeout_ns)
+		return 0;
+	j = nsecs_to_jiffies(timeout_ns);
+	return clamp_t(u64, j, 1, MAX_SCHEDULE_TIMEOUT - 1);
+}
+
+/* Wait for @fio to complete; 0, -ETIMEDOUT or -EINTR. */
+static int kc_file_wait_done(struct kc_file_io *fio, u64 timeout_ns)
+{
+	struct completion *done = &fio->io.req.done;
+	long t = kc_wait_jiffies(timeout_ns);
+	long ret;
+
+	if (!t)
+		return completion_done(done) ? 0 : -ETIMEDOUT;
+	ret = wait_for_completion_interruptible_timeout(done, t);
+	if (ret < 0)
+		return -EINTR;
+	return ret ? 0 : -ETIMEDOUT;
+}
+
+static long kc_ioctl_wait(struct kc_file *f, void __user *uarg)
+{
+	struct kcancel_wait w;
+	struct kc_file_io *fio;
+	bool mine;
+	int ret;
+
+	if (copy_from_user(&w, uarg, sizeof(w)))
+		return -EFAULT;
+	fio = kc_file_lookup(f, w.id);
+	if (!fio)
+		return -ENOENT;
+	ret = fio->sync ? -EINVAL : kc_file_wait_done(fio, w.timeout_ns);
+	if (ret)
+		goto out;
+	xa_lock_irq(&f->ios);
+	mine = !fio->reaped;
+	if (mine) {
+		fio->reaped = true;
+		list_del_init(&fio->event_node);
+	}
+	xa_unlock_irq(&f->ios);
+	ret = -ENOENT;
+	if (!mine)
+		goto out;
+	kc_file_event(fio, &w.done);
+	kc_file_forget(f, fio);
+	ret = copy_to_user(uarg, &w, sizeof(w)) ? -EFAULT : 0;
+out:
+	kc_request_put(&fio->io.req);
+	return ret;
+}
+
+static long kc_ioctl_info(struct kc_file *f, void __user *uarg)
+{
+	struct kcancel_info info = {
+		.abi_version = KCANCEL_ABI_VERSION,
+		.backend = f->kd->backend,
+		.doorbells = kc_dev_doorbells(f->kd),
+		.dma_size = f->kd->dma_size,
+		.max_pending = KC_FILE_MAX_PENDING,
+	};
+
+	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long kc_fop_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kc_file *f = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case KCANCEL_IOC_SUBMIT:
+		return kc_ioctl_submit(f, uarg);
+	case KCANCEL_IOC_SUBMIT_WAIT:
+		return kc_ioctl_submit_wait(f, uarg);
+	case KCANCEL_IOC_CANCEL:
+		return kc_ioctl_cancel(f, uarg);
+	case KCANCEL_IOC_WAIT:
+		return kc_ioctl_wait(f, uarg);
+	case KCANCEL_IOC_INFO:
+		return kc_ioctl_info(f, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/*
+ * Take up to @max events onto @got, waiting for one unless @nonblock.
+ * Returns 0 with @got empty at end of file (the device is gone).
+ */
+static int kc_file_pop(struct kc_file *f, size_t max, struct list_head *got,
+		       bool nonblock)
+{
+	struct kc_file_io *fio;
+	size_t n = 0;
+	int ret;
+
+	for (;;) {
+		xa_lock_irq(&f->ios);
+		while (n < max && !list_empty(&f->events)) {
+			fio = list_first_entry(&f->events, struct kc_file_io,
+					       event_node);
+			fio->reaped = true;
+			list_move_tail(&fio->event_node, got);
+			n++;
+		}
+		xa_unlock_irq(&f->ios);
+		if (n || kc_file_hup(f))
+			return 0;
+		if (nonblock)
+			return -EAGAIN;
+		ret = wait_event_interruptible(f->wq,
+					       !list_empty_careful(&f->events) ||
+					       kc_file_hup(f));
+		if (ret)
+			return ret;
+	}
+}
+
+/* Give back events that could not be copied, at the head, in order. */
+static void kc_file_unpop(struct kc_file *f, struct list_head *got)
+{
+	struct kc_file_io *fio;
+
+	xa_lock_irq(&f->ios);
+	list_for_each_entry(fio, got, event_node)
+		fio->reaped = false;
+	list_splice(got, &f->events);
+	xa_unlock_irq(&f->ios);
+	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
+}
+
+static ssize_t kc_fop_read(struct file *file, char __user *ubuf, size_t count,
+			   loff_t *ppos)
+{
+	struct kc_file *f = file->private_data;
+	struct kc_file_io *fio, *tmp;
+	struct kcancel_event ev;
+	size_t n = 0;
+	LIST_HEAD(got);
+	int ret;
+
+	if (count < sizeof(ev))
+		return -EINVAL;
+	ret = kc_file_pop(f, count / sizeof(ev), &got,
+			  file->f_flags & O_NONBLOCK);
+	if (ret)
+		return ret;
+	if (list_empty(&got))
+		return 0;
+	list_for_each_entry_safe(fio, tmp, &got, event_node) {
+		kc_file_event(fio, &ev);
+		if (copy_to_user(ubuf + n * sizeof(ev), &ev, sizeof(ev)))
+			break;
+		list_del_init(&fio->event_node);
+		kc_file_forget(f, fio);
+		n++;
+	}
+	if (!list_empty(&got))
+		kc_file_unpop(f, &got);
+	return n ? n * sizeof(ev) : -EFAULT;
+}
+
+static __poll_t kc_fop_poll(struct file *file, poll_table *wait)
+{
+	struct kc_file *f = file->private_data;
+
+	poll_wait(file, &f->wq, wait);
+	if (!list_empty_careful(&f->events))
+		return EPOLLIN | EPOLLRDNORM;
+	return kc_file_hup(f) ? EPOLLHUP : 0;
+}
+
+static int kc_fop_open(struct inode *inode, struct file *file)
+{
+	struct kc_dev *kd = container_of(file->private_data, struct kc_dev,
+					 misc);
+	struct kc_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
+
+	if (!f)
+		return -ENOMEM;
+	/* misc_open() holds misc_mtx: the device is still registered. */
+	kc_dev_get(kd);
+	f->kd = kd;
+	xa_init_flags(&f->ios, XA_FLAGS_LOCK_IRQ);
+	INIT_LIST_HEAD(&f->events);
+	init_waitqueue_head(&f->wq);
+	atomic_set(&f->outstanding, 0);
+	atomic_set(&f->count, 0);
+	file->private_data = f;
+	return stream_open(inode, file);
+}
+
+/* close(): cancel every request of the file, wait for all, free. */
+static int kc_fop_release(struct inode *inode, struct file *file)
+{
+	struct kc_file *f = file->private_data;
+	struct kc_file_io *fio;
+	unsigned long id;
+
+	xa_for_each(&f->ios, id, fio) {
+		kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
+		cond_resched();
+	}
+	wait_var_event(&f->outstanding, !atomic_read(&f->outstanding));
+	xa_for_each(&f->ios, id, fio)
+		kc_file_forget(f, fio);
+	xa_destroy(&f->ios);
+	kc_dev_put(f->kd);
+	kfree(f);
+	return 0;
+}
+
+static const struct file_operations kc_fops = {
+	.owner = THIS_MODULE,
+	.open = kc_fop_open,
+	.release = kc_fop_release,
+	.read = kc_fop_read,
+	.poll = kc_fop_poll,
+	.unlocked_ioctl = kc_fop_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static ssize_t backend_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct miscdevice *misc = dev_get_drvdata(dev);
+	struct kc_dev *kd = container_of(misc, struct kc_dev, misc);
+
+	return sysfs_emit(buf, "%s\n",
+			  kd->backend == KCANCEL_BACKEND_EDU ? "edu" : "sim");
+}
+static DEVICE_ATTR_RO(backend);
+
+static struct attribute *kc_chardev_attrs[] = {
+	&dev_attr_backend.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(kc_chardev);
+
+/**
+ * kc_chardev_register() - create /dev/kcancelN for a device
+ * @kd: the device.
+ * @parent: the backing device in sysfs, or NULL.
+ *
+ * Its sysfs directory has a "backend" attribute: "edu" or "sim".
+ *
+ * Context: process context.
+ * Return: 0 or a negative errno.
+ */
+int kc_chardev_register(struct kc_dev *kd, struct device *parent)
+{
+	int ret;
+
+	kd->minor_id = ida_alloc(&kc_minor_ida, GFP_KERNEL);
+	if (kd->minor_id < 0)
+		return kd->minor_id;
+	snprintf(kd->name, sizeof(kd->name), "kcancel%d", kd->minor_id);
+	kd->misc.minor = MISC_DYNAMIC_MINOR;
+	kd->misc.name = kd->name;
+	kd->misc.fops = &kc_fops;
+	kd->misc.parent = parent;
+	kd->misc.groups = kc_chardev_groups;
+	ret = misc_register(&kd->misc);
+	if (ret) {
+		ida_free(&kc_minor_ida, kd->minor_id);
+		kd->minor_id = -1;
+	}
+	return ret;
+}
+
+/**
+ * kc_chardev_unregister() - remove /dev/kcancelN
+ * @kd: the device.
+ *
+ * Files already open keep working until closed: they hold a reference to
+ * @kd, and once it is shut down their requests complete with -ENODEV.
+ *
+ * Context: process context.
+ */
+void kc_chardev_unregister(struct kc_dev *kd)
+{
+	misc_deregister(&kd->misc);
+	ida_free(&kc_minor_ida, kd->minor_id);
+	kd->minor_id = -1;
+}
+
+/**
+ * kc_chardev_exit() - free what the character devices share
+ *
+ * Context: process context, at module unload.
+ */
+void kc_chardev_exit(void)
+{
+	ida_destroy(&kc_minor_ida);
+}

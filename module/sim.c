@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcancel software device: an hrtimer "device" and a kthread DPC.
+ *
+ * DOC: Software device
+ *
+ * Each slot has an hrtimer that plays the hardware: started by the
+ * dispatcher, it fires in hard interrupt context after the configured
+ * latency, where its handler, the ISR, only sets the slot's bit in a pending
+ * word and queues the DPC on the device's kthread worker (both RT-safe: an
+ * atomic and a raw spinlock). The DPC takes the pending bits and calls
+ * kc_dev_dpc(), the same path the edu device's threaded handler takes.
+ *
+ * Slots: factorial 0 to parallel - 1, DMA 16 to 16 + parallel - 1, and 30
+ * doorbells from 32. DMA moves data between the request's buffer and a
+ * 4096-byte memory when the operation ends, as a device would.
+ */
+#include <linux/bitmap.h>
+#include <linux/errno.h>
+#include <linux/export.h>
+#include <linux/hrtimer.h>
+#include <linux/kthread.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include <kcancel/chardev.h>
+#include <kcancel/sim.h>
+
+static unsigned int sim_devices;
+module_param(sim_devices, uint, 0444);
+MODULE_PARM_DESC(sim_devices, "Software devices to create at load (0-8, default 0)");
+
+static unsigned int sim_latency_us = 20;
+module_param(sim_latency_us, uint, 0444);
+MODULE_PARM_DESC(sim_latency_us, "Software device: least latency of an operation, in microseconds (default 20)");
+
+static unsigned int sim_jitter_us = 20;
+module_param(sim_jitter_us, uint, 0444);
+MODULE_PARM_DESC(sim_jitter_us, "Software device: random extra latency, up to this many microseconds (default 20)");
+
+static unsigned int sim_parallel = 4;
+module_param(sim_parallel, uint, 0444);
+MODULE_PARM_DESC(sim_parallel, "Software device: factorial and DMA operations that run at once, each (1-16, default 4)");
+
+static bool sim_abort = true;
+module_param(sim_abort, bool, 0444);
+MODULE_PARM_DESC(sim_abort, "Software device: a cancel stops an operation in flight (default Y)");
+
+#define KC_SIM_MAX_DEVICES	8
+#define KC_SIM_FACT_SLOT	0
+#define KC_SIM_DMA_SLOT		16
+#define KC_SIM_BELL_SLOT	32
+
+struct kc_sim;
+
+/**
+ * struct kc_sim_slot - one slot's "hardware"
+ * @timer: ends the operation; hard interrupt context.
+ * @sim: the device.
+ * @n: the slot number.
+ */
+struct kc_sim_slot {
+	struct hrtimer timer;
+	struct kc_sim *sim;
+	unsigned int n;
+};
+
+/**
+ * struct kc_sim - a software device
+ * @kd: its &struct kc_dev.
+ * @params: how it behaves.
+ * @slots: the slots.
+ * @aborted: slots whose operation a cancel stopped.
+ * @pending: status bits the ISR set and the DPC has not taken.
+ * @worker: runs the DPC.
+ * @dpc: the DPC's work.
+ * @chardev: whether /dev/kcancelN was created.
+ * @node: entry in the list of devices created at load.
+ * @mem: the device memory DMA reaches.
+ */
+struct kc_sim {
+	struct kc_dev *kd;
+	struct kc_sim_params params;
+	struct kc_sim_slot slots[KC_DEV_SLOTS];
+	DECLARE_BITMAP(aborted, KC_DEV_SLOTS);
+	atomic64_t pending;
+	struct kthread_worker *worker;
+	struct kthread_work dpc;
+	bool chardev;
+	struct list_head node;
+	u8 mem[KCANCEL_DMA_SIZE];
+};
+
+static LIST_HEAD(kc_sim_list);
+static DEFINE_MUTEX(kc_sim_lock);	/* guards kc_sim_list */
+
+/* Raise the slot's bit and have the DPC run. Any context, RT included. */
+static void kc_sim_raise(struct kc_sim *sim, unsigned int slot)
+{
+	atomic64_or(BIT_ULL(slot), &sim->pending);
+	kthread_queue_work(sim->worker, &sim->dpc);
+}
+
+/* The ISR: the operation of this slot ended. */
+static enum hrtimer_restart kc_sim_timer_fn(struct hrtimer *timer)
+{
+	struct kc_sim_slot *s = container_of(timer, struct kc_sim_slot, timer);
+
+	kc_sim_raise(s->sim, s->n);
+	return HRTIMER_NORESTART;
+}
+
+static void kc_sim_dpc(struct kthread_work *work)
+{
+	struct kc_sim *sim = container_of(work, struct kc_sim, dpc);
+	u64 done = atomic64_xchg(&sim->pending, 0);
+
+	if (done)
+		kc_dev_dpc(sim->kd, done);
+}
+
+static void kc_sim_start(struct kc_dev *kd, struct kc_io *io)
+{
+	struct kc_sim *sim = kd->priv;
+	u64 ns = sim->params.latency_ns;
+
+	if (sim->params.jitter_ns)
+		ns += get_random_u64() % (sim->params.jitter_ns + 1);
+	hrtimer_start(&sim->slots[io->slot].timer, ns_to_ktime(ns),
+		      HRTIMER_MODE_REL_HARD);
+}
+
+static int kc_sim_fetch(struct kc_dev *kd, struct kc_io *io)
+{
+	struct kc_sim *sim = kd->priv;
+
+	if (test_and_clear_bit(io->slot, sim->aborted))
+		return -ECANCELED;
+	switch (io->op) {
+	case KCANCEL_OP_FACTORIAL:
+		io->result = kc_dev_factorial(io->arg);
+		break;
+	case KCANCEL_OP_DMA_TO_DEV:
+		memcpy(sim->mem + io->offset, io->buf, io->len);
+		io->result = io->len;
+		break;
+	case KCANCEL_OP_DMA_FROM_DEV:
+		memcpy(io->buf, sim->mem + io->offset, io->len);
+		io->result = io->len;
+		break;
+	case KCANCEL_OP_DOORBELL:
+		io->result = io->arg;
+		break;
+	default:
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Under kd->lock: stop the timer if it has not fired; the bit still comes. */
+static void kc_sim_abort(struct kc_dev *kd, struct kc_io *io)
+{
+	struct kc_sim *sim = kd->priv;
+
+	lockdep_assert_held(&kd->lock);
+	if (hrtimer_try_to_cancel(&sim->slots[io->slot].timer) == 1) {
+		set_bit(io->slot, sim->aborted);
+		kc_sim_raise(sim, io->slot);
+	}
+}
+
+static const struct kc_dev_ops kc_sim_ops = {
+	.start = kc_sim_start,
+	.fetch = kc_sim_fetch,
+	.abort = kc_sim_abort,
+};
+
+static const struct kc_dev_ops kc_sim_ops_noabort = {
+	.start = kc_sim_start,
+	.fetch = kc_sim_fetch,
+};
+
+static void kc_sim_init_slots(struct kc_sim *sim)
+{
+	unsigned int n;
+
+	for (n = 0; n < KC_DEV_SLOTS; n++) {
+		hrtimer_init(&sim->slots[n].timer, CLOCK_MONOTONIC,
+			     HRTIMER_MODE_REL_HARD);
+		sim->slots[n].timer.function = kc_sim_timer_fn;
+		sim->slots[n].sim = sim;
+		sim->slots[n].n = n;
+	}
+}
+
+/**
+ * kc_sim_create() - create a software device
+ * @p: its parameters; @p->parallel is clamped to 1..%KC_SIM_MAX_PARALLEL.
+ * @chardev: also create /dev/kcancelN (KUnit cases go without).
+ *
+ * Context: process context.
+ * Return: the device, or an ERR_PTR().
+ */
+struct kc_sim *kc_sim_create(const struct kc_sim_params *p, bool chardev)
+{
+	u64 slots[KC_CHAN_NR];
+	struct kc_sim *sim;
+	unsigned int par;
+	int ret = -ENOMEM;
+
+	sim = kzalloc(sizeof(*sim), GFP_KERNEL);
+	if (!sim)
+		return ERR_PTR(-ENOMEM);
+	sim->params = *p;
+	par = clamp(p->parallel, 1U, (unsigned int)KC_SIM_MAX_PARALLEL);
+	sim->params.parallel = par;
+	slots[KC_CHAN_FACT] = GENMASK_ULL(par - 1, 0) << KC_SIM_FACT_SLOT;
+	slots[KC_CHAN_DMA] = GENMASK_ULL(par - 1, 0) << KC_SIM_DMA_SLOT;
+	slots[KC_CHAN_BELL] = GENMASK_ULL(KC_SIM_DOORBELLS - 1, 0) <<
+			      KC_SIM_BELL_SLOT;
+	atomic64_set(&sim->pending, 0);
+	kc_sim_init_slots(sim);
+	kthread_init_work(&sim->dpc, kc_sim_dpc);
+	INIT_LIST_HEAD(&sim->node);
+
+	sim->worker = kthread_create_worker(0, "kcancel-sim");
+	if (IS_ERR(sim->worker)) {
+		ret = PTR_ERR(sim->worker);
+		goto err_free;
+	}
+	/* The DPC runs at the priority of a threaded interrupt handler. */
+	sched_set_fifo(sim->worker->task);
+	sim->kd = kc_dev_create(p->abort ? &kc_sim_ops : &kc_sim_ops_noabort,
+				sim, KCANCEL_BACKEND_SIM, slots,
+				KCANCEL_DMA_SIZE, p->mode);
+	if (!sim->kd)
+		goto err_worker;
+	if (chardev) {
+		ret = kc_chardev_register(sim->kd, NULL);
+		if (ret)
+			goto err_dev;
+		sim->chardev = true;
+	}
+	return sim;
+
+err_dev:
+	kc_dev_shutdown(sim->kd);
+	kc_dev_put(sim->kd);
+err_worker:
+	kthread_destroy_worker(sim->worker);
+err_free:
+	kfree(sim);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_GPL(kc_sim_create);
+
+/**
+ * kc_sim_dev() - the &struct kc_dev of a software device
+ * @sim: the software device.
+ *
+ * Context: any context.
+ * Return: its device.
+ */
+struct kc_dev *kc_sim_dev(struct kc_sim *sim)
+{
+	return sim->kd;
+}
+EXPORT_SYMBOL_GPL(kc_sim_dev);
+
+/**
+ * kc_sim_destroy() - remove a software device
+ * @sim: the device.
+ *
+ * Its requests complete with -ENODEV (see kc_dev_shutdown()); files still
+ * open keep the &struct kc_dev until they are closed.
+ *
+ * Context: process context; sleeps.
+ */
+void kc_sim_destroy(struct kc_sim *sim)
+{
+	unsigned int n;
+
+	if (sim->chardev)
+		kc_chardev_unregister(sim->kd);
+	kc_dev_shutdown(sim->kd);
+	/* A timer's handler may still be queueing the DPC it already ran. */
+	for (n = 0; n < KC_DEV_SLOTS; n++)
+		hrtimer_cancel(&sim->slots[n].timer);
+	kthread_destroy_worker(sim->worker);
+	kc_dev_put(sim->kd);
+	kfree(sim);
+}
+EXPORT_SYMBOL_GPL(kc_sim_destroy);
+
+/**
+ * kc_sim_init() - create the software devices the module parameters ask for
+ *
+ * Context: process context, at module load.
+ * Return: 0 or a negative errno.
+ */
+int kc_sim_init(void)
+{
+	struct kc_sim_params p = {
+		.latency_ns = (u64)sim_latency_us * NSEC_PER_USEC,
+		.jitter_ns = (u64)sim_jitter_us * NSEC_PER_USEC,
+		.parallel = sim_parallel,
+		.abort = sim_abort,
+		.mode = KC_SYNC_AUTOMATIC,
+	};
+	struct kc_sim *sim;
+	unsigned int i;
+
+	if (sim_devices > KC_SIM_MAX_DEVICES ||
+	    sim_parallel < 1 || sim_parallel > KC_SIM_MAX_PARALLEL) {
+		pr_err("kcancel: sim_devices must be 0-%d and sim_parallel 1-%d\n",
+		       KC_SIM_MAX_DEVICES, KC_SIM_MAX_PARALLEL);
+		return -EINVAL;
+	}
+	for (i = 0; i < sim_devices; i++) {
+		sim = kc_sim_create(&p, true);
+		if (IS_ERR(sim)) {
+			kc_sim_exit();
+			return PTR_ERR(sim);
+		}
+		mutex_lock(&kc_sim_lock);
+		list_add_tail(&sim->node, &kc_sim_list);
+		mutex_unlock(&kc_sim_lock);
+		pr_info("kcancel: /dev/%s: software device\n", sim->kd->name);
+	}
+	return 0;
+}
+
+/**
+ * kc_sim_exit() - remove the software devices created at load
+ *
+ * Context: process context, at module unload.
+ */
+void kc_sim_exit(void)
+{
+	struct kc_sim *sim, *tmp;
+
+	mutex_lock(&kc_sim_lock);
+	list_for_each_entry_safe(sim, tmp, &kc_sim_list, node) {
+		list_del(&sim->node);
+		kc_sim_destroy(sim);
+	}
+	mutex_unlock(&kc_sim_lock);
+}
