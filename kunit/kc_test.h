@@ -40,6 +40,7 @@ struct kc_test_ctx {
  * @completions: how many times it completed.
  * @hw_done: set by whoever ends its simulated I/O first.
  * @owners: DriverSync ownership count, for the cases that use one.
+ * @cancel_wins: how many kc_request_cancel() calls on it returned true.
  */
 struct kc_test_req {
 	struct kc_request req;
@@ -48,6 +49,7 @@ struct kc_test_req {
 	atomic_t completions;
 	atomic_t hw_done;
 	atomic_t owners;
+	atomic_t cancel_wins;
 };
 
 static inline struct kc_test_req *kc_test_req(struct kc_request *req)

@@ -127,7 +127,8 @@ static int kc_race_cancel_thread(void *arg)
 
 	for (i = w->first; i < race->n; i += race->stride) {
 		kc_race_wait_ready(race, i);
-		kc_request_cancel(&race->reqs[i]->req, -ECANCELED);
+		if (kc_request_cancel(&race->reqs[i]->req, -ECANCELED))
+			atomic_inc(&race->reqs[i]->cancel_wins);
 		cond_resched();
 	}
 	complete(&w->done);
@@ -141,8 +142,10 @@ static enum hrtimer_restart kc_race_timer_fn(struct hrtimer *timer)
 
 	/* Pairs with the release in kc_race_produce(). */
 	if (i < smp_load_acquire(&race->ready) &&
-	    kc_request_cancel(&race->reqs[i]->req, -ECANCELED))
+	    kc_request_cancel(&race->reqs[i]->req, -ECANCELED)) {
+		atomic_inc(&race->reqs[i]->cancel_wins);
 		atomic_inc(&race->timer_cancels);
+	}
 	hrtimer_forward_now(timer, ns_to_ktime(KC_RACE_TIMER_PERIOD_NS));
 	return HRTIMER_RESTART;
 }
@@ -209,9 +212,16 @@ static void kc_race_check(struct kc_test_req *tr, struct kc_race_tally *t)
 {
 	struct kc_request *req = &tr->req;
 	int cb_calls = atomic_read(&tr->cb_calls);
+	int wins = atomic_read(&tr->cancel_wins);
 	bool ok = atomic_read(&tr->completions) == 1 &&
 		  kc_request_state(req) == KC_REQ_COMPLETED;
 
+	/*
+	 * A cancel told it won must see its own reason: the request's timeout
+	 * (-ETIMEDOUT) racing the cancellers (-ECANCELED) must not swap them.
+	 */
+	if (wins)
+		ok = ok && wins == 1 && req->status == -ECANCELED;
 	if (req->status == 0) {
 		ok = ok && cb_calls == 0 && req->result == req->id;
 		t->dpc_won++;

@@ -20,9 +20,10 @@
  *
  * The full barriers of atomic_try_cmpxchg() order the plain fields around
  * them: &kc_request.cancel_fn and the list's reference are set before mark's
- * cmpxchg publishes CANCELABLE and read after cancel's cmpxchg claims it;
- * &kc_request.cancel_reason is set before cancel's cmpxchg publishes
- * %KC_REQ_F_CANCELED and read by the callback after it.
+ * cmpxchg publishes CANCELABLE and read after cancel's cmpxchg claims it.
+ * The cancel reason is not a plain field: it is part of the state word, set
+ * by the very cmpxchg that sets %KC_REQ_F_CANCELED, so two cancels racing
+ * (a timeout and the cancel ioctl) cannot leave the loser's reason behind.
  */
 #include <linux/bug.h>
 #include <linux/errno.h>
@@ -251,7 +252,6 @@ void kc_request_init(struct kc_request *req, struct kc_queue *q,
 	req->cancel_fn = NULL;
 	INIT_LIST_HEAD(&req->cancel_node);
 	INIT_WORK(&req->cancel_work, kc_request_cancel_work);
-	atomic_set(&req->cancel_reason, 0);
 	hrtimer_init(&req->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	req->timer.function = kc_request_timer_fn;
 	init_completion(&req->done);
@@ -264,15 +264,18 @@ void kc_request_init(struct kc_request *req, struct kc_queue *q,
 EXPORT_SYMBOL_GPL(kc_request_init);
 
 /*
- * Record @reason as the cancel reason unless one is already set: the first
- * cancel names it. Called before the cmpxchg that publishes
- * %KC_REQ_F_CANCELED, whose barrier orders the two.
+ * The state word with %KC_REQ_F_CANCELED and a cancel reason: @old's if it
+ * has one (the first cancel names it), else @reason. The reason travels in
+ * the same cmpxchg as the flag, so whoever sees the flag sees the reason
+ * of the cancel that set it.
  */
-static void kc_request_set_reason(struct kc_request *req, int reason)
+static unsigned int kc_request_canceled_bits(unsigned int old, int reason)
 {
-	int none = 0;
-
-	atomic_try_cmpxchg(&req->cancel_reason, &none, reason);
+	if (old & KC_REQ_REASON_MASK)
+		return KC_REQ_F_CANCELED | (old & KC_REQ_REASON_MASK);
+	return KC_REQ_F_CANCELED |
+	       (((unsigned int)-reason << KC_REQ_REASON_SHIFT) &
+		KC_REQ_REASON_MASK);
 }
 
 /*
@@ -290,8 +293,6 @@ static int kc_request_mark_locked(struct kc_request *req, kc_cancel_fn fn,
 	bool canceled;
 
 	lockdep_assert_held(&q->lock);
-	if (q->purging)
-		kc_request_set_reason(req, q->purge_reason);
 	do {
 		if ((old & KC_REQ_STATE_MASK) != KC_REQ_OWNED) {
 			kc_request_report_misuse(req, "mark of a request the driver does not own");
@@ -301,9 +302,10 @@ static int kc_request_mark_locked(struct kc_request *req, kc_cancel_fn fn,
 		if (!canceled)
 			new = KC_REQ_CANCELABLE;
 		else if (ex)
-			new = old | KC_REQ_F_CANCELED;
+			new = old | kc_request_canceled_bits(old, q->purge_reason);
 		else
-			new = KC_REQ_F_CANCELED | KC_REQ_CANCEL_PENDING;
+			new = kc_request_canceled_bits(old, q->purge_reason) |
+			      KC_REQ_CANCEL_PENDING;
 		req->cancel_fn = fn;
 	} while (!atomic_try_cmpxchg(&req->state, &old, new));
 
@@ -552,17 +554,18 @@ bool kc_request_cancel(struct kc_request *req, int reason)
 	unsigned int old = atomic_read(&req->state);
 	unsigned int new;
 
-	if ((old & KC_REQ_F_CANCELED) ||
-	    (old & KC_REQ_STATE_MASK) == KC_REQ_COMPLETED)
-		return false;
-	kc_request_set_reason(req, reason);
+	if (reason >= 0 || reason < -KC_REQ_REASON_MAX) {
+		kc_request_report_misuse(req, "cancel reason is not a negative errno");
+		reason = -ECANCELED;
+	}
 	do {
 		if ((old & KC_REQ_F_CANCELED) ||
 		    (old & KC_REQ_STATE_MASK) == KC_REQ_COMPLETED)
 			return false;
-		new = old | KC_REQ_F_CANCELED;
+		new = old | kc_request_canceled_bits(old, reason);
 		if ((old & KC_REQ_STATE_MASK) == KC_REQ_CANCELABLE)
-			new = KC_REQ_F_CANCELED | KC_REQ_CANCEL_PENDING;
+			new = kc_request_canceled_bits(old, reason) |
+			      KC_REQ_CANCEL_PENDING;
 	} while (!atomic_try_cmpxchg(&req->state, &old, new));
 
 	if ((old & KC_REQ_STATE_MASK) != KC_REQ_CANCELABLE)
@@ -630,10 +633,9 @@ static void kc_queue_claim_all(struct kc_queue *q, int reason,
 	list_for_each_entry_safe(req, tmp, &q->cancelable, cancel_node) {
 		old = KC_REQ_CANCELABLE;
 		if (!atomic_try_cmpxchg(&req->state, &old,
-					KC_REQ_F_CANCELED | KC_REQ_CANCEL_PENDING))
+					kc_request_canceled_bits(old, reason) |
+					KC_REQ_CANCEL_PENDING))
 			continue;	/* its winner unlinks it after q->lock */
-		/* Read by the callback, which the purge itself delivers later. */
-		kc_request_set_reason(req, reason);
 		list_move_tail(&req->cancel_node, claimed);
 	}
 }

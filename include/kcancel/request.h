@@ -73,6 +73,10 @@ enum kc_req_state {
 #define KC_REQ_F_CANCELED	0x8
 /* The cancel callback was called; kept after completion. */
 #define KC_REQ_F_DELIVERED	0x10
+/* The first cancel's reason, a negative errno, stored negated; 0 if none. */
+#define KC_REQ_REASON_SHIFT	8
+#define KC_REQ_REASON_MAX	0xfff
+#define KC_REQ_REASON_MASK	(KC_REQ_REASON_MAX << KC_REQ_REASON_SHIFT)
 
 /**
  * enum kc_sync_mode - how a queue serializes cancel callbacks and its DPC
@@ -131,10 +135,11 @@ struct kc_request_ops {
  *	completed, armed timeouts, and cancel deliveries in progress.
  *	kc_queue_purge() waits for it to drop to zero (wait_var_event()).
  *
- * Lock order, for the whole of kcancel: @sync_lock, then @lock; a target's
- * collection lock (target.h) is never held while either is taken. No kcancel
- * lock is held while a cancel callback runs, except @sync_lock in
- * %KC_SYNC_AUTOMATIC mode.
+ * Lock order, for the whole of kcancel: @sync_lock, then a device's
+ * &kc_dev.lock (dev.h), then @lock. A target's collection lock (target.h)
+ * and a file's lock (chardev.c) are never held while any of them is taken,
+ * and are taken under none of them but @sync_lock. No kcancel lock is held
+ * while a cancel callback runs, except @sync_lock in %KC_SYNC_AUTOMATIC mode.
  */
 struct kc_queue {
 	spinlock_t lock;		/* guards cancelable, purging */
@@ -148,8 +153,8 @@ struct kc_queue {
 
 /**
  * struct kc_request - a cancelable request (a WDFREQUEST)
- * @state: the arbitration word: an &enum kc_req_state and the %KC_REQ_F_*
- *	flags.
+ * @state: the arbitration word: an &enum kc_req_state, the %KC_REQ_F_*
+ *	flags and the first cancel's reason (%KC_REQ_REASON_MASK).
  * @ref: reference count; kc_request_init() returns it at one, the I/O
  *	reference.
  * @queue: the queue the request belongs to.
@@ -158,8 +163,6 @@ struct kc_queue {
  *	cancel that claimed the request.
  * @cancel_node: entry in &kc_queue.cancelable, under &kc_queue.lock.
  * @cancel_work: delivers the cancel callback when it may not run inline.
- * @cancel_reason: the reason passed to the first kc_request_cancel() (for
- *	example -ECANCELED or -ETIMEDOUT), 0 before.
  * @timer: optional timeout, armed by kc_request_start_timer().
  * @done: completed (complete_all()) when the request completes.
  * @status: the completion status, valid once @done is complete.
@@ -177,7 +180,6 @@ struct kc_request {
 	kc_cancel_fn cancel_fn;
 	struct list_head cancel_node;
 	struct work_struct cancel_work;
-	atomic_t cancel_reason;
 	struct hrtimer timer;
 	struct completion done;
 	int status;
@@ -251,7 +253,9 @@ static inline bool kc_request_is_canceled(const struct kc_request *req)
  */
 static inline int kc_request_cancel_reason(const struct kc_request *req)
 {
-	return atomic_read(&req->cancel_reason);
+	unsigned int state = atomic_read(&req->state);
+
+	return -(int)((state & KC_REQ_REASON_MASK) >> KC_REQ_REASON_SHIFT);
 }
 
 /*
