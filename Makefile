@@ -19,7 +19,11 @@ clean:
 check:
 	scripts/check.sh
 
+# `make demo [SECONDS=N]`: the stress tool on Debian's stock kernel in QEMU.
+demo:
+	scripts/demo.sh $(SECONDS)
+
 lint:
 	scripts/lint.sh $(if $(filter command line environment,$(origin KDIR)),$(KDIR),"$$(scripts/kernel.sh)")
 
-.PHONY: all modules clean check lint
+.PHONY: all modules clean check demo lint

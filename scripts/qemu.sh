@@ -5,10 +5,11 @@
 # CPUs, the edu PCI device), its serial console written to LOG. Fails when the
 # guest does not power off within the time limit, or when LOG lacks the line
 # that the guest prints once it finished. KERNEL-ARGS are appended to the
-# kernel command line.
+# kernel command line, after the defaults, which they override (loglevel=4).
 #
 # Environment: KCANCEL_QEMU_TIMEOUT (seconds, default 1200),
-# KCANCEL_DONE_MARKER (default "kcancel-guest: done").
+# KCANCEL_DONE_MARKER (default "kcancel-guest: done"), KCANCEL_QEMU_LIVE=1
+# to also show the console on stderr as the guest runs (Ctrl-C stops QEMU).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,6 +20,7 @@ fi
 bzimage=$1 initrd=$2 log=$3
 shift 3
 timeout=${KCANCEL_QEMU_TIMEOUT:-1200}
+live=${KCANCEL_QEMU_LIVE:-0}
 marker=${KCANCEL_DONE_MARKER:-kcancel-guest: done}
 [ -f "$bzimage" ] || kc_die "no kernel image $bzimage"
 [ -f "$initrd" ] || kc_die "no initramfs $initrd"
@@ -30,11 +32,24 @@ kc_need_pkgs qemu-system-x86
 append="console=ttyS0 loglevel=7 panic=-1 $*"
 kc_log "booting $bzimage (TCG, at most ${timeout} s), console in $log"
 start=$SECONDS
+qemu=(qemu-system-x86_64
+	-accel tcg -smp 2 -m 2G -nographic -no-reboot -monitor none -nic none
+	-device edu -kernel "$bzimage" -initrd "$initrd" -append "$append")
 rc=0
-timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
-	-accel tcg -smp 2 -m 2G -nographic -no-reboot -monitor none -nic none \
-	-device edu -kernel "$bzimage" -initrd "$initrd" -append "$append" \
-	-serial "file:$log" </dev/null >"$log.qemu" 2>&1 || rc=$?
+if [ "$live" = 1 ]; then
+	# The console on QEMU's stdout, copied to LOG and to stderr, there
+	# without the firmware's escape sequences (which clear the screen). QEMU
+	# stays in the terminal's process group, so that Ctrl-C reaches it.
+	timeout --foreground --kill-after=10 "$timeout" "${qemu[@]}" \
+		-serial stdio </dev/null 2>"$log.qemu" | tee "$log" |
+		perl -e '$| = 1; my $b = ""; while (sysread(STDIN, $b, 65536, length $b)) {
+			$b =~ s/\e(?:\[[0-9;?]*[A-Za-z]|[c78])//g;
+			my $keep = $b =~ s/(\e\[?[0-9;?]*)\z// ? $1 : "";
+			print $b; $b = $keep }' >&2 || rc=$?
+else
+	timeout --kill-after=10 "$timeout" "${qemu[@]}" \
+		-serial "file:$log" </dev/null >"$log.qemu" 2>&1 || rc=$?
+fi
 kc_log "guest ran for $((SECONDS - start)) s"
 
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
