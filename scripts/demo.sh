@@ -11,7 +11,8 @@
 # The guest's console is shown on stderr as it runs. The last line, on
 # stdout, is the stress tool's JSON summary. Fails if the guest did not
 # finish, a step in it failed, the stress tool exited non-zero or printed no
-# JSON, or the console has a kernel report (scripts/scan-log.sh). Logs, the
+# JSON, an operation did not see both a cancel win and a completion win, or
+# the console has a kernel report (scripts/scan-log.sh). Logs, the
 # build copy and the initramfs stay in build/demo-DATE (build/demo-last).
 #
 # Environment:
@@ -40,7 +41,7 @@ fi
 flavour=${KCANCEL_DEMO_KERNEL:-6.12-amd64}
 
 cd "$KC_TOP"
-kc_need_pkgs gcc make libc6-dev
+kc_need_pkgs gcc make libc6-dev python3
 
 # KDIR=..., BZIMAGE=..., RELEASE=...
 kdir='' bzimage='' release=''
@@ -127,7 +128,20 @@ if [ -f "$log" ]; then
 	fi
 	sed -n '/^kcancel-guest: stress start/,/^kcancel-guest: stress exit status/p' \
 		"$run/console.txt" | grep '^{' | tail -n 1 >"$run/result.json" || true
-	[ -s "$run/result.json" ] || errors+=("the stress tool printed no JSON line")
+	if [ ! -s "$run/result.json" ]; then
+		errors+=("the stress tool printed no JSON line")
+	elif ! races=$(python3 - "$run/result.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+bad = [op for op, c in sorted(r.get("ops", {}).items())
+       if c.get("submitted") and not (c.get("cancel_won", 0) > 0 and
+                                      c.get("completion_won", 0) > 0)]
+print(", ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+	); then
+		errors+=("no race both ways (a cancel won and a completion won) for: $races")
+	fi
 	if ! scripts/scan-log.sh "$log" >"$run/reports.txt"; then
 		cat "$run/reports.txt" >&2
 		errors+=("kernel reports: $(grep -c '^>' "$run/reports.txt") line(s), see $run/reports.txt")

@@ -1,0 +1,792 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcancel-stress: one worker thread.
+ *
+ * A worker owns an open file of the device: the ids it submits belong to
+ * that file, and so do their events. It keeps up to depth requests in
+ * flight, cancels the chosen share of them after a random delay, and reaps
+ * the events with poll() and read(), checking each against the request it
+ * completes. The loop never blocks but in ppoll(), whose timeout is the
+ * time to the next planned cancel, so that cancels fire close to their
+ * deadline, microseconds apart if need be.
+ *
+ * When submitting stops (time up, a signal, or the request budget spent),
+ * the worker drains: it waits up to STRESS_DRAIN_NS for the events of the
+ * requests still in flight. At the end of time or on a signal it first
+ * cancels them all, to be quick; the budget's end lets them finish, so that
+ * each request meets the fate it was dealt.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stress.h"
+
+/* How often a waiting worker looks at the stop flag, at the latest. */
+#define WORKER_TICK_NS		(50 * NSEC_PER_MSEC)
+/* Events per read(): several at once is the point of the ABI's read. */
+#define WORKER_READ_EVENTS	64
+/* A worker stops submitting after this many failed submits. */
+#define WORKER_MAX_SUBMIT_ERRORS	16
+/* The tag is the thread in the top 16 bits and a sequence number below. */
+#define TAG_SEQ_BITS		48
+#define TAG_SEQ_MASK		((1ULL << TAG_SEQ_BITS) - 1)
+/* learn_cancel(): the step and the bound of the cancel bias, a logarithm. */
+/*
+ * The share of the cancels (in percent) issued when poll() next says an event
+ * is ready on the request's file, before it is read: the cancel then races
+ * with completions that are already done, whatever the operation's latency.
+ * A random delay alone almost never lands between a DMA's interrupt and its
+ * reaping; on the DMA file, readable means the one DMA has completed, so
+ * DMA requests take this path more often.
+ */
+#define CANCEL_AT_EVENT_PCT	20
+#define CANCEL_AT_EVENT_DMA_PCT	50
+#define CANCEL_BIAS_STEP	0.02
+#define CANCEL_BIAS_MAX		3.0
+/* Room for req_desc(). */
+#define REQ_DESC_LEN		192
+
+static const u64 factorials[KCANCEL_FACTORIAL_MAX + 1] = {
+	1, 1, 2, 6, 24, 120, 720, 5040, 40320, 362880, 3628800, 39916800,
+	479001600,
+};
+
+/*
+ * The latencies to start from, until requests tell better: the edu
+ * device's factorial and doorbells take tens of microseconds through the
+ * driver, its DMA about 100 ms.
+ */
+static const double initial_latency_ns[KCANCEL_OP_MAX + 1] = {
+	[KCANCEL_OP_FACTORIAL] = 50 * NSEC_PER_USEC,
+	[KCANCEL_OP_DMA_TO_DEV] = 100 * NSEC_PER_MSEC,
+	[KCANCEL_OP_DMA_FROM_DEV] = 100 * NSEC_PER_MSEC,
+	[KCANCEL_OP_DOORBELL] = 50 * NSEC_PER_USEC,
+};
+
+static bool op_is_dma(u32 op)
+{
+	return op == KCANCEL_OP_DMA_TO_DEV || op == KCANCEL_OP_DMA_FROM_DEV;
+}
+
+/* splitmix64: turns the seed and the thread index into a state. */
+static u64 rng_mix(u64 x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* xorshift64*: fast, and good enough to pick operations and delays. */
+static u64 rng_next(struct worker *w)
+{
+	w->rng ^= w->rng >> 12;
+	w->rng ^= w->rng << 25;
+	w->rng ^= w->rng >> 27;
+	return w->rng * 0x2545f4914f6cdd1dULL;
+}
+
+static u64 rng_below(struct worker *w, u64 n)
+{
+	return rng_next(w) % n;
+}
+
+/* Uniform in [0, 1). */
+static double rng_unit(struct worker *w)
+{
+	return (rng_next(w) >> 11) / (double)(1ULL << 53);
+}
+
+static bool rng_pct(struct worker *w, unsigned int pct)
+{
+	return rng_below(w, 100) < pct;
+}
+
+int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
+		int fd, int dma_fd)
+{
+	const struct stress_config *cfg = &sh->cfg;
+	u32 size = cfg->info.dma_size / cfg->threads;
+	unsigned int op;
+
+	memset(w, 0, sizeof(*w));
+	w->sh = sh;
+	w->idx = idx;
+	w->fd = fd;
+	w->dma_fd = dma_fd;
+	w->rng = rng_mix(cfg->seed ^ rng_mix(idx)) | 1;
+	for (op = 1; op <= KCANCEL_OP_MAX; op++)
+		w->est_log[op] = log(initial_latency_ns[op]);
+	if (size < STRESS_DMA_MIN_REGION)
+		size = 0;
+	if (reqtab_init(&w->tab, cfg->depth))
+		return -1;
+	return dma_region_init(&w->dma, idx * size, size);
+}
+
+void worker_destroy(struct worker *w)
+{
+	reqtab_destroy(&w->tab);
+	dma_region_destroy(&w->dma);
+}
+
+static const char *cancel_desc(const struct req *r)
+{
+	switch (r->cancel_state) {
+	case REQ_CANCEL_NONE:
+		return "none";
+	case REQ_CANCEL_PLANNED:
+		return "planned";
+	case REQ_CANCEL_AT_EVENT:
+		return "planned at an event";
+	}
+	switch (r->cancel_rc) {
+	case 0:
+		return "returned 0";
+	case EALREADY:
+		return "returned EALREADY";
+	case ENOENT:
+		return "returned ENOENT";
+	}
+	return "failed";
+}
+
+/* @r in one line, for the diagnostics. */
+static const char *req_desc(const struct req *r, char *buf, size_t size)
+{
+	snprintf(buf, size, "id %llu %s tag %#llx arg %llu len %u off %u timeout %llu cancel %s",
+		 r->id, op_name(r->op), r->tag, r->arg, r->len, r->offset,
+		 r->timeout_ns, cancel_desc(r));
+	return buf;
+}
+
+static void worker_error(struct worker *w, const char *what, int err)
+{
+	stat_add(&w->stats.errors, 1);
+	diag(w->sh, "thread %u: %s: %s\n", w->idx, what, strerror(err));
+}
+
+/* Submitting is over: drain, and with @cancel_all cancel what is in flight. */
+static void begin_drain(struct worker *w, bool cancel_all);
+
+/*
+ * The operation to submit next, 0 if none may be: DMA only in a region of
+ * its own and one at a time, so that the region's content stays known.
+ */
+static u32 choose_op(struct worker *w)
+{
+	const struct stress_config *cfg = &w->sh->cfg;
+	u32 ops[KCANCEL_OP_MAX], op, n = 0;
+
+	for (op = 1; op <= KCANCEL_OP_MAX; op++) {
+		if (!cfg->ops[op])
+			continue;
+		if (op_is_dma(op) && (!w->dma.size || w->dma_busy))
+			continue;
+		ops[n++] = op;
+	}
+	return n ? ops[rng_below(w, n)] : 0;
+}
+
+/* A delay drawn from [0, 2 x the latency @op has shown lately), in ns. */
+static u64 draw_delay(struct worker *w, u32 op)
+{
+	return rng_unit(w) * 2 * exp(w->est_log[op]);
+}
+
+/*
+ * The delay of a random cancel: draw_delay(), scaled by the bias that
+ * learn_cancel() keeps. The latency seen here ends when the event is reaped,
+ * after the completion that a cancel races with, and a cancel fires a little
+ * after its deadline while the thread is busy: for operations of a few
+ * microseconds, both would make cancels lose far more often than win.
+ */
+static u64 draw_cancel_delay(struct worker *w, u32 op)
+{
+	return draw_delay(w, op) * exp(w->cancel_bias[op]);
+}
+
+static void prepare_dma(struct worker *w, struct req *r,
+			struct kcancel_submit *s)
+{
+	struct dma_region *d = &w->dma;
+	u32 i;
+
+	r->len = 1 + rng_below(w, d->size);
+	r->offset = rng_below(w, d->size - r->len + 1);
+	s->len = r->len;
+	s->offset = d->base + r->offset;
+	if (r->op == KCANCEL_OP_DMA_TO_DEV) {
+		for (i = 0; i < r->len; i++)
+			d->wbuf[i] = rng_next(w) >> 56;
+		s->buf = (uintptr_t)d->wbuf;
+	} else {
+		dma_region_poison(d, r->offset, r->len);
+		s->buf = (uintptr_t)d->rbuf;
+	}
+}
+
+static void prepare(struct worker *w, struct req *r, u32 op,
+		    struct kcancel_submit *s)
+{
+	memset(s, 0, sizeof(*s));
+	r->op = op;
+	r->tag = (u64)w->idx << TAG_SEQ_BITS | (w->next_seq++ & TAG_SEQ_MASK);
+	if (op == KCANCEL_OP_FACTORIAL)
+		r->arg = rng_below(w, KCANCEL_FACTORIAL_MAX + 1);
+	else if (op == KCANCEL_OP_DOORBELL)
+		r->arg = rng_next(w);
+	else
+		prepare_dma(w, r, s);
+	if (rng_pct(w, w->sh->cfg.timeout_pct)) {
+		r->timeout_ns = draw_delay(w, op);
+		if (!r->timeout_ns)
+			r->timeout_ns = 1;	/* 0 would mean none */
+	}
+	s->op = op;
+	s->tag = r->tag;
+	s->arg = r->arg;
+	s->timeout_ns = r->timeout_ns;
+}
+
+/*
+ * Take one unit of the request budget, if there is one. A unit taken and not
+ * used, because the submit got EAGAIN, is kept for the next try.
+ */
+static bool reserve(struct worker *w)
+{
+	struct stress_shared *sh = w->sh;
+
+	if (!sh->cfg.requests || w->reserved)
+		return true;
+	if (__atomic_fetch_add(&sh->issued, 1, __ATOMIC_RELAXED) >=
+	    sh->cfg.requests)
+		return false;
+	w->reserved = true;
+	return true;
+}
+
+static void submit_failed(struct worker *w, int err)
+{
+	if (err == EAGAIN) {
+		stat_add(&w->stats.eagain, 1);
+		if (w->tab.used) {
+			/* Backpressure: wait for an event to make room. */
+			w->backpressure = true;
+			return;
+		}
+	}
+	w->reserved = false;
+	w->submit_errors++;
+	worker_error(w, err == EAGAIN ? "submit: EAGAIN with nothing in flight" :
+		     "submit", err);
+	if (err == ENODEV || w->submit_errors >= WORKER_MAX_SUBMIT_ERRORS)
+		begin_drain(w, true);
+}
+
+/* Count @r as submitted, and plan its cancel if it is one of the share. */
+static void track_submitted(struct worker *w, struct req *r)
+{
+	reqtab_insert(&w->tab, r);
+	stat_add(&w->stats.submitted, 1);
+	stat_add(&w->stats.op[r->op].submitted, 1);
+	stat_add(&w->stats.inflight, 1);
+	if (op_is_dma(r->op))
+		w->dma_busy = true;
+	r->at_event = false;
+	if (!rng_pct(w, w->sh->cfg.cancel_pct))
+		return;
+	if (rng_pct(w, op_is_dma(r->op) ? CANCEL_AT_EVENT_DMA_PCT :
+		    CANCEL_AT_EVENT_PCT)) {
+		r->cancel_state = REQ_CANCEL_AT_EVENT;
+		r->at_event = true;
+		w->at_event++;
+		return;
+	}
+	r->cancel_at = r->t_submit + draw_cancel_delay(w, r->op);
+	r->cancel_state = REQ_CANCEL_PLANNED;
+	cancelq_push(&w->tab, r);
+}
+
+static void submit_one(struct worker *w, u32 op)
+{
+	struct kcancel_submit s;
+	struct req *r = reqtab_alloc(&w->tab);
+	int rc;
+
+	prepare(w, r, op, &s);
+	r->fd = op_is_dma(op) ? w->dma_fd : w->fd;
+	r->t_submit = now_ns();
+	do {
+		rc = ioctl(r->fd, KCANCEL_IOC_SUBMIT, &s);
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0) {
+		int err = errno;
+
+		reqtab_release(&w->tab, r);
+		submit_failed(w, err);
+		return;
+	}
+	w->reserved = false;
+	r->id = s.id;
+	track_submitted(w, r);
+}
+
+/* Issue the cancel of @r; @state says whether it is random or the drain's. */
+static void issue_cancel(struct worker *w, struct req *r, int state)
+{
+	struct kcancel_cancel c = { .id = r->id };
+	char buf[REQ_DESC_LEN];
+	int rc;
+
+	do {
+		rc = ioctl(r->fd, KCANCEL_IOC_CANCEL, &c);
+	} while (rc < 0 && errno == EINTR);
+	r->cancel_state = state;
+	r->cancel_rc = rc < 0 ? errno : 0;
+	stat_add(state == REQ_CANCEL_RANDOM ? &w->stats.cancels :
+		 &w->stats.drain_cancels, 1);
+	if (!rc || r->cancel_rc == EALREADY)
+		return;
+	/* The event is not reaped (it would have left the table): a bug. */
+	if (r->cancel_rc == ENOENT)
+		stat_add(&w->stats.op[r->op].cancel_enoent, 1);
+	stat_add(&w->stats.errors, 1);
+	diag(w->sh, "thread %u: cancel: %s: %s\n", w->idx,
+	     strerror(r->cancel_rc), req_desc(r, buf, sizeof(buf)));
+}
+
+static void fire_cancels(struct worker *w, u64 now)
+{
+	struct req *r;
+
+	while ((r = cancelq_first(&w->tab)) && r->cancel_at <= now) {
+		cancelq_remove(&w->tab, r);
+		issue_cancel(w, r, REQ_CANCEL_RANDOM);
+	}
+}
+
+/*
+ * An event is ready on @fd: issue the cancels of its requests that wait for
+ * one, before reading it. Each races with whatever has completed and is not
+ * reaped yet.
+ */
+static void fire_at_event(struct worker *w, int fd)
+{
+	struct reqtab *t = &w->tab;
+	unsigned int i;
+
+	for (i = 0; i <= t->index_mask && w->at_event; i++) {
+		struct req *r;
+
+		if (!t->index[i])
+			continue;
+		r = &t->slots[t->index[i] - 1];
+		if (r->cancel_state != REQ_CANCEL_AT_EVENT || r->fd != fd)
+			continue;
+		w->at_event--;
+		issue_cancel(w, r, REQ_CANCEL_RANDOM);
+	}
+}
+
+static void begin_drain(struct worker *w, bool cancel_all)
+{
+	struct reqtab *t = &w->tab;
+	unsigned int i;
+
+	if (!w->draining) {
+		w->draining = true;
+		w->drain_deadline = now_ns() + STRESS_DRAIN_NS;
+	}
+	if (!cancel_all || w->drain_cancelled)
+		return;
+	w->drain_cancelled = true;
+	for (i = 0; i <= t->index_mask; i++) {
+		struct req *r;
+
+		if (!t->index[i])
+			continue;
+		r = &t->slots[t->index[i] - 1];
+		if (r->cancel_state == REQ_CANCEL_PLANNED)
+			cancelq_remove(t, r);
+		if (r->cancel_state == REQ_CANCEL_AT_EVENT)
+			w->at_event--;
+		if (r->cancel_state < REQ_CANCEL_RANDOM)
+			issue_cancel(w, r, REQ_CANCEL_DRAIN);
+	}
+}
+
+/* Whether the status-0 result of @r is right. */
+static const char *check_result(const struct req *r,
+				const struct kcancel_event *ev)
+{
+	switch (r->op) {
+	case KCANCEL_OP_FACTORIAL:
+		return ev->result == factorials[r->arg] ? NULL :
+		       "wrong factorial";
+	case KCANCEL_OP_DOORBELL:
+		return ev->result == r->arg ? NULL : "doorbell result != arg";
+	}
+	return ev->result == r->len ? NULL : "DMA result != len";
+}
+
+/*
+ * What is wrong with @ev as the completion of @r, or NULL. -ECANCELED comes
+ * only from a cancel that returned 0 (nothing here closes the file while
+ * requests are in flight), and such a cancel admits nothing else.
+ */
+static const char *check_event(const struct req *r,
+			       const struct kcancel_event *ev)
+{
+	bool cancel_won = r->cancel_state >= REQ_CANCEL_RANDOM &&
+			  !r->cancel_rc;
+
+	if (ev->tag != r->tag)
+		return "tag differs";
+	if (ev->op != r->op)
+		return "op differs";
+	if (ev->status && ev->result)
+		return "result set with a nonzero status";
+	if (cancel_won && ev->status != -ECANCELED)
+		return "the cancel returned 0 but the status is not -ECANCELED";
+	switch (ev->status) {
+	case 0:
+		return check_result(r, ev);
+	case -ECANCELED:
+		return cancel_won ? NULL : "-ECANCELED without a cancel that returned 0";
+	case -ETIMEDOUT:
+		return r->timeout_ns ? NULL : "-ETIMEDOUT without a timeout";
+	case -EIO:
+	case -ENODEV:
+		return NULL;
+	}
+	return "unexpected status";
+}
+
+static void wrong_result(struct worker *w, const struct req *r,
+			 const struct kcancel_event *ev, const char *why)
+{
+	char buf[REQ_DESC_LEN];
+
+	stat_add(&w->stats.wrong_result, 1);
+	diag(w->sh, "thread %u: wrong result: %s: %s: got %d %llu op %u tag %#llx\n",
+	     w->idx, why, req_desc(r, buf, sizeof(buf)), ev->status,
+	     ev->result, ev->op, ev->tag);
+}
+
+static void count_status(struct worker *w, const struct req *r,
+			 const struct kcancel_event *ev)
+{
+	struct op_stats *os = &w->stats.op[r->op];
+	bool cancel_won = !r->cancel_rc && ev->status == -ECANCELED;
+
+	switch (ev->status) {
+	case 0:
+		stat_add(&w->stats.ok, 1);
+		stat_add(&os->ok, 1);
+		break;
+	case -ECANCELED:
+		stat_add(&w->stats.cancelled, 1);
+		stat_add(&os->cancelled, 1);
+		break;
+	case -ETIMEDOUT:
+		stat_add(&w->stats.timed_out, 1);
+		stat_add(&os->timed_out, 1);
+		break;
+	case -EIO:
+	case -ENODEV:
+		worker_error(w, op_name(r->op), -ev->status);
+		break;
+	}
+	if (r->cancel_state == REQ_CANCEL_RANDOM && cancel_won)
+		stat_add(&os->cancel_won, 1);
+	else if (r->cancel_state == REQ_CANCEL_RANDOM &&
+		 r->cancel_rc == EALREADY && !ev->status)
+		stat_add(&os->completion_won, 1);
+	else if (r->cancel_state == REQ_CANCEL_DRAIN && cancel_won)
+		stat_add(&w->stats.drain_cancel_won, 1);
+}
+
+/*
+ * Learn the latency of @r's operation from requests that nothing cut short:
+ * cancelled or timed-out ones would teach that it is shorter than it is.
+ * If every request is cut short, learn from those that completed anyway.
+ * The average of the logarithm follows the median, not the rare stalls.
+ */
+static void learn_latency(struct worker *w, const struct req *r,
+			  const struct kcancel_event *ev, u64 lat)
+{
+	const struct stress_config *cfg = &w->sh->cfg;
+	bool all_cut = cfg->cancel_pct == 100 || cfg->timeout_pct == 100;
+
+	if (ev->status || (!all_cut && (r->cancel_state || r->timeout_ns)))
+		return;
+	w->est_log[r->op] += (log(lat + 1) - w->est_log[r->op]) / 8;
+}
+
+/*
+ * Steer the cancel delays of @r's operation so that as many random cancels
+ * win as lose, each outcome moving the bias by a small step its way; the
+ * bias stays within a factor of 20 of the latency.
+ */
+static void learn_cancel(struct worker *w, const struct req *r,
+			 const struct kcancel_event *ev)
+{
+	double *bias = &w->cancel_bias[r->op];
+
+	if (r->cancel_state == REQ_CANCEL_AT_EVENT) {
+		/* Reaped by the loop's own read() before poll() said a word. */
+		stat_add(&w->stats.op[r->op].cancel_late, 1);
+		w->at_event--;
+		return;
+	}
+	if (r->at_event)
+		return;
+	if (r->cancel_state == REQ_CANCEL_PLANNED) {
+		stat_add(&w->stats.op[r->op].cancel_late, 1);
+		*bias -= CANCEL_BIAS_STEP;
+	} else if (r->cancel_state == REQ_CANCEL_RANDOM && !r->cancel_rc &&
+		   ev->status == -ECANCELED) {
+		*bias += CANCEL_BIAS_STEP;
+	} else if (r->cancel_state == REQ_CANCEL_RANDOM &&
+		   r->cancel_rc == EALREADY) {
+		*bias -= CANCEL_BIAS_STEP;
+	}
+	if (*bias > CANCEL_BIAS_MAX)
+		*bias = CANCEL_BIAS_MAX;
+	if (*bias < -CANCEL_BIAS_MAX)
+		*bias = -CANCEL_BIAS_MAX;
+}
+
+/* Update the region's model; false if a read returned the wrong data. */
+static bool dma_event(struct worker *w, const struct req *r,
+		      const struct kcancel_event *ev)
+{
+	struct dma_region *d = &w->dma;
+	enum dma_check res;
+	u32 bad;
+	u8 want;
+
+	w->dma_busy = false;
+	if (r->op == KCANCEL_OP_DMA_TO_DEV) {
+		dma_region_write(d, r->offset, r->len, !ev->status);
+		return true;
+	}
+	if (ev->status)
+		return true;
+	res = dma_region_read(d, r->offset, r->len, d->rbuf, &bad, &want);
+	if (res == DMA_UNCHECKED) {
+		stat_add(&w->stats.dma_unchecked, 1);
+		return true;
+	}
+	stat_add(&w->stats.dma_checked, 1);
+	if (res == DMA_MATCH)
+		return true;
+	diag(w->sh, "thread %u: DMA data: device offset %u is %#x, expected %#x\n",
+	     w->idx, d->base + bad, d->rbuf[bad - r->offset], want);
+	return false;
+}
+
+static void stray_event(struct worker *w, const struct kcancel_event *ev)
+{
+	u64 seq = ev->tag & TAG_SEQ_MASK;
+	bool ours = ev->tag >> TAG_SEQ_BITS == w->idx && seq < w->next_seq;
+
+	stat_add(&w->stats.dbl, 1);
+	diag(w->sh, "thread %u: id %llu is not in flight (%s): got %d %llu op %u tag %#llx\n",
+	     w->idx, ev->id, ours ? "tag of a completed request" : "unknown tag",
+	     ev->status, ev->result, ev->op, ev->tag);
+}
+
+static void handle_event(struct worker *w, const struct kcancel_event *ev,
+			 u64 now)
+{
+	struct req *r = reqtab_find(&w->tab, ev->id);
+	const char *why;
+	u64 lat;
+
+	if (!r) {
+		stray_event(w, ev);
+		return;
+	}
+	lat = now - r->t_submit;
+	hist_add(&w->stats.op[r->op].lat, lat);
+	stat_add(&w->stats.completed, 1);
+	stat_add(&w->stats.inflight, -1);
+	why = check_event(r, ev);
+	count_status(w, r, ev);
+	learn_latency(w, r, ev, lat);
+	learn_cancel(w, r, ev);
+	if (op_is_dma(r->op) && !dma_event(w, r, ev) && !why)
+		why = "DMA data differ";
+	if (why)
+		wrong_result(w, r, ev, why);
+	reqtab_release(&w->tab, r);
+}
+
+/* Read every event there is on @fd; the file is non-blocking. */
+static void reap_fd(struct worker *w, int fd)
+{
+	struct kcancel_event ev[WORKER_READ_EVENTS];
+	ssize_t n;
+	size_t i;
+	u64 now;
+
+	for (;;) {
+		n = read(fd, ev, sizeof(ev));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* A read that returns 0 would make poll() spin. */
+			worker_error(w, "read", n ? errno : EPROTO);
+			w->gone = true;
+			return;
+		}
+		if (n % sizeof(ev[0]))
+			worker_error(w, "read: a partial event", EPROTO);
+		w->backpressure = false;
+		now = now_ns();
+		for (i = 0; i < n / sizeof(ev[0]); i++)
+			handle_event(w, &ev[i], now);
+		if ((size_t)n < sizeof(ev))
+			return;
+	}
+}
+
+static void reap(struct worker *w)
+{
+	reap_fd(w, w->fd);
+	if (!w->gone)
+		reap_fd(w, w->dma_fd);
+}
+
+/* Submit until depth requests are in flight, or something says stop. */
+static void fill(struct worker *w)
+{
+	u32 op;
+
+	while (!w->draining && !w->backpressure && w->tab.used < w->tab.cap) {
+		op = choose_op(w);
+		if (!op)
+			return;
+		if (!reserve(w)) {
+			begin_drain(w, false);
+			return;
+		}
+		submit_one(w, op);
+		fire_cancels(w, now_ns());
+	}
+}
+
+static struct timespec ns_to_timespec(u64 ns)
+{
+	return (struct timespec){
+		.tv_sec = ns / NSEC_PER_SEC,
+		.tv_nsec = ns % NSEC_PER_SEC,
+	};
+}
+
+/* Sleep until an event is ready, a cancel is due, or the tick ends. */
+static void wait_events(struct worker *w)
+{
+	struct pollfd p[2] = {
+		{ .fd = w->fd, .events = POLLIN },
+		{ .fd = w->dma_fd, .events = POLLIN },
+	};
+	struct req *first = cancelq_first(&w->tab);
+	u64 now = now_ns(), timeout = WORKER_TICK_NS;
+	struct timespec ts;
+	short revents;
+	int i;
+
+	if (first)
+		timeout = first->cancel_at > now ? first->cancel_at - now : 0;
+	if (timeout > WORKER_TICK_NS)
+		timeout = WORKER_TICK_NS;
+	if (w->draining && w->drain_deadline < now + timeout)
+		timeout = w->drain_deadline > now ? w->drain_deadline - now : 0;
+	ts = ns_to_timespec(timeout);
+	if (ppoll(p, 2, &ts, NULL) < 0) {
+		if (errno != EINTR) {
+			worker_error(w, "poll", errno);
+			w->gone = true;
+		}
+		return;
+	}
+	for (i = 0; i < 2; i++)
+		if ((p[i].revents & POLLIN) && w->at_event)
+			fire_at_event(w, p[i].fd);
+	revents = p[0].revents | p[1].revents;
+	if (revents & (POLLERR | POLLNVAL)) {
+		worker_error(w, "poll", EIO);
+		w->gone = true;
+	} else if (revents & POLLHUP) {
+		/* The device is gone: what has no event now never will. */
+		reap(w);
+		worker_error(w, "poll: the device hung up", ENODEV);
+		w->gone = true;
+	}
+}
+
+/* One turn of the loop; false when the worker is done. */
+static bool worker_step(struct worker *w)
+{
+	struct stress_shared *sh = w->sh;
+	u64 now;
+
+	fire_cancels(w, now_ns());
+	reap(w);
+	if (__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+		begin_drain(w, true);
+	fill(w);
+	if (w->gone || __atomic_load_n(&sh->abort, __ATOMIC_RELAXED))
+		return false;
+	now = now_ns();
+	if (w->draining && (!w->tab.used || now >= w->drain_deadline))
+		return false;
+	wait_events(w);
+	return true;
+}
+
+/* Whatever is still in flight has had its chance: it is lost. */
+static void count_lost(struct worker *w)
+{
+	struct reqtab *t = &w->tab;
+	u64 now = now_ns();
+	unsigned int i;
+
+	for (i = 0; i <= t->index_mask; i++) {
+		const struct req *r;
+		char buf[REQ_DESC_LEN];
+
+		if (!t->index[i])
+			continue;
+		r = &t->slots[t->index[i] - 1];
+		stat_add(&w->stats.lost, 1);
+		diag(w->sh, "thread %u: lost: no event after %.3f s: %s\n",
+		     w->idx, (double)(now - r->t_submit) / NSEC_PER_SEC,
+		     req_desc(r, buf, sizeof(buf)));
+	}
+	__atomic_store_n(&w->stats.inflight, 0, __ATOMIC_RELAXED);
+}
+
+void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+
+	while (worker_step(w))
+		;
+	count_lost(w);
+	__atomic_fetch_add(&w->sh->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}

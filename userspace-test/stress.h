@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kcancel-stress: what the option parser, the workers and the report share.
+ *
+ * Each worker thread owns one open file of the device, a table of its
+ * requests in flight, the deadlines of the cancels it has planned, and a
+ * region of the device memory for DMA. Its counters are written by it alone
+ * and read, relaxed, by the main thread for the progress line; everything
+ * else is read only after the worker has been joined.
+ */
+#ifndef KCANCEL_STRESS_H
+#define KCANCEL_STRESS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/kcancel.h>
+
+typedef __u8 u8;
+typedef __u32 u32;
+typedef __s32 s32;
+typedef __u64 u64;
+
+#define NSEC_PER_USEC	1000ULL
+#define NSEC_PER_MSEC	1000000ULL
+#define NSEC_PER_SEC	1000000000ULL
+
+/* How long the drain waits for the events of the requests still in flight. */
+#define STRESS_DRAIN_NS		(15 * NSEC_PER_SEC)
+/* Regions smaller than this get no DMA: too few offsets and lengths. */
+#define STRESS_DMA_MIN_REGION	8
+/* Candidate contents of a region before it is given up as unknown. */
+#define STRESS_DMA_MAX_CAND	8
+
+/* Latency histogram: 64 linear buckets per power of two, up to 2^42 ns. */
+#define HIST_SUB_BITS	6
+#define HIST_SUB	64
+#define HIST_MAX_EXP	42
+#define HIST_BUCKETS	(HIST_SUB * (HIST_MAX_EXP - HIST_SUB_BITS + 2))
+
+/**
+ * struct hist - a log-linear histogram of latencies in nanoseconds
+ * @count: the number of samples.
+ * @bucket: the samples per bucket; the relative width of a bucket is 1/64.
+ */
+struct hist {
+	u64 count;
+	u64 bucket[HIST_BUCKETS];
+};
+
+void hist_add(struct hist *h, u64 ns);
+void hist_merge(struct hist *dst, const struct hist *src);
+double hist_quantile_us(const struct hist *h, double q);
+
+/**
+ * struct stress_config - what the command line asked for
+ * @device: the character device, e.g. /dev/kcancel0.
+ * @threads: the number of worker threads, each with its own open file.
+ * @seconds: how long to submit; 0 for no limit.
+ * @requests: how many requests to submit in all; 0 for no limit.
+ * @cancel_pct: the percentage of requests cancelled after a random delay.
+ * @timeout_pct: the percentage of requests submitted with a timeout.
+ * @depth: the most requests a thread keeps in flight.
+ * @ops: which operations to submit, indexed by &enum kcancel_op.
+ * @seed: the seed of every thread's random numbers.
+ * @progress_ms: how often to print the progress line; 0 for never.
+ * @info: what KCANCEL_IOC_INFO said about the device.
+ */
+struct stress_config {
+	const char *device;
+	unsigned int threads;
+	unsigned int seconds;
+	u64 requests;
+	unsigned int cancel_pct;
+	unsigned int timeout_pct;
+	unsigned int depth;
+	bool ops[KCANCEL_OP_MAX + 1];
+	u64 seed;
+	unsigned int progress_ms;
+	struct kcancel_info info;
+};
+
+/**
+ * struct op_stats - the counters of one operation
+ * @submitted: requests submitted.
+ * @ok: events with status 0.
+ * @cancelled: events with status -ECANCELED.
+ * @timed_out: events with status -ETIMEDOUT.
+ * @cancel_won: random cancels that returned 0 (the event was -ECANCELED).
+ * @completion_won: random cancels that returned EALREADY, event status 0.
+ * @cancel_late: random cancels not issued: the event came before they were
+ *	due.
+ * @cancel_enoent: cancels that returned ENOENT although the event was not
+ *	reaped yet.
+ * @lat: the submit-to-event latency of every event.
+ */
+struct op_stats {
+	u64 submitted;
+	u64 ok;
+	u64 cancelled;
+	u64 timed_out;
+	u64 cancel_won;
+	u64 completion_won;
+	u64 cancel_late;
+	u64 cancel_enoent;
+	struct hist lat;
+};
+
+/**
+ * struct stress_stats - the counters of a worker, or of the whole run
+ * @submitted: requests submitted.
+ * @completed: events received for requests in flight.
+ * @ok: events with status 0.
+ * @cancelled: events with status -ECANCELED.
+ * @timed_out: events with status -ETIMEDOUT.
+ * @errors: failed ioctls and reads (but EAGAIN backpressure), and events
+ *	with status -EIO or -ENODEV.
+ * @lost: requests without an event at the end of the drain.
+ * @dbl: events for an id not in flight: completed already, or unknown.
+ * @wrong_result: events that contradict the request or the cancel.
+ * @eagain: submits refused with EAGAIN (backpressure, not an error).
+ * @cancels: random cancels issued.
+ * @drain_cancels: cancels issued at the end, to speed the drain.
+ * @drain_cancel_won: of those, the ones that returned 0.
+ * @dma_checked: DMA reads whose data was compared with the expected.
+ * @dma_unchecked: DMA reads of a region whose content was unknown.
+ * @inflight: requests submitted and not yet completed, for the progress.
+ * @op: the counters of each operation, indexed by &enum kcancel_op.
+ */
+struct stress_stats {
+	u64 submitted;
+	u64 completed;
+	u64 ok;
+	u64 cancelled;
+	u64 timed_out;
+	u64 errors;
+	u64 lost;
+	u64 dbl;
+	u64 wrong_result;
+	u64 eagain;
+	u64 cancels;
+	u64 drain_cancels;
+	u64 drain_cancel_won;
+	u64 dma_checked;
+	u64 dma_unchecked;
+	u64 inflight;
+	struct op_stats op[KCANCEL_OP_MAX + 1];
+};
+
+/* Counters the main thread reads while the worker writes them. */
+static inline void stat_add(u64 *p, u64 n)
+{
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
+static inline u64 stat_read(const u64 *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/**
+ * struct req - a request in flight
+ * @id: the id KCANCEL_IOC_SUBMIT returned.
+ * @tag: the tag it was submitted with.
+ * @arg: its argument.
+ * @t_submit: CLOCK_MONOTONIC just before the submit, in ns.
+ * @timeout_ns: its timeout, 0 for none.
+ * @cancel_at: when its random cancel is due (if @heap_idx >= 0).
+ * @op: its &enum kcancel_op.
+ * @len: DMA length.
+ * @offset: DMA offset, relative to the thread's region.
+ * @cancel_rc: 0 or the errno of the cancel issued for it, if @cancel_state
+ *	says one was.
+ * @cancel_state: whether a cancel is planned or was issued, see &enum
+ *	req_cancel.
+ * @fd: the file it was submitted on.
+ * @at_event: its cancel was (or is to be) issued at an event, not at a
+ *	time: it does not steer the cancel delays.
+ * @heap_idx: its place in the cancel heap, -1 if not there.
+ * @slot: its place in the table.
+ */
+struct req {
+	u64 id;
+	u64 tag;
+	u64 arg;
+	u64 t_submit;
+	u64 timeout_ns;
+	u64 cancel_at;
+	u32 op;
+	u32 len;
+	u32 offset;
+	int cancel_rc;
+	int cancel_state;
+	int fd;
+	bool at_event;
+	int heap_idx;
+	int slot;
+};
+
+/**
+ * enum req_cancel - the cancel of a request
+ * @REQ_CANCEL_NONE: none planned.
+ * @REQ_CANCEL_PLANNED: a random cancel waits in the heap.
+ * @REQ_CANCEL_AT_EVENT: a cancel waits for the next time poll() says an
+ *	event is ready, and is issued before that event is read.
+ * @REQ_CANCEL_RANDOM: the random (or at-event) cancel was issued.
+ * @REQ_CANCEL_DRAIN: a cancel was issued by the drain.
+ *
+ * The order matters: states below %REQ_CANCEL_RANDOM have issued nothing.
+ */
+enum req_cancel {
+	REQ_CANCEL_NONE,
+	REQ_CANCEL_PLANNED,
+	REQ_CANCEL_AT_EVENT,
+	REQ_CANCEL_RANDOM,
+	REQ_CANCEL_DRAIN,
+};
+
+/**
+ * struct reqtab - the requests of a thread in flight, by id and by cancel
+ * @cap: how many requests it holds at most (the depth).
+ * @used: how many it holds.
+ * @slots: the requests.
+ * @free: the free slots, a stack of @cap - @used entries.
+ * @index: open-addressing hash of the ids: slot + 1, 0 for empty.
+ * @index_mask: the size of @index, a power of two, minus one.
+ * @heap: the slots with a planned cancel, a min-heap on &req.cancel_at.
+ * @heap_len: how many there are.
+ */
+struct reqtab {
+	unsigned int cap;
+	unsigned int used;
+	struct req *slots;
+	unsigned int *free;
+	unsigned int *index;
+	unsigned int index_mask;
+	unsigned int *heap;
+	unsigned int heap_len;
+};
+
+int reqtab_init(struct reqtab *t, unsigned int cap);
+void reqtab_destroy(struct reqtab *t);
+struct req *reqtab_alloc(struct reqtab *t);
+void reqtab_insert(struct reqtab *t, struct req *r);
+void reqtab_release(struct reqtab *t, struct req *r);
+struct req *reqtab_find(const struct reqtab *t, u64 id);
+void cancelq_push(struct reqtab *t, struct req *r);
+void cancelq_remove(struct reqtab *t, struct req *r);
+struct req *cancelq_first(const struct reqtab *t);
+
+/**
+ * struct dma_image - one possible content of a DMA region
+ * @data: the bytes.
+ * @known: per byte, whether @data holds it (the device memory starts
+ *	unknown, and a mismatch forgets everything).
+ */
+struct dma_image {
+	u8 *data;
+	u8 *known;
+};
+
+/**
+ * struct dma_region - a thread's part of the device memory, and what it holds
+ * @base: its offset in the device memory.
+ * @size: its size in bytes; 0 when the thread does no DMA.
+ * @ncand: how many candidate contents there are, at least 1.
+ * @cand: the candidates: the region holds one of them. Room for twice
+ *	%STRESS_DMA_MAX_CAND, since an uncertain write doubles them.
+ * @wbuf: the data of the write in flight.
+ * @rbuf: where the read in flight lands.
+ */
+struct dma_region {
+	u32 base;
+	u32 size;
+	unsigned int ncand;
+	struct dma_image cand[2 * STRESS_DMA_MAX_CAND];
+	u8 *wbuf;
+	u8 *rbuf;
+};
+
+/**
+ * enum dma_check - what a DMA read told about the region
+ * @DMA_MATCH: the data matched a candidate.
+ * @DMA_UNCHECKED: no byte of the range was known.
+ * @DMA_MISMATCH: the data matched no candidate.
+ */
+enum dma_check {
+	DMA_MATCH,
+	DMA_UNCHECKED,
+	DMA_MISMATCH,
+};
+
+int dma_region_init(struct dma_region *d, u32 base, u32 size);
+void dma_region_destroy(struct dma_region *d);
+void dma_region_poison(struct dma_region *d, u32 off, u32 len);
+void dma_region_write(struct dma_region *d, u32 off, u32 len, bool landed);
+enum dma_check dma_region_read(struct dma_region *d, u32 off, u32 len,
+			       const u8 *data, u32 *bad_off, u8 *want);
+
+/**
+ * struct stress_shared - the run, as every thread sees it
+ * @cfg: the configuration.
+ * @issued: requests reserved so far against &stress_config.requests.
+ * @stop: set when submitting must stop (time up or a signal): cancel what
+ *	is in flight and drain.
+ * @abort: set by a second signal: give up the drain now.
+ * @done: how many workers have finished.
+ * @diag_budget: how many more diagnostic lines may be printed.
+ */
+struct stress_shared {
+	struct stress_config cfg;
+	u64 issued;
+	int stop;
+	int abort;
+	unsigned int done;
+	int diag_budget;
+};
+
+/**
+ * struct worker - one thread
+ * @sh: the run.
+ * @idx: its index, 0 to &stress_config.threads - 1.
+ * @fd: its open file of the device, for factorial and doorbell requests.
+ * @dma_fd: its file for DMA requests. With one DMA in flight, this file is
+ *	readable exactly when that DMA has completed: a cancel issued then,
+ *	before the read, races the completion the way a late user does.
+ * @stats: its counters.
+ * @tab: its requests in flight.
+ * @dma: its DMA region.
+ * @rng: its random number state.
+ * @est_log: per operation, a running average of the logarithm of the
+ *	latency of requests that nothing cut short: close to the median.
+ * @cancel_bias: per operation, the logarithm of the factor applied to the
+ *	cancel delays so that about half of the random cancels win.
+ * @next_seq: the sequence number of its next request, in the tag.
+ * @at_event: requests in %REQ_CANCEL_AT_EVENT.
+ * @dma_busy: a DMA request is in flight.
+ * @backpressure: the last submit got EAGAIN: reap before the next.
+ * @reserved: one unit of &stress_shared.issued is held for the next submit.
+ * @draining: submitting has stopped.
+ * @drain_cancelled: the drain cancelled everything in flight.
+ * @gone: the device went away, or the file broke.
+ * @submit_errors: failed submits so far.
+ * @drain_deadline: when the drain gives up, in CLOCK_MONOTONIC ns.
+ * @thread: its pthread.
+ */
+struct worker {
+	struct stress_shared *sh;
+	unsigned int idx;
+	int fd;
+	int dma_fd;
+	struct stress_stats stats;
+	struct reqtab tab;
+	struct dma_region dma;
+	u64 rng;
+	double est_log[KCANCEL_OP_MAX + 1];
+	double cancel_bias[KCANCEL_OP_MAX + 1];
+	u64 next_seq;
+	unsigned int at_event;
+	bool dma_busy;
+	bool backpressure;
+	bool reserved;
+	bool draining;
+	bool drain_cancelled;
+	bool gone;
+	unsigned int submit_errors;
+	u64 drain_deadline;
+	pthread_t thread;
+};
+
+int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
+		int fd, int dma_fd);
+void worker_destroy(struct worker *w);
+void *worker_run(void *arg);
+
+u64 now_ns(void);
+int diag_claim(struct stress_shared *sh);
+void diag_print(const char *line, int left);
+
+/*
+ * Print a diagnostic line on stderr, within the budget. A macro, so that the
+ * compiler checks the format against the arguments through snprintf().
+ */
+#define diag(sh, ...)							\
+	do {								\
+		int __left = diag_claim(sh);				\
+		char __line[512];					\
+									\
+		if (__left > 0) {					\
+			snprintf(__line, sizeof(__line), __VA_ARGS__);	\
+			diag_print(__line, __left);			\
+		}							\
+	} while (0)
+
+const char *op_name(u32 op);
+
+#endif /* KCANCEL_STRESS_H */
