@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: every test of kcancel. Builds (once) the debug KUnit kernel,
-# runs the static checks, builds the modules, boots them in QEMU where the
-# KUnit suites run, parses their KTAP and scans the console for kernel reports
-# (KASAN, lockdep, kmemleak, ...). Prints one line per check, then, last,
+# runs the static checks, builds the modules and kcancel-stress, boots them in
+# QEMU where the stress tool runs on each device and the KUnit suites run,
+# parses their KTAP and the stress results, and scans the console for kernel
+# reports (KASAN, lockdep, kmemleak, ...). KCANCEL_STRESS_SECONDS sets the
+# length of each stress run (default 20). Prints one line per check, then, last,
 # "N passed, N failed": KUnit test cases plus one for each other check. Fails
 # if anything failed. Logs stay in build/check-DATE (build/check-last).
 set -euo pipefail

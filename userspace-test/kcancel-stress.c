@@ -367,7 +367,7 @@ static int start_workers(struct run *run, const sigset_t *sigs)
 		struct worker *w = malloc(sizeof(*w));
 
 		if (!w || worker_init(w, &run->sh, i, run->fds[2 * i],
-				       run->fds[2 * i + 1])) {
+				      run->fds[2 * i + 1])) {
 			fprintf(stderr, PROG ": out of memory\n");
 			return -1;
 		}
