@@ -33,6 +33,7 @@ static DEFINE_IDA(kc_minor_ida);
 /**
  * struct kc_file - an open /dev/kcancelN
  * @kd: the device, with a reference.
+ * @node: entry in &kc_dev.files.
  * @ios: id -> &struct kc_file_io, each with a reference; its lock guards
  *	@events and &kc_file_io.reaped too.
  * @events: completed requests whose event is not reaped, oldest first.
@@ -43,6 +44,7 @@ static DEFINE_IDA(kc_minor_ida);
  */
 struct kc_file {
 	struct kc_dev *kd;
+	struct list_head node;
 	struct xarray ios;
 	struct list_head events;
 	wait_queue_head_t wq;
@@ -537,6 +539,9 @@ static int kc_fop_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&f->wq);
 	atomic_set(&f->outstanding, 0);
 	atomic_set(&f->count, 0);
+	spin_lock(&kd->files_lock);
+	list_add_tail(&f->node, &kd->files);
+	spin_unlock(&kd->files_lock);
 	file->private_data = f;
 	return stream_open(inode, file);
 }
@@ -556,6 +561,9 @@ static int kc_fop_release(struct inode *inode, struct file *file)
 	xa_for_each(&f->ios, id, fio)
 		kc_file_forget(f, fio);
 	xa_destroy(&f->ios);
+	spin_lock(&f->kd->files_lock);
+	list_del(&f->node);
+	spin_unlock(&f->kd->files_lock);
 	kc_dev_put(f->kd);
 	kfree(f);
 	return 0;
@@ -633,6 +641,23 @@ void kc_chardev_unregister(struct kc_dev *kd)
 	misc_deregister(&kd->misc);
 	ida_free(&kc_minor_ida, kd->minor_id);
 	kd->minor_id = -1;
+}
+
+/**
+ * kc_chardev_hangup() - wake the readers and pollers of a removed device
+ * @kd: the device, shut down: kc_file_hup() is now true for every file
+ *	with nothing left to read.
+ *
+ * Context: process context.
+ */
+void kc_chardev_hangup(struct kc_dev *kd)
+{
+	struct kc_file *f;
+
+	spin_lock(&kd->files_lock);
+	list_for_each_entry(f, &kd->files, node)
+		wake_up_poll(&f->wq, EPOLLHUP);
+	spin_unlock(&kd->files_lock);
 }
 
 /**

@@ -102,6 +102,8 @@ struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
 	}
 	init_waitqueue_head(&kd->idle);
 	atomic64_set(&kd->next_id, 0);
+	spin_lock_init(&kd->files_lock);
+	INIT_LIST_HEAD(&kd->files);
 	kd->minor_id = -1;
 	return kd;
 }
@@ -509,7 +511,7 @@ EXPORT_SYMBOL_GPL(kc_dev_dpc);
  * of the queue, which waits until every request of @kd has completed. Then
  * waits for the slots of cancelled doorbells to see their interrupts. After
  * it returns no backend operation is called; the backend's interrupt may
- * then be freed.
+ * then be freed, and kc_chardev_hangup() wakes the files' readers.
  *
  * Context: process context; sleeps until the hardware has finished what it
  * was given (the edu device cannot abort).

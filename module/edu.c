@@ -303,6 +303,7 @@ static void kc_edu_remove(struct pci_dev *pdev)
 
 	kc_chardev_unregister(edu->kd);
 	kc_dev_shutdown(edu->kd);
+	kc_chardev_hangup(edu->kd);
 	kc_edu_write(edu, KC_EDU_STATUS, 0);
 	free_irq(edu->irq, edu);
 	pci_free_irq_vectors(pdev);

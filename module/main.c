@@ -24,16 +24,17 @@ static int __init kc_init(void)
 	ret = kc_request_core_init();
 	if (ret)
 		return ret;
-	ret = kc_sim_init();
-	if (ret)
-		goto err_core;
+	/* edu devices first: on a QEMU guest the edu device is kcancel0. */
 	ret = kc_edu_init();
 	if (ret)
-		goto err_sim;
+		goto err_core;
+	ret = kc_sim_init();
+	if (ret)
+		goto err_edu;
 	return 0;
 
-err_sim:
-	kc_sim_exit();
+err_edu:
+	kc_edu_exit();
 err_core:
 	kc_chardev_exit();
 	kc_request_core_exit();
@@ -42,8 +43,8 @@ err_core:
 
 static void __exit kc_exit(void)
 {
-	kc_edu_exit();
 	kc_sim_exit();
+	kc_edu_exit();
 	kc_chardev_exit();
 	kc_request_core_exit();
 }

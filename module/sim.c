@@ -287,6 +287,8 @@ void kc_sim_destroy(struct kc_sim *sim)
 	if (sim->chardev)
 		kc_chardev_unregister(sim->kd);
 	kc_dev_shutdown(sim->kd);
+	if (sim->chardev)
+		kc_chardev_hangup(sim->kd);
 	/* A timer's handler may still be queueing the DPC it already ran. */
 	for (n = 0; n < KC_DEV_SLOTS; n++)
 		hrtimer_cancel(&sim->slots[n].timer);

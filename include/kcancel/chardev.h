@@ -17,6 +17,7 @@
 
 int kc_chardev_register(struct kc_dev *kd, struct device *parent);
 void kc_chardev_unregister(struct kc_dev *kd);
+void kc_chardev_hangup(struct kc_dev *kd);
 void kc_chardev_exit(void);
 
 #endif /* _KCANCEL_CHARDEV_H */

@@ -29,9 +29,8 @@
  * in-flight request completes -ECANCELED after its interrupt, and its DMA
  * buffer stays with the device until then.
  *
- * Lock order (with request.h's): &kc_queue.sync_lock, then &kc_dev.lock, then
- * &kc_queue.lock. The target's collection lock and a file's lock
- * (chardev.c) are taken under none of them but the sync lock.
+ * Lock order: as written in &struct kc_queue's kernel-doc (request.h):
+ * &kc_queue.sync_lock, then &kc_dev.lock, then &kc_queue.lock.
  */
 #ifndef _KCANCEL_DEV_H
 #define _KCANCEL_DEV_H
@@ -133,6 +132,9 @@ struct kc_dev_ops {
  * @dead: set by kc_dev_shutdown(): nothing new starts.
  * @idle: woken when @busy drops to zero.
  * @next_id: the last id given out.
+ * @files_lock: guards @files.
+ * @files: the open files of the character device (chardev.c), so that
+ *	removal can wake their readers and pollers.
  * @misc: the character device (chardev.c).
  * @minor_id: the N of /dev/kcancelN.
  * @name: "kcancelN".
@@ -153,6 +155,8 @@ struct kc_dev {
 	bool dead;
 	wait_queue_head_t idle;
 	atomic64_t next_id;
+	spinlock_t files_lock;		/* guards files */
+	struct list_head files;
 	struct miscdevice misc;
 	int minor_id;
 	char name[24];
