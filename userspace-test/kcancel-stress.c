@@ -10,14 +10,15 @@
  * last line of stdout, one JSON object for scripts. The exit status is 0 if
  * no request was lost, doubled or wrong and nothing failed, 1 otherwise, and
  * 2 for a bad command line.
+ *
+ * Progress goes to stderr: on a terminal, one line that rewrites itself;
+ * elsewhere (a pipe, a file, a serial console, which reports no size) only
+ * when --progress-ms asks for it, as plain lines.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,10 @@
 
 #include "stress.h"
 
-#define PROG			"kcancel-stress"
 /* How often the main thread looks at the clock and the workers. */
 #define MONITOR_TICK_NS		(50 * NSEC_PER_MSEC)
 /* Diagnostic lines printed before the rest are only counted. */
 #define DIAG_BUDGET		20
-
-#define MAX_THREADS		512
-#define MAX_SECONDS		(365U * 24 * 3600)
-#define MAX_DEPTH		65536
-#define MAX_PROGRESS_MS		3600000
 
 static const char *const op_names[KCANCEL_OP_MAX + 1] = {
 	[KCANCEL_OP_FACTORIAL] = "factorial",
@@ -55,6 +50,7 @@ static const char *const op_names[KCANCEL_OP_MAX + 1] = {
  * @t_end: when the last one was joined.
  * @signals: how many SIGINT or SIGTERM arrived.
  * @tty: stderr is a terminal: the progress line rewrites itself.
+ * @progress_ns: how often to print progress; 0 for never.
  * @progress_len: the length of the last progress line, to blank it.
  * @last_t: when the last progress line was printed.
  * @last_completed: how many events had been reaped then.
@@ -68,6 +64,7 @@ struct run {
 	u64 t_end;
 	unsigned int signals;
 	bool tty;
+	u64 progress_ns;
 	int progress_len;
 	u64 last_t;
 	u64 last_completed;
@@ -98,198 +95,8 @@ int diag_claim(struct stress_shared *sh)
 
 void diag_print(const char *line, int left)
 {
-	fprintf(stderr, PROG ": %s%s", line,
-		left == 1 ? PROG ": further diagnostics are only counted\n" : "");
-}
-
-static void print_help(FILE *f)
-{
-	fprintf(f,
-		"usage: " PROG " [OPTION]...\n"
-		"Submit, cancel and reap requests of a kcancel device from several threads,\n"
-		"and check that each completes exactly once with the right result.\n"
-		"\n"
-		"  -d, --device PATH     the device (default /dev/kcancel0)\n"
-		"  -t, --threads N       worker threads, each with its own file, 1-%u\n"
-		"                        (default 4)\n"
-		"  -s, --seconds N       submit for N seconds, 0 for no limit (default 20)\n"
-		"  -n, --requests N      submit N requests in all, 0 for no limit (default 0)\n"
-		"  -c, --cancel-pct P    cancel P%% of the requests after a random delay\n"
-		"                        (default 30)\n"
-		"  -T, --timeout-pct P   give P%% of the requests a timeout (default 5)\n"
-		"      --ops LIST        comma list of factorial, dma, doorbell (default all)\n"
-		"  -q, --depth N         requests in flight per thread, 1-%u (default 32)\n"
-		"      --seed N          seed of the random choices (default: from the clock)\n"
-		"      --progress-ms N   progress line on stderr every N ms, 0 for none\n"
-		"                        (default 1000)\n"
-		"  -h, --help            print this and exit\n"
-		"\n"
-		"The last line of stdout is a JSON object with the counters. Exit status:\n"
-		"0 if no request was lost, doubled or wrong and nothing failed, 1 if not,\n"
-		"2 for a bad command line. SIGINT stops submitting and drains; a second one\n"
-		"gives up the drain.\n",
-		MAX_THREADS, MAX_DEPTH);
-}
-
-static void bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	print_help(stderr);
-	exit(2);
-}
-
-/* @s as a decimal number in [@min, @max]; else a usage error names @opt. */
-static u64 parse_uint(const char *opt, const char *s, u64 min, u64 max)
-{
-	unsigned long long v;
-	char *end;
-
-	/* strtoull() takes leading blanks and a sign; a count takes neither. */
-	if (*s < '0' || *s > '9')
-		bad_usage("%s: '%s' is not a number", opt, s);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end)
-		bad_usage("%s: '%s' is not a number", opt, s);
-	if (errno == ERANGE || v < min || v > max)
-		bad_usage("%s: '%s' is not in %llu..%llu", opt, s, min, max);
-	return v;
-}
-
-static void parse_ops(struct stress_config *cfg, const char *list)
-{
-	char *copy = strdup(list), *save = NULL, *name;
-
-	if (!copy) {
-		perror(PROG);
-		exit(1);
-	}
-	/* strtok_r() would skip empty names; a typo should not pass. */
-	if (!*list || *list == ',' || list[strlen(list) - 1] == ',' ||
-	    strstr(list, ",,"))
-		bad_usage("--ops: '%s' has an empty name", list);
-	memset(cfg->ops, 0, sizeof(cfg->ops));
-	for (name = strtok_r(copy, ",", &save); name;
-	     name = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(name, "factorial")) {
-			cfg->ops[KCANCEL_OP_FACTORIAL] = true;
-		} else if (!strcmp(name, "dma")) {
-			cfg->ops[KCANCEL_OP_DMA_TO_DEV] = true;
-			cfg->ops[KCANCEL_OP_DMA_FROM_DEV] = true;
-		} else if (!strcmp(name, "doorbell")) {
-			cfg->ops[KCANCEL_OP_DOORBELL] = true;
-		} else {
-			bad_usage("--ops: unknown operation '%s'", name);
-		}
-	}
-	free(copy);
-}
-
-enum {
-	OPT_OPS = 256,
-	OPT_SEED,
-	OPT_PROGRESS_MS,
-};
-
-static const struct option long_options[] = {
-	{ "device", required_argument, NULL, 'd' },
-	{ "threads", required_argument, NULL, 't' },
-	{ "seconds", required_argument, NULL, 's' },
-	{ "requests", required_argument, NULL, 'n' },
-	{ "cancel-pct", required_argument, NULL, 'c' },
-	{ "timeout-pct", required_argument, NULL, 'T' },
-	{ "ops", required_argument, NULL, OPT_OPS },
-	{ "depth", required_argument, NULL, 'q' },
-	{ "seed", required_argument, NULL, OPT_SEED },
-	{ "progress-ms", required_argument, NULL, OPT_PROGRESS_MS },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static void set_defaults(struct stress_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->device = "/dev/kcancel0";
-	cfg->threads = 4;
-	cfg->seconds = 20;
-	cfg->cancel_pct = 30;
-	cfg->timeout_pct = 5;
-	cfg->depth = 32;
-	cfg->progress_ms = 1000;
-	parse_ops(cfg, "factorial,dma,doorbell");
-	/* Different runs, different mixes; the seed is printed to redo one. */
-	cfg->seed = (now_ns() ^ ((u64)getpid() << 32)) & 0xffffffffULL;
-}
-
-static void parse_args(struct stress_config *cfg, int argc, char **argv)
-{
-	int c;
-
-	set_defaults(cfg);
-	while ((c = getopt_long(argc, argv, "d:t:s:n:c:T:q:h", long_options,
-				NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (!*optarg)
-				bad_usage("--device: empty path");
-			cfg->device = optarg;
-			break;
-		case 't':
-			cfg->threads = parse_uint("--threads", optarg, 1, MAX_THREADS);
-			break;
-		case 's':
-			cfg->seconds = parse_uint("--seconds", optarg, 0, MAX_SECONDS);
-			break;
-		case 'n':
-			cfg->requests = parse_uint("--requests", optarg, 0, ULLONG_MAX);
-			break;
-		case 'c':
-			cfg->cancel_pct = parse_uint("--cancel-pct", optarg, 0, 100);
-			break;
-		case 'T':
-			cfg->timeout_pct = parse_uint("--timeout-pct", optarg, 0, 100);
-			break;
-		case OPT_OPS:
-			parse_ops(cfg, optarg);
-			break;
-		case 'q':
-			cfg->depth = parse_uint("--depth", optarg, 1, MAX_DEPTH);
-			break;
-		case OPT_SEED:
-			cfg->seed = parse_uint("--seed", optarg, 0, ULLONG_MAX);
-			break;
-		case OPT_PROGRESS_MS:
-			cfg->progress_ms = parse_uint("--progress-ms", optarg, 0,
-						      MAX_PROGRESS_MS);
-			break;
-		case 'h':
-			print_help(stdout);
-			exit(0);
-		default:
-			/* getopt_long() has said what was wrong. */
-			print_help(stderr);
-			exit(2);
-		}
-	}
-	if (optind < argc)
-		bad_usage("unexpected argument '%s'", argv[optind]);
-}
-
-static const char *backend_name(u32 backend)
-{
-	switch (backend) {
-	case KCANCEL_BACKEND_EDU:
-		return "edu";
-	case KCANCEL_BACKEND_SIM:
-		return "sim";
-	}
-	return "unknown";
+	fprintf(stderr, STRESS_PROG ": %s%s", line,
+		left == 1 ? STRESS_PROG ": further diagnostics are only counted\n" : "");
 }
 
 static int open_device(const char *path)
@@ -297,7 +104,7 @@ static int open_device(const char *path)
 	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0)
-		fprintf(stderr, PROG ": cannot open %s: %s\n", path,
+		fprintf(stderr, STRESS_PROG ": cannot open %s: %s\n", path,
 			strerror(errno));
 	return fd;
 }
@@ -308,17 +115,17 @@ static int query_info(struct stress_config *cfg, int fd)
 	struct kcancel_info *info = &cfg->info;
 
 	if (ioctl(fd, KCANCEL_IOC_INFO, info) < 0) {
-		fprintf(stderr, PROG ": %s: KCANCEL_IOC_INFO: %s (not a kcancel device?)\n",
+		fprintf(stderr, STRESS_PROG ": %s: KCANCEL_IOC_INFO: %s (not a kcancel device?)\n",
 			cfg->device, strerror(errno));
 		return -1;
 	}
 	if (info->abi_version != KCANCEL_ABI_VERSION) {
-		fprintf(stderr, PROG ": %s: ABI version %u, this tool speaks %u\n",
+		fprintf(stderr, STRESS_PROG ": %s: ABI version %u, this tool speaks %u\n",
 			cfg->device, info->abi_version, KCANCEL_ABI_VERSION);
 		return -1;
 	}
 	if (info->dma_size > KCANCEL_DMA_SIZE) {
-		fprintf(stderr, PROG ": %s: DMA size %u exceeds %u\n",
+		fprintf(stderr, STRESS_PROG ": %s: DMA size %u exceeds %u\n",
 			cfg->device, info->dma_size, KCANCEL_DMA_SIZE);
 		return -1;
 	}
@@ -333,7 +140,7 @@ static int open_files(struct run *run)
 
 	run->fds = malloc(2 * cfg->threads * sizeof(*run->fds));
 	if (!run->fds) {
-		perror(PROG);
+		perror(STRESS_PROG);
 		return -1;
 	}
 	for (i = 0; i < 2 * cfg->threads; i++) {
@@ -357,7 +164,7 @@ static int start_workers(struct run *run, const sigset_t *sigs)
 
 	run->workers = calloc(n, sizeof(*run->workers));
 	if (!run->workers) {
-		perror(PROG);
+		perror(STRESS_PROG);
 		return -1;
 	}
 	pthread_sigmask(SIG_BLOCK, sigs, NULL);
@@ -368,13 +175,13 @@ static int start_workers(struct run *run, const sigset_t *sigs)
 
 		if (!w || worker_init(w, &run->sh, i, run->fds[2 * i],
 				      run->fds[2 * i + 1])) {
-			fprintf(stderr, PROG ": out of memory\n");
+			fprintf(stderr, STRESS_PROG ": out of memory\n");
 			return -1;
 		}
 		run->workers[i] = w;
 		err = pthread_create(&w->thread, NULL, worker_run, w);
 		if (err) {
-			fprintf(stderr, PROG ": pthread_create: %s\n", strerror(err));
+			fprintf(stderr, STRESS_PROG ": pthread_create: %s\n", strerror(err));
 			return -1;
 		}
 		run->started++;
@@ -402,6 +209,7 @@ static void sum_counters(struct stress_stats *tot, const struct stress_stats *s)
 	tot->dma_checked += stat_read(&s->dma_checked);
 	tot->dma_unchecked += stat_read(&s->dma_unchecked);
 	tot->inflight += stat_read(&s->inflight);
+	tot->reads += stat_read(&s->reads);
 	for (op = 1; op <= KCANCEL_OP_MAX; op++) {
 		struct op_stats *t = &tot->op[op];
 		const struct op_stats *o = &s->op[op];
@@ -425,10 +233,16 @@ static void sum_stats(const struct run *run, struct stress_stats *tot,
 
 	memset(tot, 0, sizeof(*tot));
 	for (i = 0; i < run->started; i++) {
-		sum_counters(tot, &run->workers[i]->stats);
-		for (op = 1; with_hist && op <= KCANCEL_OP_MAX; op++)
-			hist_merge(&tot->op[op].lat,
-				   &run->workers[i]->stats.op[op].lat);
+		const struct stress_stats *s = &run->workers[i]->stats;
+
+		sum_counters(tot, s);
+		if (!with_hist)
+			continue;
+		hist_merge(&tot->cancel_ioctl, &s->cancel_ioctl);
+		for (op = 1; op <= KCANCEL_OP_MAX; op++) {
+			hist_merge(&tot->op[op].lat, &s->op[op].lat);
+			hist_merge(&tot->op[op].cancel_lat, &s->op[op].cancel_lat);
+		}
 	}
 }
 
@@ -442,32 +256,76 @@ static u64 cancel_won(const struct stress_stats *s)
 	return n;
 }
 
+/*
+ * The width of stderr if it is a terminal that knows its size, else 0: a
+ * serial console reports none, and its output usually ends up in a log.
+ */
+static unsigned int terminal_width(void)
+{
+	struct winsize ws;
+
+	if (!isatty(STDERR_FILENO) || ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) ||
+	    !ws.ws_col)
+		return 0;
+	return ws.ws_col;
+}
+
+/*
+ * The progress line that rewrites itself, cut to the terminal's width: the
+ * verdict first, so that a narrow terminal never hides a failure.
+ */
+static void progress_live(struct run *run, const struct stress_stats *s,
+			  double t, double rate)
+{
+	unsigned int width = terminal_width(), secs = run->sh.cfg.seconds;
+	char line[512];	/* more than the longest numbers need */
+	int len;
+
+	len = snprintf(line, sizeof(line), "%6.1fs", t);
+	if (secs)
+		len += snprintf(line + len, sizeof(line) - len, "/%us", secs);
+	if (s->lost || s->dbl || s->wrong_result || s->errors)
+		len += snprintf(line + len, sizeof(line) - len,
+				" FAIL: %llu lost, %llu double, %llu wrong, %llu errors |",
+				s->lost, s->dbl, s->wrong_result, s->errors);
+	else
+		len += snprintf(line + len, sizeof(line) - len, " ok");
+	len += snprintf(line + len, sizeof(line) - len,
+			" %.0f ops/s, %llu done, %llu in flight, %llu cancels won",
+			rate, s->completed, s->inflight, cancel_won(s));
+	if (len >= (int)sizeof(line))
+		len = sizeof(line) - 1;
+	/* The last column would wrap the line on some terminals. */
+	if (width && len > (int)width - 1) {
+		len = width - 1;
+		line[len] = '\0';
+	}
+	fprintf(stderr, "\r%s%*s", line,
+		run->progress_len > len ? run->progress_len - len : 0, "");
+	run->progress_len = len;
+}
+
 static void progress(struct run *run, u64 now)
 {
 	struct stress_stats *s = malloc(sizeof(*s));
 	double dt = (double)(now - run->last_t) / NSEC_PER_SEC;
-	char line[320];
-	int len;
+	double t = (double)(now - run->t_start) / NSEC_PER_SEC;
+	double rate;
 
 	if (!s)
 		return;
 	sum_stats(run, s, false);
-	len = snprintf(line, sizeof(line),
-		       "%6.1fs submitted %llu completed %llu ops/s %.0f inflight %llu",
-		       (double)(now - run->t_start) / NSEC_PER_SEC, s->submitted,
-		       s->completed,
-		       dt > 0 ? (s->completed - run->last_completed) / dt : 0.0,
-		       s->inflight);
-	len += snprintf(line + len, sizeof(line) - len,
-			" cancel-won %llu lost/double/wrong %llu/%llu/%llu errors %llu",
+	rate = dt > 0 ? (s->completed - run->last_completed) / dt : 0.0;
+	if (run->tty) {
+		progress_live(run, s, t, rate);
+	} else {
+		fprintf(stderr, "%6.1fs submitted %llu completed %llu ops/s %.0f inflight %llu",
+			t, s->submitted, s->completed, rate, s->inflight);
+		fprintf(stderr, " cancel-won %llu lost/double/wrong %llu/%llu/%llu errors %llu\n",
 			cancel_won(s), s->lost, s->dbl, s->wrong_result,
 			s->errors);
-	if (run->tty)
-		fprintf(stderr, "\r%s%*s", line,
-			run->progress_len > len ? run->progress_len - len : 0, "");
-	else
-		fprintf(stderr, "%s\n", line);
-	run->progress_len = len;
+	}
+	fflush(stderr);
 	run->last_t = now;
 	run->last_completed = s->completed;
 	free(s);
@@ -478,7 +336,7 @@ static void on_signal(struct run *run, int sig)
 	struct stress_shared *sh = &run->sh;
 
 	if (++run->signals == 1) {
-		fprintf(stderr, "%s" PROG ": %s: draining; again to give up\n",
+		fprintf(stderr, "%s" STRESS_PROG ": %s: draining; again to give up\n",
 			run->tty && run->progress_len ? "\n" : "", strsignal(sig));
 		__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 	} else {
@@ -496,7 +354,7 @@ static void monitor(struct run *run, const sigset_t *sigs)
 {
 	const struct stress_config *cfg = &run->sh.cfg;
 	u64 deadline = cfg->seconds ? run->t_start + cfg->seconds * NSEC_PER_SEC : 0;
-	u64 step = cfg->progress_ms * NSEC_PER_MSEC;
+	u64 step = run->progress_ns;
 	u64 next_progress = run->t_start + step;
 
 	while (__atomic_load_n(&run->sh.done, __ATOMIC_ACQUIRE) < run->started) {
@@ -535,145 +393,47 @@ static void join_workers(struct run *run)
 	run->t_end = now_ns();
 }
 
-static bool passed(const struct stress_stats *s)
-{
-	return !s->lost && !s->dbl && !s->wrong_result && !s->errors;
-}
-
-static void print_ops_list(const struct stress_config *cfg)
-{
-	const char *sep = "";
-
-	if (cfg->ops[KCANCEL_OP_FACTORIAL]) {
-		printf("%sfactorial", sep);
-		sep = ",";
-	}
-	if (cfg->ops[KCANCEL_OP_DMA_TO_DEV]) {
-		printf("%sdma", sep);
-		sep = ",";
-	}
-	if (cfg->ops[KCANCEL_OP_DOORBELL])
-		printf("%sdoorbell", sep);
-}
-
-/* One row per operation; late: planned cancels the event beat. */
-static void print_op_table(const struct stress_stats *s)
-{
-	unsigned int op;
-
-	printf("%-12s %9s %9s %9s %9s %9s %9s %9s %6s", "op", "submitted",
-	       "ok", "cancelled", "timed_out", "c_won", "compl_won", "late",
-	       "enoent");
-	printf(" %9s %9s\n", "p50_us", "p99_us");
-	for (op = 1; op <= KCANCEL_OP_MAX; op++) {
-		const struct op_stats *o = &s->op[op];
-
-		printf("%-12s %9llu %9llu %9llu %9llu %9llu %9llu %9llu %6llu",
-		       op_names[op], o->submitted, o->ok, o->cancelled,
-		       o->timed_out, o->cancel_won, o->completion_won,
-		       o->cancel_late, o->cancel_enoent);
-		printf(" %9.1f %9.1f\n", hist_quantile_us(&o->lat, 0.5),
-		       hist_quantile_us(&o->lat, 0.99));
-	}
-}
-
-static void print_summary(const struct run *run, const struct stress_stats *s,
-			  const struct hist *all, double secs)
-{
-	const struct stress_config *cfg = &run->sh.cfg;
-	const struct kcancel_info *info = &cfg->info;
-
-	printf(PROG ": %s: backend %s, ABI version %u, %u doorbells, DMA size %u, max pending %u\n",
-	       cfg->device, backend_name(info->backend), info->abi_version,
-	       info->doorbells, info->dma_size, info->max_pending);
-	printf("run: %.3f s, %u threads, depth %u, seed %llu, cancel %u%%, timeout %u%%, ops ",
-	       secs, cfg->threads, cfg->depth, cfg->seed, cfg->cancel_pct,
-	       cfg->timeout_pct);
-	print_ops_list(cfg);
-	printf("%s\n", run->signals ? " (interrupted)" : "");
-	printf("requests: %llu submitted, %llu completed, %llu ok, ",
-	       s->submitted, s->completed, s->ok);
-	printf("%llu cancelled, %llu timed out, %llu EAGAIN\n", s->cancelled,
-	       s->timed_out, s->eagain);
-	printf("cancels: %llu random, %llu by the drain (%llu of them won)\n",
-	       s->cancels, s->drain_cancels, s->drain_cancel_won);
-	printf("DMA reads: %llu checked, %llu of unknown content\n",
-	       s->dma_checked, s->dma_unchecked);
-	printf("latency: p50 %.1f us, p99 %.1f us; %.0f ops/s\n",
-	       hist_quantile_us(all, 0.5), hist_quantile_us(all, 0.99),
-	       secs > 0 ? s->completed / secs : 0.0);
-	print_op_table(s);
-	printf("checks: %llu lost, %llu double, %llu wrong result, %llu errors: %s\n",
-	       s->lost, s->dbl, s->wrong_result, s->errors,
-	       passed(s) ? "PASS" : "FAIL");
-}
-
-static void print_json(const struct run *run, const struct stress_stats *s,
-		       const struct hist *all, double secs)
-{
-	const struct stress_config *cfg = &run->sh.cfg;
-	unsigned int op;
-
-	printf("{\"submitted\":%llu,\"completed\":%llu,\"ok\":%llu,",
-	       s->submitted, s->completed, s->ok);
-	printf("\"cancelled\":%llu,\"timed_out\":%llu,", s->cancelled,
-	       s->timed_out);
-	printf("\"errors\":%llu,\"lost\":%llu,\"double\":%llu,\"wrong_result\":%llu,",
-	       s->errors, s->lost, s->dbl, s->wrong_result);
-	printf("\"eagain\":%llu,\"cancels\":%llu,\"drain_cancels\":%llu,\"drain_cancel_won\":%llu,",
-	       s->eagain, s->cancels, s->drain_cancels, s->drain_cancel_won);
-	printf("\"dma_checked\":%llu,\"dma_unchecked\":%llu,", s->dma_checked,
-	       s->dma_unchecked);
-	printf("\"ops_per_sec\":%.1f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"seconds\":%.3f,",
-	       secs > 0 ? s->completed / secs : 0.0,
-	       hist_quantile_us(all, 0.5), hist_quantile_us(all, 0.99), secs);
-	printf("\"threads\":%u,\"depth\":%u,\"cancel_pct\":%u,\"timeout_pct\":%u,\"seed\":%llu,",
-	       cfg->threads, cfg->depth, cfg->cancel_pct, cfg->timeout_pct,
-	       cfg->seed);
-	printf("\"backend\":\"%s\",\"abi_version\":%u,\"interrupted\":%s,\"ops\":{",
-	       backend_name(cfg->info.backend), cfg->info.abi_version,
-	       run->signals ? "true" : "false");
-	for (op = 1; op <= KCANCEL_OP_MAX; op++) {
-		const struct op_stats *o = &s->op[op];
-
-		printf("%s\"%s\":{\"submitted\":%llu,\"ok\":%llu,",
-		       op > 1 ? "," : "", op_names[op], o->submitted, o->ok);
-		printf("\"cancelled\":%llu,\"timed_out\":%llu,", o->cancelled,
-		       o->timed_out);
-		printf("\"cancel_won\":%llu,\"completion_won\":%llu,",
-		       o->cancel_won, o->completion_won);
-		printf("\"cancel_late\":%llu,\"cancel_enoent\":%llu,",
-		       o->cancel_late, o->cancel_enoent);
-		printf("\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f}",
-		       hist_quantile_us(&o->lat, 0.5),
-		       hist_quantile_us(&o->lat, 0.99));
-	}
-	printf("}}\n");
-}
-
 /* Print the results; the exit status. */
 static int report(const struct run *run)
 {
-	struct stress_stats *s = calloc(1, sizeof(*s));
-	struct hist *all = calloc(1, sizeof(*all));
-	double secs = (double)(run->t_end - run->t_start) / NSEC_PER_SEC;
+	struct stress_result *res = calloc(1, sizeof(*res));
+	const struct stress_config *cfg = &run->sh.cfg;
 	unsigned int op;
-	int ok;
+	int rc;
 
-	if (!s || !all) {
-		perror(PROG);
+	if (!res) {
+		perror(STRESS_PROG);
 		return 1;
 	}
-	sum_stats(run, s, true);
-	for (op = 1; op <= KCANCEL_OP_MAX; op++)
-		hist_merge(all, &s->op[op].lat);
-	print_summary(run, s, all, secs);
-	print_json(run, s, all, secs);
+	res->cfg = cfg;
+	res->seconds = (double)(run->t_end - run->t_start) / NSEC_PER_SEC;
+	res->interrupted = run->signals;
+	sum_stats(run, &res->stats, true);
+	for (op = 1; op <= KCANCEL_OP_MAX; op++) {
+		hist_merge(&res->lat, &res->stats.op[op].lat);
+		hist_merge(&res->cancel_lat, &res->stats.op[op].cancel_lat);
+	}
+	if (!cfg->json && !cfg->quiet)
+		stress_print_summary(res);
+	stress_print_json(res);
 	fflush(stdout);
-	ok = passed(s);
-	free(s);
-	free(all);
-	return ok ? 0 : 1;
+	rc = stress_passed(&res->stats) ? 0 : 1;
+	free(res);
+	return rc;
+}
+
+/*
+ * Progress: never with --quiet or --progress-ms 0; on a terminal, a line
+ * that rewrites itself; elsewhere plain lines, only if --progress-ms said so.
+ */
+static void setup_progress(struct run *run)
+{
+	const struct stress_config *cfg = &run->sh.cfg;
+
+	run->tty = terminal_width() > 0;
+	if (cfg->quiet || (!run->tty && !cfg->progress_set))
+		return;
+	run->progress_ns = cfg->progress_ms * NSEC_PER_MSEC;
 }
 
 int main(int argc, char **argv)
@@ -686,10 +446,11 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int rc;
 
-	parse_args(cfg, argc, argv);
-	run.tty = isatty(STDERR_FILENO);
+	stress_parse_args(cfg, argc, argv);
+	setup_progress(&run);
 	if (open_files(&run))
 		return 1;
+	stress_check_device(cfg);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);

@@ -10,6 +10,12 @@
  * time to the next planned cancel, so that cancels fire close to their
  * deadline, microseconds apart if need be.
  *
+ * Unbatched (the default), a worker submits whenever a request is done and
+ * reads until no event is left. With a batch of N, it submits N requests
+ * back to back once there is room for N, and reads at most N events with
+ * one read() per file and turn of the loop: the shape of a batched
+ * submission and completion ring.
+ *
  * When submitting stops (time up, a signal, or the request budget spent),
  * the worker drains: it waits up to STRESS_DRAIN_NS for the events of the
  * requests still in flight. At the end of time or on a signal it first
@@ -22,6 +28,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -31,7 +38,7 @@
 
 /* How often a waiting worker looks at the stop flag, at the latest. */
 #define WORKER_TICK_NS		(50 * NSEC_PER_MSEC)
-/* Events per read(): several at once is the point of the ABI's read. */
+/* Events per read() unbatched: several at once is the point of read(). */
 #define WORKER_READ_EVENTS	64
 /* A worker stops submitting after this many failed submits. */
 #define WORKER_MAX_SUBMIT_ERRORS	16
@@ -127,7 +134,9 @@ int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
 		w->est_log[op] = log(initial_latency_ns[op]);
 	if (size < STRESS_DMA_MIN_REGION)
 		size = 0;
-	if (reqtab_init(&w->tab, cfg->depth))
+	w->evbuf_len = cfg->batch ? cfg->batch : WORKER_READ_EVENTS;
+	w->evbuf = calloc(w->evbuf_len, sizeof(*w->evbuf));
+	if (!w->evbuf || reqtab_init(&w->tab, cfg->depth))
 		return -1;
 	return dma_region_init(&w->dma, idx * size, size);
 }
@@ -136,6 +145,8 @@ void worker_destroy(struct worker *w)
 {
 	reqtab_destroy(&w->tab);
 	dma_region_destroy(&w->dma);
+	free(w->evbuf);
+	w->evbuf = NULL;
 }
 
 static const char *cancel_desc(const struct req *r)
@@ -177,23 +188,39 @@ static void worker_error(struct worker *w, const char *what, int err)
 /* Submitting is over: drain, and with @cancel_all cancel what is in flight. */
 static void begin_drain(struct worker *w, bool cancel_all);
 
+/* Whether @op may be submitted now. */
+static bool op_allowed(const struct worker *w, u32 op)
+{
+	if (!w->sh->cfg.weight[op])
+		return false;
+	/* DMA only in a region of its own, one at a time: its content is known. */
+	return !op_is_dma(op) || (w->dma.size && !w->dma_busy);
+}
+
 /*
- * The operation to submit next, 0 if none may be: DMA only in a region of
- * its own and one at a time, so that the region's content stays known.
+ * The operation to submit next, drawn by the weights of the mix among those
+ * that may be submitted now; 0 if none may be.
  */
 static u32 choose_op(struct worker *w)
 {
 	const struct stress_config *cfg = &w->sh->cfg;
-	u32 ops[KCANCEL_OP_MAX], op, n = 0;
+	u64 total = 0, pick;
+	u32 op;
 
+	for (op = 1; op <= KCANCEL_OP_MAX; op++)
+		if (op_allowed(w, op))
+			total += cfg->weight[op];
+	if (!total)
+		return 0;
+	pick = rng_below(w, total);
 	for (op = 1; op <= KCANCEL_OP_MAX; op++) {
-		if (!cfg->ops[op])
+		if (!op_allowed(w, op))
 			continue;
-		if (op_is_dma(op) && (!w->dma.size || w->dma_busy))
-			continue;
-		ops[n++] = op;
+		if (pick < cfg->weight[op])
+			return op;
+		pick -= cfg->weight[op];
 	}
-	return n ? ops[rng_below(w, n)] : 0;
+	return 0;
 }
 
 /* A delay drawn from [0, 2 x the latency @op has shown lately), in ns. */
@@ -202,16 +229,41 @@ static u64 draw_delay(struct worker *w, u32 op)
 	return rng_unit(w) * 2 * exp(w->est_log[op]);
 }
 
+/* Uniform in [@min, @max]. */
+static u64 draw_between(struct worker *w, u64 min, u64 max)
+{
+	return min + rng_below(w, max - min + 1);
+}
+
 /*
- * The delay of a random cancel: draw_delay(), scaled by the bias that
- * learn_cancel() keeps. The latency seen here ends when the event is reaped,
- * after the completion that a cancel races with, and a cancel fires a little
- * after its deadline while the thread is busy: for operations of a few
- * microseconds, both would make cancels lose far more often than win.
+ * The delay of a random cancel: in the range the command line gave, or
+ * draw_delay() scaled by the bias that learn_cancel() keeps. The latency
+ * seen here ends when the event is reaped, after the completion that a
+ * cancel races with, and a cancel fires a little after its deadline while
+ * the thread is busy: for operations of a few microseconds, both would make
+ * cancels lose far more often than win.
  */
 static u64 draw_cancel_delay(struct worker *w, u32 op)
 {
+	const struct stress_config *cfg = &w->sh->cfg;
+
+	if (cfg->cancel_delay_set)
+		return draw_between(w, cfg->cancel_delay_min_ns,
+				    cfg->cancel_delay_max_ns);
 	return draw_delay(w, op) * exp(w->cancel_bias[op]);
+}
+
+/* A timeout: in the range the command line gave, or around the latency. */
+static u64 draw_timeout(struct worker *w, u32 op)
+{
+	const struct stress_config *cfg = &w->sh->cfg;
+	u64 ns;
+
+	if (cfg->timeout_set)
+		ns = draw_between(w, cfg->timeout_min_ns, cfg->timeout_max_ns);
+	else
+		ns = draw_delay(w, op);
+	return ns ? ns : 1;	/* 0 would mean none */
 }
 
 static void prepare_dma(struct worker *w, struct req *r,
@@ -246,11 +298,8 @@ static void prepare(struct worker *w, struct req *r, u32 op,
 		r->arg = rng_next(w);
 	else
 		prepare_dma(w, r, s);
-	if (rng_pct(w, w->sh->cfg.timeout_pct)) {
-		r->timeout_ns = draw_delay(w, op);
-		if (!r->timeout_ns)
-			r->timeout_ns = 1;	/* 0 would mean none */
-	}
+	if (rng_pct(w, w->sh->cfg.timeout_pct))
+		r->timeout_ns = draw_timeout(w, op);
 	s->op = op;
 	s->tag = r->tag;
 	s->arg = r->arg;
@@ -292,9 +341,14 @@ static void submit_failed(struct worker *w, int err)
 		begin_drain(w, true);
 }
 
-/* Count @r as submitted, and plan its cancel if it is one of the share. */
+/*
+ * Count @r as submitted, and plan its cancel if it is one of the share. With
+ * a cancel delay range, every cancel is timed; else some wait for an event.
+ */
 static void track_submitted(struct worker *w, struct req *r)
 {
+	const struct stress_config *cfg = &w->sh->cfg;
+
 	reqtab_insert(&w->tab, r);
 	stat_add(&w->stats.submitted, 1);
 	stat_add(&w->stats.op[r->op].submitted, 1);
@@ -302,9 +356,10 @@ static void track_submitted(struct worker *w, struct req *r)
 	if (op_is_dma(r->op))
 		w->dma_busy = true;
 	r->at_event = false;
-	if (!rng_pct(w, w->sh->cfg.cancel_pct))
+	if (!rng_pct(w, cfg->cancel_pct))
 		return;
-	if (rng_pct(w, op_is_dma(r->op) ? CANCEL_AT_EVENT_DMA_PCT :
+	if (!cfg->cancel_delay_set &&
+	    rng_pct(w, op_is_dma(r->op) ? CANCEL_AT_EVENT_DMA_PCT :
 		    CANCEL_AT_EVENT_PCT)) {
 		r->cancel_state = REQ_CANCEL_AT_EVENT;
 		r->at_event = true;
@@ -316,7 +371,8 @@ static void track_submitted(struct worker *w, struct req *r)
 	cancelq_push(&w->tab, r);
 }
 
-static void submit_one(struct worker *w, u32 op)
+/* Submit one request of @op; false if the submit failed. */
+static bool submit_one(struct worker *w, u32 op)
 {
 	struct kcancel_submit s;
 	struct req *r = reqtab_alloc(&w->tab);
@@ -333,11 +389,12 @@ static void submit_one(struct worker *w, u32 op)
 
 		reqtab_release(&w->tab, r);
 		submit_failed(w, err);
-		return;
+		return false;
 	}
 	w->reserved = false;
 	r->id = s.id;
 	track_submitted(w, r);
+	return true;
 }
 
 /* Issue the cancel of @r; @state says whether it is random or the drain's. */
@@ -347,11 +404,14 @@ static void issue_cancel(struct worker *w, struct req *r, int state)
 	char buf[REQ_DESC_LEN];
 	int rc;
 
+	r->t_cancel = now_ns();
 	do {
 		rc = ioctl(r->fd, KCANCEL_IOC_CANCEL, &c);
 	} while (rc < 0 && errno == EINTR);
 	r->cancel_state = state;
 	r->cancel_rc = rc < 0 ? errno : 0;
+	if (state == REQ_CANCEL_RANDOM)
+		hist_add(&w->stats.cancel_ioctl, now_ns() - r->t_cancel);
 	stat_add(state == REQ_CANCEL_RANDOM ? &w->stats.cancels :
 		 &w->stats.drain_cancels, 1);
 	if (!rc || r->cancel_rc == EALREADY)
@@ -619,6 +679,9 @@ static void handle_event(struct worker *w, const struct kcancel_event *ev,
 	}
 	lat = now - r->t_submit;
 	hist_add(&w->stats.op[r->op].lat, lat);
+	if (r->cancel_state == REQ_CANCEL_RANDOM && !r->cancel_rc &&
+	    ev->status == -ECANCELED)
+		hist_add(&w->stats.op[r->op].cancel_lat, now - r->t_cancel);
 	stat_add(&w->stats.completed, 1);
 	stat_add(&w->stats.inflight, -1);
 	why = check_event(r, ev);
@@ -632,16 +695,20 @@ static void handle_event(struct worker *w, const struct kcancel_event *ev,
 	reqtab_release(&w->tab, r);
 }
 
-/* Read every event there is on @fd; the file is non-blocking. */
+/*
+ * Read the events there are on @fd, which is non-blocking: all of them, or
+ * with a batch one read() of at most the batch.
+ */
 static void reap_fd(struct worker *w, int fd)
 {
-	struct kcancel_event ev[WORKER_READ_EVENTS];
+	struct kcancel_event *ev = w->evbuf;
+	size_t size = w->evbuf_len * sizeof(*ev);
 	ssize_t n;
 	size_t i;
 	u64 now;
 
 	for (;;) {
-		n = read(fd, ev, sizeof(ev));
+		n = read(fd, ev, size);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -654,11 +721,12 @@ static void reap_fd(struct worker *w, int fd)
 		}
 		if (n % sizeof(ev[0]))
 			worker_error(w, "read: a partial event", EPROTO);
+		stat_add(&w->stats.reads, 1);
 		w->backpressure = false;
 		now = now_ns();
 		for (i = 0; i < n / sizeof(ev[0]); i++)
 			handle_event(w, &ev[i], now);
-		if ((size_t)n < sizeof(ev))
+		if ((size_t)n < size || w->sh->cfg.batch)
 			return;
 	}
 }
@@ -670,21 +738,36 @@ static void reap(struct worker *w)
 		reap_fd(w, w->dma_fd);
 }
 
-/* Submit until depth requests are in flight, or something says stop. */
+/* Submit one more request; false if none may be submitted now. */
+static bool submit_next(struct worker *w)
+{
+	u32 op = choose_op(w);
+
+	if (!op)
+		return false;
+	if (!reserve(w)) {
+		begin_drain(w, false);
+		return false;
+	}
+	return submit_one(w, op);
+}
+
+/*
+ * Submit until depth requests are in flight, or something says stop. With
+ * a batch, submit whole batches back to back while one fits, and fire the
+ * cancels that came due only between batches.
+ */
 static void fill(struct worker *w)
 {
-	u32 op;
+	unsigned int n = w->sh->cfg.batch ? w->sh->cfg.batch : 1, i;
 
-	while (!w->draining && !w->backpressure && w->tab.used < w->tab.cap) {
-		op = choose_op(w);
-		if (!op)
-			return;
-		if (!reserve(w)) {
-			begin_drain(w, false);
-			return;
-		}
-		submit_one(w, op);
+	while (!w->draining && !w->backpressure && w->tab.used + n <= w->tab.cap) {
+		for (i = 0; i < n; i++)
+			if (!submit_next(w))
+				break;
 		fire_cancels(w, now_ns());
+		if (i < n)
+			return;
 	}
 }
 

@@ -22,6 +22,10 @@ typedef __u32 u32;
 typedef __s32 s32;
 typedef __u64 u64;
 
+#define STRESS_PROG	"kcancel-stress"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 #define NSEC_PER_USEC	1000ULL
 #define NSEC_PER_MSEC	1000000ULL
 #define NSEC_PER_SEC	1000000000ULL
@@ -38,20 +42,28 @@ typedef __u64 u64;
 #define HIST_SUB	64
 #define HIST_MAX_EXP	42
 #define HIST_BUCKETS	(HIST_SUB * (HIST_MAX_EXP - HIST_SUB_BITS + 2))
+/* Rows of the printed table: < 1 us, then [2^(k-1), 2^k) us up to 2^32 us. */
+#define HIST_LOG2_ROWS	34
 
 /**
  * struct hist - a log-linear histogram of latencies in nanoseconds
  * @count: the number of samples.
+ * @max_ns: the largest sample.
  * @bucket: the samples per bucket; the relative width of a bucket is 1/64.
+ * @log2_us: the samples per row of the printed table: row 0 counts those
+ *	below 1 us, row k those in [2^(k-1), 2^k) us, the last row the rest.
  */
 struct hist {
 	u64 count;
+	u64 max_ns;
 	u64 bucket[HIST_BUCKETS];
+	u64 log2_us[HIST_LOG2_ROWS];
 };
 
 void hist_add(struct hist *h, u64 ns);
 void hist_merge(struct hist *dst, const struct hist *src);
 double hist_quantile_us(const struct hist *h, double q);
+double hist_max_us(const struct hist *h);
 
 /**
  * struct stress_config - what the command line asked for
@@ -62,9 +74,26 @@ double hist_quantile_us(const struct hist *h, double q);
  * @cancel_pct: the percentage of requests cancelled after a random delay.
  * @timeout_pct: the percentage of requests submitted with a timeout.
  * @depth: the most requests a thread keeps in flight.
- * @ops: which operations to submit, indexed by &enum kcancel_op.
+ * @batch: 0: submit whenever there is room, read until nothing is left;
+ *	else submit this many requests back to back, then read at most this
+ *	many events with one read() per file.
+ * @weight: the share of each operation in the mix, indexed by &enum
+ *	kcancel_op; 0 for an operation not submitted.
+ * @cancel_delay_set: @cancel_delay_min_ns and @cancel_delay_max_ns bound
+ *	every random cancel's delay; else the delays are steered so that about
+ *	half of the cancels win.
+ * @cancel_delay_min_ns: the shortest delay from a submit to its cancel.
+ * @cancel_delay_max_ns: the longest.
+ * @timeout_set: @timeout_min_ns and @timeout_max_ns bound the timeouts;
+ *	else they are drawn like the steered cancel delays, without the steering.
+ * @timeout_min_ns: the shortest timeout, at least 1.
+ * @timeout_max_ns: the longest.
  * @seed: the seed of every thread's random numbers.
  * @progress_ms: how often to print the progress line; 0 for never.
+ * @progress_set: --progress-ms was given: print progress even when stderr
+ *	is not a terminal.
+ * @json: print only the JSON line on stdout.
+ * @quiet: no progress and no summary: only the JSON line on stdout.
  * @info: what KCANCEL_IOC_INFO said about the device.
  */
 struct stress_config {
@@ -75,9 +104,19 @@ struct stress_config {
 	unsigned int cancel_pct;
 	unsigned int timeout_pct;
 	unsigned int depth;
-	bool ops[KCANCEL_OP_MAX + 1];
+	unsigned int batch;
+	u32 weight[KCANCEL_OP_MAX + 1];
+	bool cancel_delay_set;
+	u64 cancel_delay_min_ns;
+	u64 cancel_delay_max_ns;
+	bool timeout_set;
+	u64 timeout_min_ns;
+	u64 timeout_max_ns;
 	u64 seed;
 	unsigned int progress_ms;
+	bool progress_set;
+	bool json;
+	bool quiet;
 	struct kcancel_info info;
 };
 
@@ -94,6 +133,8 @@ struct stress_config {
  * @cancel_enoent: cancels that returned ENOENT although the event was not
  *	reaped yet.
  * @lat: the submit-to-event latency of every event.
+ * @cancel_lat: from the start of a random cancel that returned 0 to its
+ *	event.
  */
 struct op_stats {
 	u64 submitted;
@@ -105,6 +146,7 @@ struct op_stats {
 	u64 cancel_late;
 	u64 cancel_enoent;
 	struct hist lat;
+	struct hist cancel_lat;
 };
 
 /**
@@ -126,6 +168,8 @@ struct op_stats {
  * @dma_checked: DMA reads whose data was compared with the expected.
  * @dma_unchecked: DMA reads of a region whose content was unknown.
  * @inflight: requests submitted and not yet completed, for the progress.
+ * @reads: read() calls that returned events.
+ * @cancel_ioctl: how long each random KCANCEL_IOC_CANCEL took.
  * @op: the counters of each operation, indexed by &enum kcancel_op.
  */
 struct stress_stats {
@@ -145,6 +189,8 @@ struct stress_stats {
 	u64 dma_checked;
 	u64 dma_unchecked;
 	u64 inflight;
+	u64 reads;
+	struct hist cancel_ioctl;
 	struct op_stats op[KCANCEL_OP_MAX + 1];
 };
 
@@ -168,6 +214,7 @@ static inline u64 stat_read(const u64 *p)
  * @t_submit: CLOCK_MONOTONIC just before the submit, in ns.
  * @timeout_ns: its timeout, 0 for none.
  * @cancel_at: when its random cancel is due (if @heap_idx >= 0).
+ * @t_cancel: CLOCK_MONOTONIC just before its cancel was issued, in ns.
  * @op: its &enum kcancel_op.
  * @len: DMA length.
  * @offset: DMA offset, relative to the thread's region.
@@ -188,6 +235,7 @@ struct req {
 	u64 t_submit;
 	u64 timeout_ns;
 	u64 cancel_at;
+	u64 t_cancel;
 	u32 op;
 	u32 len;
 	u32 offset;
@@ -328,6 +376,8 @@ struct stress_shared {
  *	before the read, races the completion the way a late user does.
  * @stats: its counters.
  * @tab: its requests in flight.
+ * @evbuf: where read() puts the events.
+ * @evbuf_len: how many it holds: the batch, or %WORKER_READ_EVENTS.
  * @dma: its DMA region.
  * @rng: its random number state.
  * @est_log: per operation, a running average of the logarithm of the
@@ -353,6 +403,8 @@ struct worker {
 	int dma_fd;
 	struct stress_stats stats;
 	struct reqtab tab;
+	struct kcancel_event *evbuf;
+	unsigned int evbuf_len;
 	struct dma_region dma;
 	u64 rng;
 	double est_log[KCANCEL_OP_MAX + 1];
@@ -369,6 +421,30 @@ struct worker {
 	u64 drain_deadline;
 	pthread_t thread;
 };
+
+/**
+ * struct stress_result - what the run did, for the report
+ * @cfg: the configuration.
+ * @stats: the counters and histograms of every worker, summed.
+ * @lat: the submit-to-event latency of every event.
+ * @cancel_lat: from every random cancel that returned 0 to its event.
+ * @seconds: how long the run took, the drain included.
+ * @interrupted: a signal stopped it.
+ */
+struct stress_result {
+	const struct stress_config *cfg;
+	struct stress_stats stats;
+	struct hist lat;
+	struct hist cancel_lat;
+	double seconds;
+	bool interrupted;
+};
+
+void stress_parse_args(struct stress_config *cfg, int argc, char **argv);
+void stress_check_device(const struct stress_config *cfg);
+bool stress_passed(const struct stress_stats *s);
+void stress_print_summary(const struct stress_result *res);
+void stress_print_json(const struct stress_result *res);
 
 int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
 		int fd, int dma_fd);

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcancel-stress: the command line.
+ *
+ * Every number is parsed whole, in its range; a bad flag, a bad number, an
+ * unknown operation or options that contradict each other print what was
+ * wrong and the usage on stderr, and exit with status 2.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stress.h"
+
+#define MAX_THREADS		512
+#define MAX_SECONDS		(365U * 24 * 3600)
+#define MAX_DEPTH		65536
+#define MAX_BATCH		1024
+#define MAX_WEIGHT		1000
+#define MAX_DELAY_US		(60ULL * 1000 * 1000)
+#define MAX_PROGRESS_MS		3600000
+
+static void print_help(FILE *f)
+{
+	fprintf(f,
+		"usage: " STRESS_PROG " [OPTION]...\n"
+		"Submit, cancel and reap requests of a kcancel device from several threads,\n"
+		"and check that each completes exactly once with the right result.\n"
+		"\n"
+		"Load:\n"
+		"  -d, --device PATH       the device (default /dev/kcancel0)\n"
+		"  -t, --threads N         worker threads, 1-%u (default 4)\n"
+		"  -s, --seconds N         submit for N seconds, 0 for no limit (default 20;\n"
+		"                          0 when --requests is given)\n"
+		"  -n, --requests N        submit N requests in all and let them finish;\n"
+		"                          0 for no limit (default 0). With --seconds too,\n"
+		"                          the first limit reached ends the run\n"
+		"  -q, --depth N           requests in flight per thread, 1-%u (default 32)\n"
+		"  -b, --batch N           submit N requests back to back, then read up to N\n"
+		"                          events with one read() per file; 1-%u and at most\n"
+		"                          the depth. 0 (default): submit whenever a request\n"
+		"                          is done, read until no event is left\n"
+		"      --mix OP=W[,...]    weights of the operations, 0-%u: factorial,\n"
+		"                          dma_to_dev, dma_from_dev, doorbell, or dma for\n"
+		"                          both directions (default: all 1). Not named: 0\n"
+		"      --ops OP[,...]      weight 1 to each of factorial, dma, doorbell\n"
+		"\n"
+		"Cancels and timeouts:\n"
+		"  -c, --cancel-pct P      cancel P%% of the requests (default 30)\n"
+		"      --cancel-delay MIN[-MAX]\n"
+		"                          issue each cancel MIN to MAX us after its submit,\n"
+		"                          0-%llu (default: delays steered so that about\n"
+		"                          half the cancels win, and some cancels issued\n"
+		"                          when the request's file turns readable)\n"
+		"  -T, --timeout-pct P     give P%% of the requests a timeout (default 5)\n"
+		"      --timeout MIN[-MAX] timeouts of MIN to MAX us, 0-%llu, 0 meaning 1 ns\n"
+		"                          (default: up to twice the operation's latency)\n"
+		"\n"
+		"Output:\n"
+		"      --seed N            seed of the random choices (default: the clock)\n"
+		"      --progress-ms N     progress every N ms, 0 for none. Default: 1000 ms,\n"
+		"                          on a terminal only; when given, also to a pipe,\n"
+		"                          a file or a serial console, a line each time\n"
+		"      --json              print only the JSON line on stdout, no summary\n"
+		"      --quiet             no progress and no summary: only the JSON line\n"
+		"  -h, --help              print this and exit\n"
+		"\n"
+		"stdout ends with one line of JSON with the counters. Exit status: 0 if no\n"
+		"request was lost, doubled or wrong and nothing failed, 1 if not, 2 for a\n"
+		"bad command line. SIGINT stops submitting and drains; a second one gives\n"
+		"up the drain.\n",
+		MAX_THREADS, MAX_DEPTH, MAX_BATCH, MAX_WEIGHT, MAX_DELAY_US,
+		MAX_DELAY_US);
+}
+
+static void bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(STRESS_PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n\n", stderr);
+	print_help(stderr);
+	exit(2);
+}
+
+/* @s as a decimal number in [@min, @max]; else a usage error names @opt. */
+static u64 parse_uint(const char *opt, const char *s, u64 min, u64 max)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull() takes leading blanks and a sign; a count takes neither. */
+	if (*s < '0' || *s > '9')
+		bad_usage("%s: '%s' is not a number", opt, s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		bad_usage("%s: '%s' is not a number", opt, s);
+	if (errno == ERANGE || v < min || v > max)
+		bad_usage("%s: '%s' is not in %llu..%llu", opt, s, min, max);
+	return v;
+}
+
+/*
+ * @s as MIN or MIN-MAX microseconds, each in [0, %MAX_DELAY_US], MIN <= MAX;
+ * stored in nanoseconds.
+ */
+static void parse_range_us(const char *opt, const char *s, u64 *min_ns,
+			   u64 *max_ns)
+{
+	char *copy = strdup(s), *dash;
+	u64 min, max;
+
+	if (!copy) {
+		perror(STRESS_PROG);
+		exit(1);
+	}
+	dash = strchr(copy, '-');
+	if (dash)
+		*dash = '\0';
+	if (!*copy || (dash && !dash[1]))
+		bad_usage("%s: '%s' is not MIN or MIN-MAX", opt, s);
+	min = parse_uint(opt, copy, 0, MAX_DELAY_US);
+	max = dash ? parse_uint(opt, dash + 1, 0, MAX_DELAY_US) : min;
+	if (min > max)
+		bad_usage("%s: '%s': the minimum exceeds the maximum", opt, s);
+	*min_ns = min * NSEC_PER_USEC;
+	*max_ns = max * NSEC_PER_USEC;
+	free(copy);
+}
+
+/*
+ * Apply the weight @w to the operation @name of a --mix or --ops list:
+ * "dma" names both directions. Each operation may be named once.
+ */
+static void set_weight(struct stress_config *cfg, const char *opt,
+		       const char *name, u32 w, bool *named)
+{
+	u32 ops[2] = { 0, 0 };
+	unsigned int i;
+
+	if (!strcmp(name, "dma")) {
+		ops[0] = KCANCEL_OP_DMA_TO_DEV;
+		ops[1] = KCANCEL_OP_DMA_FROM_DEV;
+	} else {
+		for (i = 1; i <= KCANCEL_OP_MAX; i++)
+			if (!strcmp(name, op_name(i)))
+				ops[0] = i;
+	}
+	if (!ops[0])
+		bad_usage("%s: unknown operation '%s'", opt, name);
+	for (i = 0; i < 2 && ops[i]; i++) {
+		if (named[ops[i]])
+			bad_usage("%s: %s is named twice", opt, op_name(ops[i]));
+		named[ops[i]] = true;
+		cfg->weight[ops[i]] = w;
+	}
+}
+
+/*
+ * A --mix list (NAME=WEIGHT, comma-separated) or, with @with_weights false,
+ * an --ops list (NAME, comma-separated, each weight 1).
+ */
+static void parse_mix(struct stress_config *cfg, const char *opt,
+		      const char *list, bool with_weights)
+{
+	bool named[KCANCEL_OP_MAX + 1] = { false };
+	char *copy = strdup(list), *save = NULL, *name, *eq;
+	unsigned int op;
+	u32 w;
+
+	if (!copy) {
+		perror(STRESS_PROG);
+		exit(1);
+	}
+	/* strtok_r() would skip empty names; a typo should not pass. */
+	if (!*list || *list == ',' || list[strlen(list) - 1] == ',' ||
+	    strstr(list, ",,"))
+		bad_usage("%s: '%s' has an empty name", opt, list);
+	memset(cfg->weight, 0, sizeof(cfg->weight));
+	for (name = strtok_r(copy, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save)) {
+		eq = strchr(name, '=');
+		if (with_weights && !eq)
+			bad_usage("%s: '%s' is not OP=WEIGHT", opt, name);
+		if (!with_weights && eq)
+			bad_usage("%s: '%s': weights go with --mix", opt, name);
+		w = 1;
+		if (eq) {
+			*eq = '\0';
+			w = parse_uint(opt, eq + 1, 0, MAX_WEIGHT);
+		}
+		set_weight(cfg, opt, name, w, named);
+	}
+	free(copy);
+	for (op = 1; op <= KCANCEL_OP_MAX; op++)
+		if (cfg->weight[op])
+			return;
+	bad_usage("%s: '%s' gives no operation a weight", opt, list);
+}
+
+enum {
+	OPT_OPS = 256,
+	OPT_MIX,
+	OPT_CANCEL_DELAY,
+	OPT_TIMEOUT,
+	OPT_SEED,
+	OPT_PROGRESS_MS,
+	OPT_JSON,
+	OPT_QUIET,
+};
+
+static const struct option long_options[] = {
+	{ "device", required_argument, NULL, 'd' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "seconds", required_argument, NULL, 's' },
+	{ "requests", required_argument, NULL, 'n' },
+	{ "depth", required_argument, NULL, 'q' },
+	{ "batch", required_argument, NULL, 'b' },
+	{ "mix", required_argument, NULL, OPT_MIX },
+	{ "ops", required_argument, NULL, OPT_OPS },
+	{ "cancel-pct", required_argument, NULL, 'c' },
+	{ "cancel-delay", required_argument, NULL, OPT_CANCEL_DELAY },
+	{ "timeout-pct", required_argument, NULL, 'T' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "progress-ms", required_argument, NULL, OPT_PROGRESS_MS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void set_defaults(struct stress_config *cfg)
+{
+	unsigned int op;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->device = "/dev/kcancel0";
+	cfg->threads = 4;
+	cfg->seconds = 20;
+	cfg->cancel_pct = 30;
+	cfg->timeout_pct = 5;
+	cfg->depth = 32;
+	cfg->progress_ms = 1000;
+	for (op = 1; op <= KCANCEL_OP_MAX; op++)
+		cfg->weight[op] = 1;
+	/* Different runs, different mixes; the seed is printed to redo one. */
+	cfg->seed = (now_ns() ^ ((u64)getpid() << 32)) & 0xffffffffULL;
+}
+
+/*
+ * What parse_args() remembers of the command line to check, at the end,
+ * the options against each other.
+ */
+struct args_seen {
+	bool seconds;
+	bool requests;
+	const char *mix;
+};
+
+/* Options that contradict each other, once all are known. */
+static void check_args(struct stress_config *cfg, const struct args_seen *seen)
+{
+	if (seen->requests && !seen->seconds)
+		cfg->seconds = 0;
+	if (cfg->batch > cfg->depth)
+		bad_usage("--batch %u exceeds --depth %u", cfg->batch,
+			  cfg->depth);
+	if (cfg->quiet && cfg->progress_set && cfg->progress_ms)
+		bad_usage("--quiet and --progress-ms %u contradict each other",
+			  cfg->progress_ms);
+	if (cfg->cancel_delay_set && !cfg->cancel_pct)
+		bad_usage("--cancel-delay with --cancel-pct 0: nothing to delay");
+	if (cfg->timeout_set && !cfg->timeout_pct)
+		bad_usage("--timeout with --timeout-pct 0: no request gets one");
+	if (cfg->timeout_set && !cfg->timeout_min_ns)
+		cfg->timeout_min_ns = 1;
+	if (cfg->timeout_max_ns < cfg->timeout_min_ns)
+		cfg->timeout_max_ns = cfg->timeout_min_ns;
+}
+
+/* One option; @seen remembers what check_args() needs. */
+static void parse_opt(struct stress_config *cfg, int c, struct args_seen *seen)
+{
+	switch (c) {
+	case 'd':
+		if (!*optarg)
+			bad_usage("--device: empty path");
+		cfg->device = optarg;
+		break;
+	case 't':
+		cfg->threads = parse_uint("--threads", optarg, 1, MAX_THREADS);
+		break;
+	case 's':
+		cfg->seconds = parse_uint("--seconds", optarg, 0, MAX_SECONDS);
+		seen->seconds = true;
+		break;
+	case 'n':
+		cfg->requests = parse_uint("--requests", optarg, 0, ULLONG_MAX);
+		seen->requests = true;
+		break;
+	case 'q':
+		cfg->depth = parse_uint("--depth", optarg, 1, MAX_DEPTH);
+		break;
+	case 'b':
+		cfg->batch = parse_uint("--batch", optarg, 0, MAX_BATCH);
+		break;
+	case OPT_MIX:
+	case OPT_OPS:
+		if (seen->mix)
+			bad_usage("%s: the mix is set already, by %s",
+				  c == OPT_MIX ? "--mix" : "--ops", seen->mix);
+		seen->mix = c == OPT_MIX ? "--mix" : "--ops";
+		parse_mix(cfg, seen->mix, optarg, c == OPT_MIX);
+		break;
+	case 'c':
+		cfg->cancel_pct = parse_uint("--cancel-pct", optarg, 0, 100);
+		break;
+	case OPT_CANCEL_DELAY:
+		parse_range_us("--cancel-delay", optarg,
+			       &cfg->cancel_delay_min_ns,
+			       &cfg->cancel_delay_max_ns);
+		cfg->cancel_delay_set = true;
+		break;
+	case 'T':
+		cfg->timeout_pct = parse_uint("--timeout-pct", optarg, 0, 100);
+		break;
+	case OPT_TIMEOUT:
+		parse_range_us("--timeout", optarg, &cfg->timeout_min_ns,
+			       &cfg->timeout_max_ns);
+		cfg->timeout_set = true;
+		break;
+	case OPT_SEED:
+		cfg->seed = parse_uint("--seed", optarg, 0, ULLONG_MAX);
+		break;
+	case OPT_PROGRESS_MS:
+		cfg->progress_ms = parse_uint("--progress-ms", optarg, 0,
+					      MAX_PROGRESS_MS);
+		cfg->progress_set = true;
+		break;
+	case OPT_JSON:
+		cfg->json = true;
+		break;
+	case OPT_QUIET:
+		cfg->quiet = true;
+		break;
+	case 'h':
+		print_help(stdout);
+		exit(0);
+	default:
+		/* getopt_long() has said what was wrong. */
+		fputc('\n', stderr);
+		print_help(stderr);
+		exit(2);
+	}
+}
+
+void stress_parse_args(struct stress_config *cfg, int argc, char **argv)
+{
+	struct args_seen seen = { false };
+	int c;
+
+	set_defaults(cfg);
+	while ((c = getopt_long(argc, argv, "d:t:s:n:q:b:c:T:h", long_options,
+				NULL)) != -1)
+		parse_opt(cfg, c, &seen);
+	if (optind < argc)
+		bad_usage("unexpected argument '%s'", argv[optind]);
+	check_args(cfg, &seen);
+}
+
+/*
+ * Whether the device can serve the mix: DMA needs a region of
+ * %STRESS_DMA_MIN_REGION bytes per thread. A usage error if not.
+ */
+void stress_check_device(const struct stress_config *cfg)
+{
+	u32 per_thread = cfg->info.dma_size / cfg->threads;
+
+	if (!cfg->weight[KCANCEL_OP_DMA_TO_DEV] &&
+	    !cfg->weight[KCANCEL_OP_DMA_FROM_DEV])
+		return;
+	if (per_thread < STRESS_DMA_MIN_REGION)
+		bad_usage("%s: DMA needs %u bytes per thread: at most %u threads with DMA",
+			  cfg->device, STRESS_DMA_MIN_REGION,
+			  cfg->info.dma_size / STRESS_DMA_MIN_REGION);
+}
