@@ -69,8 +69,9 @@ for d in /sys/class/misc/kcancel*; do
 done
 
 if [ -c /dev/kcancel0 ]; then
-	say "stress start: /modules/kcancel-stress -d /dev/kcancel0 -s $seconds"
-	/modules/kcancel-stress -d /dev/kcancel0 -s "$seconds"
+	# A serial console is no terminal to kcancel-stress: ask for progress.
+	say "stress start: /modules/kcancel-stress -d /dev/kcancel0 -s $seconds --progress-ms 1000"
+	/modules/kcancel-stress -d /dev/kcancel0 -s "$seconds" --progress-ms 1000
 	rc=$?
 	say "stress exit status $rc at $(now) s"
 	[ $rc -eq 0 ] || fail "kcancel-stress exited with status $rc"
