@@ -107,10 +107,13 @@ static void kc_race_dpc_one(void *arg)
 	int ret = kc_request_unmark_cancelable(&tr->req);
 
 	if (ret == 0 && kc_race_dpc_finishes(tr))
-		kc_request_finish(&tr->req, 0, tr->req.id);
+		ret = kc_request_finish(&tr->req, 0, tr->req.id);
 	else if (ret == 0)
-		kc_request_complete(&tr->req, 0, tr->req.id);
-	else if (ret != -ECANCELED)
+		ret = kc_request_complete(&tr->req, 0, tr->req.id);
+	else if (ret == -ECANCELED)
+		ret = 0;
+	/* A refused completion or unmark is a broken rule, whatever follows. */
+	if (ret)
 		atomic_inc(&tr->ctx->bad);
 }
 
