@@ -1,0 +1,2413 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcancel-selftest: the ABI of /dev/kcancelN (include/uapi/linux/kcancel.h),
+ * one kselftest-harness case per promise of the header.
+ *
+ * One fixture, a device, with a variant per backend: "edu" (QEMU's edu PCI
+ * device) and "sim" (the software device of sim_devices=N). Its setup takes
+ * the first /dev/kcancelN whose /sys/class/misc/kcancelN/backend names the
+ * variant, or the first device given with --device that has that backend,
+ * and skips when there is none.
+ *
+ * Cancels and timeouts are made deterministic by the device, not by sleeps:
+ * a DMA takes 100 ms on edu and sim_latency_us on the software device, and
+ * runs one at a time (sim_parallel=1), so a request queued behind a few
+ * DMAs (the "blockers", on a file of their own) is certain to be still
+ * queued for a few hundred milliseconds. "Completion wins" is made certain
+ * by waiting for the event first. Tests that need the software device slow
+ * and serial skip, saying so, when it was loaded otherwise.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kcancel.h>
+
+/*
+ * The harness's SIGALRM handler has a parameter it does not use, which
+ * -Wextra reports: that warning only, for the harness only.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+
+typedef __u8 u8;
+typedef __u32 u32;
+typedef __s32 s32;
+typedef __u64 u64;
+
+#define PROG			"kcancel-selftest"
+#define KC_MAX_DEVICES		8
+/* The most a device path may have, and its sysfs directory's. */
+#define KC_PATH			128
+#define NSEC_PER_MSEC		1000000ULL
+#define NSEC_PER_SEC		1000000000ULL
+/* How long the blockers keep the DMA channel busy, at the least. */
+#define KC_COVER_MS		300
+/* A DMA shorter than this cannot keep anything queued reliably. */
+#define KC_MIN_DMA_MS		5
+/* The most blockers a test submits. */
+#define KC_MAX_BLOCKERS		256U
+/* A user address the kernel must refuse: x86-64's kernel text. */
+#define KC_KERNEL_ADDR		((void *)0xffffffff81000000UL)
+#define KC_SYSFS_PARAMS		"/sys/module/kcancel/parameters"
+
+/* n!, as the header defines the result of KCANCEL_OP_FACTORIAL. */
+static const u64 kc_fact[KCANCEL_FACTORIAL_MAX + 1] = {
+	1, 1, 2, 6, 24, 120, 720, 5040, 40320, 362880, 3628800, 39916800,
+	479001600,
+};
+
+/* The devices of --device, in the order given. */
+static const char *kc_devices[KC_MAX_DEVICES];
+static unsigned int kc_ndevices;
+
+/* Where blockers and barriers put their one byte of DMA data. */
+static u8 kc_scratch[64];
+
+/* SIGALRMs seen; written by the handler, atomically. */
+static unsigned int kc_alarms;
+
+FIXTURE(kcancel) {
+	int fd;			/* the device, opened by the setup */
+	int bfd;		/* the blockers' file, or -1 */
+	char path[KC_PATH];	/* /dev/kcancelN */
+	char sys[KC_PATH];	/* its sysfs directory */
+	struct kcancel_info info;
+	unsigned int dma_ms;	/* the least time a DMA takes, 0 if unknown */
+	unsigned int parallel;	/* factorials and DMAs that run at once */
+	char bind[PATH_MAX + 8];	/* device_removal: its driver's bind file */
+	char pci_addr[64];
+	bool unbound;
+};
+
+/*
+ * The fixture's structure, for helpers: FIXTURE_DATA(kcancel), by a name
+ * that reads as a type.
+ */
+#define KC_FIXTURE	FIXTURE_DATA(kcancel)
+
+FIXTURE_VARIANT(kcancel) {
+	const char *backend;	/* as in /sys/class/misc/kcancelN/backend */
+	u32 id;			/* as in kcancel_info.backend */
+};
+
+FIXTURE_VARIANT_ADD(kcancel, edu) {
+	.backend = "edu",
+	.id = KCANCEL_BACKEND_EDU,
+};
+
+FIXTURE_VARIANT_ADD(kcancel, sim) {
+	.backend = "sim",
+	.id = KCANCEL_BACKEND_SIM,
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static u64 kc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* ioctl() as 0 or a negative errno. */
+static int kc_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static int kc_submit(int fd, u32 op, u64 arg, u64 tag, u64 *id)
+{
+	struct kcancel_submit s = { .op = op, .arg = arg, .tag = tag };
+	int ret = kc_ioctl(fd, KCANCEL_IOC_SUBMIT, &s);
+
+	if (!ret && id)
+		*id = s.id;
+	return ret;
+}
+
+static int kc_submit_dma(int fd, u32 op, void *buf, u32 len, u32 offset,
+			 u64 tag, u64 *id)
+{
+	struct kcancel_submit s = {
+		.op = op,
+		.tag = tag,
+		.buf = (uintptr_t)buf,
+		.len = len,
+		.offset = offset,
+	};
+	int ret = kc_ioctl(fd, KCANCEL_IOC_SUBMIT, &s);
+
+	if (!ret && id)
+		*id = s.id;
+	return ret;
+}
+
+static int kc_cancel(int fd, u64 id)
+{
+	struct kcancel_cancel c = { .id = id };
+
+	return kc_ioctl(fd, KCANCEL_IOC_CANCEL, &c);
+}
+
+static int kc_wait(int fd, u64 id, u64 timeout_ns, struct kcancel_event *ev)
+{
+	struct kcancel_wait w = { .id = id, .timeout_ns = timeout_ns };
+	int ret = kc_ioctl(fd, KCANCEL_IOC_WAIT, &w);
+
+	if (!ret && ev)
+		*ev = w.done;
+	return ret;
+}
+
+/* read() of up to @n events: how many came, or a negative errno. */
+static int kc_read(int fd, struct kcancel_event *ev, size_t n)
+{
+	ssize_t got = read(fd, ev, n * sizeof(*ev));
+
+	if (got < 0)
+		return -errno;
+	if (got % sizeof(*ev))
+		return -EBADMSG;
+	return got / sizeof(*ev);
+}
+
+/* kc_read() as if the file were O_NONBLOCK. */
+static int kc_read_nb(int fd, struct kcancel_event *ev, size_t n)
+{
+	int fl = fcntl(fd, F_GETFL);
+	int ret;
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
+		return -errno;
+	ret = kc_read(fd, ev, n);
+	fcntl(fd, F_SETFL, fl);
+	return ret;
+}
+
+/* What poll() says of @fd within @ms: its revents, 0, or a negative errno. */
+static int kc_poll(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDNORM };
+	int ret = poll(&p, 1, ms);
+
+	if (ret < 0)
+		return -errno;
+	return ret ? p.revents : 0;
+}
+
+/* Read events until @n have come; 0 or a negative errno. */
+static int kc_read_all(int fd, struct kcancel_event *ev, size_t n)
+{
+	size_t have = 0;
+	int ret;
+
+	while (have < n) {
+		ret = kc_read(fd, ev + have, n - have);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return -ENODATA;
+		have += ret;
+	}
+	return 0;
+}
+
+static void kc_fill(u8 *buf, size_t len, u32 seed)
+{
+	u32 x = seed * 2654435761U + 1;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = x >> 24;
+	}
+}
+
+static size_t kc_page(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * @len bytes of which only the first @ok can be touched: the rest lies in a
+ * PROT_NONE page. NULL if the memory cannot be had.
+ */
+static void *kc_guarded(size_t len, size_t ok)
+{
+	size_t page = kc_page();
+	size_t head = (ok + page - 1) / page * page;
+	u8 *base;
+
+	if (len <= ok)
+		return NULL;
+	base = mmap(NULL, head + page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	if (mprotect(base + head, page, PROT_NONE))
+		return NULL;
+	return base + head - ok;
+}
+
+/* An address where nothing is mapped. */
+static void *kc_unmapped(void)
+{
+	void *p = mmap(NULL, kc_page(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || munmap(p, kc_page()))
+		return NULL;
+	return p;
+}
+
+/* A page holding a copy of @len bytes of @src that can be read, not written. */
+static void *kc_readonly(const void *src, size_t len)
+{
+	void *p = mmap(NULL, kc_page(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, src, len);
+	if (mprotect(p, kc_page(), PROT_READ))
+		return NULL;
+	return p;
+}
+
+static void kc_on_alarm(int sig)
+{
+	(void)sig;
+	__atomic_fetch_add(&kc_alarms, 1, __ATOMIC_RELAXED);
+}
+
+/* SIGALRM every @ms from now on, its handler without SA_RESTART. */
+static int kc_alarm_every(unsigned int ms)
+{
+	struct sigaction sa = { .sa_handler = kc_on_alarm };
+	struct itimerval it = {
+		.it_interval = { .tv_usec = ms * 1000 },
+		.it_value = { .tv_usec = ms * 1000 },
+	};
+
+	sigemptyset(&sa.sa_mask);
+	__atomic_store_n(&kc_alarms, 0, __ATOMIC_RELAXED);
+	if (sigaction(SIGALRM, &sa, NULL))
+		return -errno;
+	return setitimer(ITIMER_REAL, &it, NULL) ? -errno : 0;
+}
+
+static void kc_alarm_stop(void)
+{
+	struct itimerval it = { 0 };
+
+	setitimer(ITIMER_REAL, &it, NULL);
+	signal(SIGALRM, SIG_IGN);
+}
+
+/* ---- finding the device ----------------------------------------------- */
+
+/* The first line of a sysfs file, without its newline; 0 or -errno. */
+static int kc_read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, size, f))
+		ret = -EIO;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return ret;
+}
+
+static int kc_read_uint(const char *path, unsigned int *v)
+{
+	char buf[32], *end;
+	unsigned long n;
+	int ret = kc_read_line(path, buf, sizeof(buf));
+
+	if (ret)
+		return ret;
+	errno = 0;
+	n = strtoul(buf, &end, 10);
+	if (end == buf || *end || errno || n > UINT_MAX)
+		return -EINVAL;
+	*v = n;
+	return 0;
+}
+
+/* Does the sysfs directory @sys say its backend is @want? */
+static bool kc_backend_is(const char *sys, const char *want)
+{
+	char path[PATH_MAX + 16], got[32];
+
+	snprintf(path, sizeof(path), "%s/backend", sys);
+	return !kc_read_line(path, got, sizeof(got)) && !strcmp(got, want);
+}
+
+/* Of the devices given with --device, the first with backend @want. */
+static int kc_find_given(const char *want, char *path, char *sys, char *why,
+			 size_t whysz)
+{
+	struct stat st;
+	unsigned int i;
+
+	for (i = 0; i < kc_ndevices; i++) {
+		if (stat(kc_devices[i], &st) || !S_ISCHR(st.st_mode))
+			continue;
+		snprintf(sys, KC_PATH, "/sys/dev/char/%u:%u",
+			 major(st.st_rdev), minor(st.st_rdev));
+		if (kc_backend_is(sys, want)) {
+			snprintf(path, KC_PATH, "%s", kc_devices[i]);
+			return 0;
+		}
+	}
+	snprintf(why, whysz,
+		 "none of the devices given with --device has backend %s",
+		 want);
+	return -ENODEV;
+}
+
+/* The /dev/kcancelN of lowest N whose backend is @want. */
+static int kc_find_device(const char *want, char *path, char *sys, char *why,
+			  size_t whysz)
+{
+	DIR *d = opendir("/sys/class/misc");
+	unsigned long n, best = ULONG_MAX;
+	char dir[PATH_MAX];
+	struct dirent *de;
+	char *end;
+
+	if (kc_ndevices)
+		return kc_find_given(want, path, sys, why, whysz);
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "kcancel", 7) || !de->d_name[7])
+			continue;
+		n = strtoul(de->d_name + 7, &end, 10);
+		if (*end || n >= best)
+			continue;
+		snprintf(dir, sizeof(dir), "/sys/class/misc/%s", de->d_name);
+		if (kc_backend_is(dir, want))
+			best = n;
+	}
+	if (d)
+		closedir(d);
+	if (best == ULONG_MAX) {
+		snprintf(why, whysz,
+			 "no kcancel device with backend %s (is kcancel loaded%s?)",
+			 want, strcmp(want, "sim") ? "" : " with sim_devices=1");
+		return -ENODEV;
+	}
+	snprintf(path, KC_PATH, "/dev/kcancel%lu", best);
+	snprintf(sys, KC_PATH, "/sys/class/misc/kcancel%lu", best);
+	return 0;
+}
+
+/* How fast the device runs DMA, from what edu.c and sim.c say. */
+static void kc_timing(KC_FIXTURE *self, u32 backend)
+{
+	unsigned int lat_us = 0, par = 0;
+
+	self->dma_ms = 0;
+	self->parallel = 0;
+	if (backend == KCANCEL_BACKEND_EDU) {
+		/* One DMA at a time, 100 ms each; one factorial at a time. */
+		self->dma_ms = 100;
+		self->parallel = 1;
+		return;
+	}
+	if (kc_read_uint(KC_SYSFS_PARAMS "/sim_latency_us", &lat_us) ||
+	    kc_read_uint(KC_SYSFS_PARAMS "/sim_parallel", &par))
+		return;
+	self->dma_ms = lat_us / 1000;
+	self->parallel = par;
+}
+
+FIXTURE_SETUP(kcancel)
+{
+	char why[160];
+
+	self->fd = -1;
+	self->bfd = -1;
+	if (kc_find_device(variant->backend, self->path, self->sys, why,
+			   sizeof(why)))
+		SKIP(return, "%s", why);
+	self->fd = open(self->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd)
+		TH_LOG("open %s: %s", self->path, strerror(errno));
+	ASSERT_EQ(0, kc_ioctl(self->fd, KCANCEL_IOC_INFO, &self->info));
+	kc_timing(self, variant->id);
+}
+
+static void kc_bind_again(KC_FIXTURE *self);
+
+FIXTURE_TEARDOWN(kcancel)
+{
+	if (self->bfd >= 0)
+		close(self->bfd);
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->unbound)
+		kc_bind_again(self);
+}
+
+/* ---- what the tests share --------------------------------------------- */
+
+/*
+ * Tests that keep a request queued behind DMAs need a slow device, and tests
+ * of the order of completions one that runs a factorial at a time; else they
+ * skip, saying this.
+ */
+#define KC_TOO_FAST	"%s runs DMA or factorials too fast or too many at once " \
+			"for this test: load the software device with "	\
+			"sim_latency_us=50000 sim_parallel=1"
+
+/* What a test listed with XFAIL_ADD() says when it fails as expected. */
+#define KC_XFAIL_REASON(...)						\
+	snprintf(_metadata->results->reason,				\
+		 sizeof(_metadata->results->reason), __VA_ARGS__)
+
+/* Open the device once more: a file of its own. */
+static int kc_open(KC_FIXTURE *self, int flags)
+{
+	return open(self->path, O_RDWR | O_CLOEXEC | flags);
+}
+
+/*
+ * Keep the DMA channel busy for KC_COVER_MS at least: DMAs from the device
+ * on a file of their own, whose events nobody reads. A DMA request
+ * submitted after this is queued until they are done. Returns how many.
+ */
+static unsigned int kc_block(struct __test_metadata *_metadata,
+			     KC_FIXTURE *self)
+{
+	unsigned int n, i;
+
+	n = self->parallel * ((KC_COVER_MS + self->dma_ms - 1) / self->dma_ms);
+	ASSERT_GE(KC_MAX_BLOCKERS, n);
+	if (self->bfd < 0)
+		self->bfd = kc_open(self, 0);
+	ASSERT_LE(0, self->bfd);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, kc_submit_dma(self->bfd, KCANCEL_OP_DMA_FROM_DEV,
+					   kc_scratch, 1, 0, i, NULL));
+	}
+	return n;
+}
+
+/*
+ * Submit one @op request with KCANCEL_IOC_SUBMIT_WAIT on @fd. On a device
+ * that runs one factorial and one DMA at a time, every earlier request of
+ * that channel has completed when it returns.
+ */
+static void kc_sync(struct __test_metadata *_metadata, int fd, u32 op)
+{
+	struct kcancel_submit_wait sw = { .req = { .op = op, .tag = 0x5c } };
+
+	if (op == KCANCEL_OP_FACTORIAL) {
+		sw.req.arg = 5;
+	} else if (op != KCANCEL_OP_DOORBELL) {
+		sw.req.buf = (uintptr_t)kc_scratch;
+		sw.req.len = 1;
+	}
+	ASSERT_EQ(0, kc_ioctl(fd, KCANCEL_IOC_SUBMIT_WAIT, &sw));
+	ASSERT_EQ(0, sw.done.status);
+	ASSERT_EQ(sw.req.id, sw.done.id);
+}
+
+/*
+ * After what a serial device has already been given, on every channel but
+ * the doorbells', @fd has no event: nothing was queued by a call that said
+ * it failed.
+ */
+static void kc_expect_no_event(struct __test_metadata *_metadata, int fd)
+{
+	kc_sync(_metadata, fd, KCANCEL_OP_FACTORIAL);
+	kc_sync(_metadata, fd, KCANCEL_OP_DMA_FROM_DEV);
+	EXPECT_EQ(0, kc_poll(fd, 0));
+}
+
+/*
+ * A DMA of 16 zero bytes to the device at offset 32, queued behind the
+ * blockers.
+ */
+static u64 kc_queued_dma(struct __test_metadata *_metadata, int fd, u64 tag)
+{
+	static u8 data[16];
+	u64 id = 0;
+
+	ASSERT_EQ(0, kc_submit_dma(fd, KCANCEL_OP_DMA_TO_DEV, data,
+				   sizeof(data), 32, tag, &id));
+	ASSERT_NE(0ULL, id);
+	return id;
+}
+
+static void kc_expect_event(struct __test_metadata *_metadata,
+			    const struct kcancel_event *ev, u64 id, u64 tag,
+			    u32 op, s32 status, u64 result)
+{
+	EXPECT_EQ(id, ev->id);
+	EXPECT_EQ(tag, ev->tag);
+	EXPECT_EQ(op, ev->op);
+	EXPECT_EQ(status, ev->status);
+	EXPECT_EQ(result, ev->result);
+}
+
+/* ---- KCANCEL_IOC_INFO and ioctl numbers ------------------------------- */
+
+TEST_F(kcancel, info_fields)
+{
+	struct kcancel_info info;
+	char path[PATH_MAX + 16], backend[32];
+	u32 reserved = 0;
+	unsigned int i;
+
+	memset(&info, 0xa5, sizeof(info));
+	ASSERT_EQ(0, kc_ioctl(self->fd, KCANCEL_IOC_INFO, &info));
+	EXPECT_EQ((u32)KCANCEL_ABI_VERSION, info.abi_version);
+	EXPECT_EQ(variant->id, info.backend);
+	/* edu.c stops one byte short, for QEMU's edu device. */
+	if (variant->id == KCANCEL_BACKEND_EDU) {
+		EXPECT_TRUE(info.dma_size == KCANCEL_DMA_SIZE ||
+			    info.dma_size == KCANCEL_DMA_SIZE - 1);
+	} else {
+		EXPECT_EQ((u32)KCANCEL_DMA_SIZE, info.dma_size);
+	}
+	EXPECT_LE(1U, info.doorbells);
+	EXPECT_GE(64U, info.doorbells);
+	EXPECT_LE(1U, info.max_pending);
+	for (i = 0; i < ARRAY_SIZE(info.reserved); i++)
+		reserved |= info.reserved[i];
+	EXPECT_EQ(0U, reserved);
+	snprintf(path, sizeof(path), "%s/backend", self->sys);
+	ASSERT_EQ(0, kc_read_line(path, backend, sizeof(backend)));
+	EXPECT_STREQ(variant->backend, backend);
+}
+
+TEST_F(kcancel, info_bad_pointer)
+{
+	struct kcancel_info *guarded = kc_guarded(sizeof(*guarded), 8);
+
+	ASSERT_NE(NULL, guarded);
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_INFO, NULL));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_INFO, KC_KERNEL_ADDR));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_INFO, guarded));
+}
+
+/* A factorial of 3, as a buffer that unknown ioctls might take for one. */
+static void kc_valid_submit(struct kcancel_submit *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->op = KCANCEL_OP_FACTORIAL;
+	s->arg = 3;
+}
+
+TEST_F(kcancel, ioctl_unknown_number)
+{
+	const unsigned long cmds[] = {
+		_IO(KCANCEL_IOC_MAGIC, 0),
+		_IOWR(KCANCEL_IOC_MAGIC, 0, struct kcancel_submit),
+		_IOWR(KCANCEL_IOC_MAGIC, 6, struct kcancel_submit),
+		_IOR(KCANCEL_IOC_MAGIC, 0xff, struct kcancel_info),
+		_IOWR(KCANCEL_IOC_MAGIC + 1, 1, struct kcancel_submit),
+		_IOR(KCANCEL_IOC_MAGIC - 1, 5, struct kcancel_info),
+		TCGETS,
+	};
+	struct kcancel_submit s[8];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		kc_valid_submit(s);
+		EXPECT_EQ(-ENOTTY, kc_ioctl(self->fd, cmds[i], s))
+			TH_LOG("cmd %#lx", cmds[i]);
+	}
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+TEST_F(kcancel, ioctl_wrong_size_or_direction)
+{
+	const unsigned long cmds[] = {
+		_IO(KCANCEL_IOC_MAGIC, 1),
+		_IOR(KCANCEL_IOC_MAGIC, 1, struct kcancel_submit),
+		_IOW(KCANCEL_IOC_MAGIC, 1, struct kcancel_submit),
+		_IOWR(KCANCEL_IOC_MAGIC, 1, __u64),
+		_IOWR(KCANCEL_IOC_MAGIC, 1, struct kcancel_submit_wait),
+		_IOWR(KCANCEL_IOC_MAGIC, 2, struct kcancel_submit),
+		_IOW(KCANCEL_IOC_MAGIC, 2, struct kcancel_submit_wait),
+		_IOWR(KCANCEL_IOC_MAGIC, 3, struct kcancel_cancel),
+		_IOW(KCANCEL_IOC_MAGIC, 3, __u64),
+		_IOR(KCANCEL_IOC_MAGIC, 4, struct kcancel_wait),
+		_IOWR(KCANCEL_IOC_MAGIC, 4, struct kcancel_cancel),
+		_IOW(KCANCEL_IOC_MAGIC, 5, struct kcancel_info),
+		_IOR(KCANCEL_IOC_MAGIC, 5, __u32),
+		_IO(KCANCEL_IOC_MAGIC, 5),
+	};
+	struct kcancel_submit s[8];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		kc_valid_submit(s);
+		EXPECT_EQ(-ENOTTY, kc_ioctl(self->fd, cmds[i], s))
+			TH_LOG("cmd %#lx", cmds[i]);
+	}
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+/* ---- KCANCEL_IOC_SUBMIT: what it refuses ------------------------------ */
+
+TEST_F(kcancel, submit_bad_op)
+{
+	const u32 ops[] = { 0, KCANCEL_OP_MAX + 1, 0x80000001, UINT32_MAX };
+	struct kcancel_submit s;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ops); i++) {
+		kc_valid_submit(&s);
+		s.op = ops[i];
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s))
+			TH_LOG("op %u", ops[i]);
+		/* With the fields of a DMA. */
+		s.arg = 0;
+		s.buf = (uintptr_t)kc_scratch;
+		s.len = 1;
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s))
+			TH_LOG("op %u with a buffer", ops[i]);
+	}
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+TEST_F(kcancel, submit_bad_flags)
+{
+	const u32 flags[] = { 1, 2, 0x80000000, UINT32_MAX };
+	struct kcancel_submit s;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		kc_valid_submit(&s);
+		s.flags = flags[i];
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s))
+			TH_LOG("flags %#x", flags[i]);
+		s.op = KCANCEL_OP_DOORBELL;
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+		s.op = KCANCEL_OP_DMA_FROM_DEV;
+		s.arg = 0;
+		s.buf = (uintptr_t)kc_scratch;
+		s.len = 1;
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+	}
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+TEST_F(kcancel, submit_reserved_nonzero)
+{
+	const u64 vals[] = { 1, 1ULL << 63 };
+	struct kcancel_submit s;
+	unsigned int i, r;
+
+	for (r = 0; r < ARRAY_SIZE(s.reserved); r++) {
+		for (i = 0; i < ARRAY_SIZE(vals); i++) {
+			kc_valid_submit(&s);
+			s.reserved[r] = vals[i];
+			EXPECT_EQ(-EINVAL,
+				  kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s))
+				TH_LOG("reserved[%u] = %#llx", r, vals[i]);
+		}
+	}
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+TEST_F(kcancel, submit_factorial_too_big)
+{
+	/* 1 << 32 would be 0 if the driver kept only 32 bits of arg. */
+	const u64 args[] = { KCANCEL_FACTORIAL_MAX + 1, 20, 1ULL << 32,
+			     UINT64_MAX };
+	struct kcancel_event ev;
+	unsigned int i;
+	u64 id;
+
+	for (i = 0; i < ARRAY_SIZE(args); i++) {
+		EXPECT_EQ(-EINVAL, kc_submit(self->fd, KCANCEL_OP_FACTORIAL,
+					     args[i], 0, NULL))
+			TH_LOG("arg %llu", args[i]);
+	}
+	kc_expect_no_event(_metadata, self->fd);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL,
+			       KCANCEL_FACTORIAL_MAX, 7, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, 7, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[KCANCEL_FACTORIAL_MAX]);
+}
+
+TEST_F(kcancel, submit_fields_of_other_ops)
+{
+	const u32 ops[] = { KCANCEL_OP_FACTORIAL, KCANCEL_OP_DOORBELL };
+	struct kcancel_submit s;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ops); i++) {
+		kc_valid_submit(&s);
+		s.op = ops[i];
+		s.len = 1;
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+		s.len = 0;
+		s.offset = 1;
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+		s.offset = 0;
+		s.buf = (uintptr_t)kc_scratch;
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+	}
+	/* DMA takes no arg. */
+	for (i = KCANCEL_OP_DMA_TO_DEV; i <= KCANCEL_OP_DMA_FROM_DEV; i++) {
+		memset(&s, 0, sizeof(s));
+		s.op = i;
+		s.buf = (uintptr_t)kc_scratch;
+		s.len = 1;
+		s.arg = 1;
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+	}
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+TEST_F(kcancel, submit_dma_length)
+{
+	u32 size = self->info.dma_size;
+	const u32 lens[] = { 0, size + 1, KCANCEL_DMA_SIZE + 1, UINT32_MAX };
+	u8 *buf = calloc(1, KCANCEL_DMA_SIZE + 1);
+	struct kcancel_event ev;
+	unsigned int i;
+	u32 op;
+	u64 id;
+
+	ASSERT_NE(NULL, buf);
+	for (op = KCANCEL_OP_DMA_TO_DEV; op <= KCANCEL_OP_DMA_FROM_DEV; op++) {
+		for (i = 0; i < ARRAY_SIZE(lens); i++) {
+			EXPECT_EQ(-EINVAL, kc_submit_dma(self->fd, op, buf,
+							 lens[i], 0, 0, NULL))
+				TH_LOG("op %u len %u", op, lens[i]);
+		}
+	}
+	kc_expect_no_event(_metadata, self->fd);
+	/* All of it, both ways. */
+	for (op = KCANCEL_OP_DMA_TO_DEV; op <= KCANCEL_OP_DMA_FROM_DEV; op++) {
+		ASSERT_EQ(0, kc_submit_dma(self->fd, op, buf, size, 0, op, &id));
+		ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+		kc_expect_event(_metadata, &ev, id, op, op, 0, size);
+	}
+}
+
+TEST_F(kcancel, submit_dma_offset)
+{
+	u32 size = self->info.dma_size;
+	/* The last two: offset + len wraps around 2^32. */
+	const struct { u32 offset, len; } bad[] = {
+		{ size, 1 }, { 1, size }, { size - 1, 2 }, { size / 2, size },
+		{ UINT32_MAX, 1 }, { UINT32_MAX, 2 }, { UINT32_MAX - 1, 3 },
+	};
+	struct kcancel_event ev;
+	unsigned int i;
+	u8 buf[4] = { 0 };
+	u32 op;
+	u64 id;
+
+	for (op = KCANCEL_OP_DMA_TO_DEV; op <= KCANCEL_OP_DMA_FROM_DEV; op++) {
+		for (i = 0; i < ARRAY_SIZE(bad); i++) {
+			u8 *b = bad[i].len > sizeof(buf) ? kc_scratch : buf;
+
+			/* kc_scratch is big enough for what gets that far. */
+			EXPECT_EQ(-EINVAL,
+				  kc_submit_dma(self->fd, op, b, bad[i].len,
+						bad[i].offset, 0, NULL))
+				TH_LOG("op %u offset %u len %u", op,
+				       bad[i].offset, bad[i].len);
+		}
+	}
+	kc_expect_no_event(_metadata, self->fd);
+	/* The last byte is in reach, both ways. */
+	for (op = KCANCEL_OP_DMA_TO_DEV; op <= KCANCEL_OP_DMA_FROM_DEV; op++) {
+		ASSERT_EQ(0, kc_submit_dma(self->fd, op, buf, 1, size - 1, op,
+					   &id));
+		ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+		kc_expect_event(_metadata, &ev, id, op, op, 0, 1);
+	}
+}
+
+TEST_F(kcancel, submit_timeout_limit)
+{
+	const u64 bad[] = { 1ULL << 63, (1ULL << 63) + 1, UINT64_MAX };
+	struct kcancel_submit s;
+	struct kcancel_event ev;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		kc_valid_submit(&s);
+		s.timeout_ns = bad[i];
+		EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s))
+			TH_LOG("timeout_ns %#llx", bad[i]);
+	}
+	kc_expect_no_event(_metadata, self->fd);
+	/* 2^63 - 1 is allowed, and never expires here. */
+	kc_valid_submit(&s);
+	s.timeout_ns = (1ULL << 63) - 1;
+	s.tag = 63;
+	ASSERT_EQ(0, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+	ASSERT_EQ(0, kc_wait(self->fd, s.id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, s.id, 63, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[3]);
+}
+
+TEST_F(kcancel, submit_bad_pointer)
+{
+	struct kcancel_submit s, *guarded;
+	void *unmapped = kc_unmapped();
+
+	/* Only the last reserved field lies in the guard page. */
+	guarded = kc_guarded(sizeof(s), offsetof(struct kcancel_submit,
+						 reserved[1]));
+	ASSERT_NE(NULL, guarded);
+	ASSERT_NE(NULL, unmapped);
+	kc_valid_submit(&s);
+	memcpy(guarded, &s, offsetof(struct kcancel_submit, reserved[1]));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, NULL));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, unmapped));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT,
+				    KC_KERNEL_ADDR));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, guarded));
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+/*
+ * The structure can be read but its id cannot be written back: EFAULT, and
+ * the request runs even so (chardev.c: "its event carries the id"). The
+ * header's EFAULT line names only a structure that cannot be read.
+ */
+TEST_F(kcancel, submit_id_unwritable)
+{
+	struct kcancel_submit s = {
+		.op = KCANCEL_OP_DOORBELL,
+		.arg = 0xfeedfacecafef00dULL,
+		.tag = 0x1d,
+	};
+	struct kcancel_submit *ro = kc_readonly(&s, sizeof(s));
+	struct kcancel_event ev;
+
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, ro));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	EXPECT_NE(0ULL, ev.id);
+	kc_expect_event(_metadata, &ev, ev.id, 0x1d, KCANCEL_OP_DOORBELL, 0,
+			0xfeedfacecafef00dULL);
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, ev.id));
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+TEST_F(kcancel, dma_to_dev_bad_buffer)
+{
+	void *guarded = kc_guarded(64, 32);
+	void *unmapped = kc_unmapped();
+
+	ASSERT_NE(NULL, guarded);
+	ASSERT_NE(NULL, unmapped);
+	EXPECT_EQ(-EFAULT, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, NULL,
+					 16, 0, 0, NULL));
+	EXPECT_EQ(-EFAULT, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV,
+					 unmapped, 16, 0, 0, NULL));
+	EXPECT_EQ(-EFAULT, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV,
+					 KC_KERNEL_ADDR, 16, 0, 0, NULL));
+	/* Its first 32 bytes can be read, not the rest. */
+	EXPECT_EQ(-EFAULT, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV,
+					 guarded, 64, 0, 0, NULL));
+	kc_expect_no_event(_metadata, self->fd);
+	/* The part before the guard page is fine. */
+	EXPECT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, guarded,
+				   32, 0, 0, NULL));
+}
+
+/*
+ * A DMA from the device writes its buffer only when the event is reaped:
+ * a buffer that cannot be written then makes the event -EFAULT (header,
+ * top). An address no user buffer can have is refused at once.
+ */
+TEST_F(kcancel, dma_from_dev_bad_buffer)
+{
+	void *guarded = kc_guarded(64, 32);
+	struct kcancel_event ev;
+	u64 id;
+
+	ASSERT_NE(NULL, guarded);
+	EXPECT_EQ(-EFAULT, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV,
+					 KC_KERNEL_ADDR, 16, 0, 0, NULL));
+	kc_expect_no_event(_metadata, self->fd);
+
+	/* NULL, reaped by KCANCEL_IOC_WAIT. */
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, NULL, 16,
+				   0, 1, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, 1, KCANCEL_OP_DMA_FROM_DEV,
+			-EFAULT, 0);
+
+	/* Into a guard page, reaped by read(). */
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, guarded,
+				   64, 0, 2, &id));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	kc_expect_event(_metadata, &ev, id, 2, KCANCEL_OP_DMA_FROM_DEV,
+			-EFAULT, 0);
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+TEST_F(kcancel, factorial_results)
+{
+	u64 ids[KCANCEL_FACTORIAL_MAX + 1];
+	struct kcancel_event ev;
+	int n;
+
+	for (n = 0; n <= KCANCEL_FACTORIAL_MAX; n++) {
+		ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, n,
+				       0xf000 + n, &ids[n]));
+	}
+	/* Waited for in the reverse order: any order works. */
+	for (n = KCANCEL_FACTORIAL_MAX; n >= 0; n--) {
+		ASSERT_EQ(0, kc_wait(self->fd, ids[n], KCANCEL_WAIT_FOREVER,
+				     &ev));
+		kc_expect_event(_metadata, &ev, ids[n], 0xf000 + n,
+				KCANCEL_OP_FACTORIAL, 0, kc_fact[n]);
+	}
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+}
+
+TEST_F(kcancel, doorbell_many)
+{
+	unsigned int n = 2 * self->info.doorbells, i, j;
+	struct kcancel_event *ev = calloc(n, sizeof(*ev));
+	u64 *ids = calloc(n, sizeof(*ids));
+	u64 *args = calloc(n, sizeof(*args));
+	bool *seen = calloc(n, sizeof(*seen));
+
+	ASSERT_NE(NULL, ev);
+	ASSERT_NE(NULL, ids);
+	ASSERT_NE(NULL, args);
+	ASSERT_NE(NULL, seen);
+	/* All of them at once: twice as many as run, so half wait. */
+	for (i = 0; i < n; i++) {
+		args[i] = i * 0x9e3779b97f4a7c15ULL;
+		if (i == 1)
+			args[i] = UINT64_MAX;
+		ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, args[i],
+				       ~(u64)i, &ids[i]));
+	}
+	ASSERT_EQ(0, kc_read_all(self->fd, ev, n));
+	for (j = 0; j < n; j++) {
+		for (i = 0; i < n && ids[i] != ev[j].id; i++)
+			;
+		ASSERT_GT(n, i) TH_LOG("event of unknown id %llu", ev[j].id);
+		EXPECT_FALSE(seen[i]) TH_LOG("second event of %llu", ids[i]);
+		seen[i] = true;
+		kc_expect_event(_metadata, &ev[j], ids[i], ~(u64)i,
+				KCANCEL_OP_DOORBELL, 0, args[i]);
+	}
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+}
+
+/* Write @len bytes of pattern @seed at @off, and read them back. */
+static void kc_round_trip(struct __test_metadata *_metadata, int fd,
+			  u8 *shadow, u32 off, u32 len, u32 seed)
+{
+	u8 *out = malloc(len), *in = malloc(len + 16);
+	struct kcancel_event ev;
+	u64 id;
+
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, in);
+	kc_fill(out, len, seed);
+	ASSERT_EQ(0, kc_submit_dma(fd, KCANCEL_OP_DMA_TO_DEV, out, len, off,
+				   seed, &id));
+	ASSERT_EQ(0, kc_wait(fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, seed, KCANCEL_OP_DMA_TO_DEV, 0, len);
+	memcpy(shadow + off, out, len);
+
+	memset(in, 0x5a, len + 16);
+	ASSERT_EQ(0, kc_submit_dma(fd, KCANCEL_OP_DMA_FROM_DEV, in, len, off,
+				   seed + 1, &id));
+	ASSERT_EQ(0, kc_wait(fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, seed + 1, KCANCEL_OP_DMA_FROM_DEV,
+			0, len);
+	EXPECT_EQ(0, memcmp(out, in, len))
+		TH_LOG("offset %u len %u: the data read back differs", off, len);
+	/* Nothing past len is written. */
+	EXPECT_EQ(0x5a, in[len]);
+	EXPECT_EQ(0x5a, in[len + 15]);
+	free(out);
+	free(in);
+}
+
+TEST_F(kcancel, dma_round_trip)
+{
+	u32 size = self->info.dma_size;
+	const struct { u32 offset, len; } cases[] = {
+		{ 0, size }, { 0, 1 }, { 1, 255 }, { 1000, 1000 },
+		{ size - 513, 513 }, { size - 1, 1 },
+	};
+	u8 shadow[KCANCEL_DMA_SIZE], *all = malloc(size);
+	struct kcancel_event ev;
+	unsigned int i;
+	u64 id;
+
+	ASSERT_NE(NULL, all);
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		kc_round_trip(_metadata, self->fd, shadow, cases[i].offset,
+			      cases[i].len, 100 * (i + 1));
+	/* The writes landed where they should and nowhere else. */
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, all, size,
+				   0, 0, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	EXPECT_EQ(0, ev.status);
+	for (i = 0; i < size && all[i] == shadow[i]; i++)
+		;
+	EXPECT_EQ(size, i) TH_LOG("device memory differs at byte %u", i);
+}
+
+TEST_F(kcancel, dma_from_dev_reaped_by_read)
+{
+	u8 out[64], in[64];
+	struct kcancel_event ev[4];
+	u64 id;
+
+	kc_fill(out, sizeof(out), 77);
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, out,
+				   sizeof(out), 512, 0, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, ev));
+	ASSERT_EQ(0, ev[0].status);
+	memset(in, 0, sizeof(in));
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, in,
+				   sizeof(in), 512, 9, &id));
+	ASSERT_EQ(1, kc_read(self->fd, ev, 4));
+	kc_expect_event(_metadata, ev, id, 9, KCANCEL_OP_DMA_FROM_DEV, 0,
+			sizeof(in));
+	EXPECT_EQ(0, memcmp(out, in, sizeof(in)));
+}
+
+/* KCANCEL_IOC_SUBMIT_WAIT of @s: 0 or -errno, its completion in @done. */
+static int kc_submit_wait(int fd, struct kcancel_submit *s,
+			  struct kcancel_event *done)
+{
+	struct kcancel_submit_wait sw = { .req = *s };
+	int ret = kc_ioctl(fd, KCANCEL_IOC_SUBMIT_WAIT, &sw);
+
+	*s = sw.req;
+	*done = sw.done;
+	return ret;
+}
+
+TEST_F(kcancel, submit_wait_ops)
+{
+	u8 out[32], in[32] = { 0 };
+	struct kcancel_submit s;
+	struct kcancel_event done;
+
+	kc_valid_submit(&s);
+	s.arg = 10;
+	s.tag = 1;
+	ASSERT_EQ(0, kc_submit_wait(self->fd, &s, &done));
+	EXPECT_NE(0ULL, s.id);
+	kc_expect_event(_metadata, &done, s.id, 1, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[10]);
+	/* It is gone: no event, no id. */
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, s.id, 0, NULL));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, s.id));
+
+	memset(&s, 0, sizeof(s));
+	s.op = KCANCEL_OP_DOORBELL;
+	s.arg = 0x0123456789abcdefULL;
+	s.tag = 2;
+	ASSERT_EQ(0, kc_submit_wait(self->fd, &s, &done));
+	kc_expect_event(_metadata, &done, s.id, 2, KCANCEL_OP_DOORBELL, 0,
+			0x0123456789abcdefULL);
+
+	kc_fill(out, sizeof(out), 5);
+	memset(&s, 0, sizeof(s));
+	s.op = KCANCEL_OP_DMA_TO_DEV;
+	s.buf = (uintptr_t)out;
+	s.len = sizeof(out);
+	s.offset = 100;
+	s.tag = 3;
+	ASSERT_EQ(0, kc_submit_wait(self->fd, &s, &done));
+	kc_expect_event(_metadata, &done, s.id, 3, KCANCEL_OP_DMA_TO_DEV, 0,
+			sizeof(out));
+	s.op = KCANCEL_OP_DMA_FROM_DEV;
+	s.buf = (uintptr_t)in;
+	s.tag = 4;
+	ASSERT_EQ(0, kc_submit_wait(self->fd, &s, &done));
+	kc_expect_event(_metadata, &done, s.id, 4, KCANCEL_OP_DMA_FROM_DEV, 0,
+			sizeof(in));
+	EXPECT_EQ(0, memcmp(out, in, sizeof(in)));
+	/* KCANCEL_IOC_SUBMIT_WAIT makes no event for read(). */
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	EXPECT_EQ(-EAGAIN, kc_read_nb(self->fd, &done, 1));
+}
+
+TEST_F(kcancel, ids_unique)
+{
+	struct kcancel_event ev[16];
+	u64 ids[2][8], max = 0, id;
+	int fd2 = kc_open(self, 0);
+	bool ordered = true, distinct = true;
+	unsigned int i, j, k;
+
+	ASSERT_LE(0, fd2);
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, i, 0,
+				       &ids[0][i]));
+		ASSERT_EQ(0, kc_submit(fd2, KCANCEL_OP_FACTORIAL, 1, 0,
+				       &ids[1][i]));
+	}
+	/* Not 0, increasing on each file, none on both. */
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < 8; j++) {
+			EXPECT_NE(0ULL, ids[i][j]);
+			if (j && ids[i][j - 1] >= ids[i][j])
+				ordered = false;
+			for (k = 0; k < 8; k++)
+				distinct &= ids[!i][k] != ids[i][j];
+			if (ids[i][j] > max)
+				max = ids[i][j];
+		}
+	}
+	EXPECT_TRUE(ordered);
+	EXPECT_TRUE(distinct);
+	ASSERT_EQ(0, kc_read_all(self->fd, ev, 8));
+	ASSERT_EQ(0, kc_read_all(fd2, ev + 8, 8));
+	/* Reaped ids are not given out again. */
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 0, 0, &id));
+	EXPECT_LT(max, id);
+	close(fd2);
+}
+
+/* ---- KCANCEL_IOC_CANCEL ----------------------------------------------- */
+
+TEST_F(kcancel, cancel_queued)
+{
+	u8 before[16], cancelled[16], after[16];
+	struct kcancel_event ev;
+	u64 id, id2;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	/* The bytes 0-15 hold this before the cancelled write. */
+	kc_fill(before, sizeof(before), 1);
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, before,
+				   sizeof(before), 0, 0, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	ASSERT_EQ(0, ev.status);
+
+	kc_block(_metadata, self);
+	kc_fill(cancelled, sizeof(cancelled), 2);
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, cancelled,
+				   sizeof(cancelled), 0, 0xc1, &id));
+	id2 = kc_queued_dma(_metadata, self->fd, 0xc2);
+	EXPECT_EQ(0, kc_cancel(self->fd, id));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	kc_expect_event(_metadata, &ev, id, 0xc1, KCANCEL_OP_DMA_TO_DEV,
+			-ECANCELED, 0);
+	/* The one behind it still runs: a cancel takes one request. */
+	ASSERT_EQ(0, kc_wait(self->fd, id2, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id2, 0xc2, KCANCEL_OP_DMA_TO_DEV, 0,
+			16);
+	/* The cancelled write never reached the device. */
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, after,
+				   sizeof(after), 0, 0, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	ASSERT_EQ(0, ev.status);
+	EXPECT_EQ(0, memcmp(before, after, sizeof(after)));
+}
+
+TEST_F(kcancel, cancel_twice)
+{
+	struct kcancel_event ev;
+	u64 id;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	id = kc_queued_dma(_metadata, self->fd, 2);
+	EXPECT_EQ(0, kc_cancel(self->fd, id));
+	EXPECT_EQ(-EALREADY, kc_cancel(self->fd, id));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	kc_expect_event(_metadata, &ev, id, 2, KCANCEL_OP_DMA_TO_DEV,
+			-ECANCELED, 0);
+	/* One event, and the id is gone. */
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, id));
+}
+
+TEST_F(kcancel, cancel_completed)
+{
+	struct kcancel_event ev;
+	u64 id;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 6, 6, &id));
+	/* Its event is there: it has completed. */
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	EXPECT_EQ(-EALREADY, kc_cancel(self->fd, id));
+	EXPECT_EQ(-EALREADY, kc_cancel(self->fd, id));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	kc_expect_event(_metadata, &ev, id, 6, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[6]);
+}
+
+TEST_F(kcancel, cancel_after_reap)
+{
+	struct kcancel_event ev;
+	u64 id;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 1, 0, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, id));
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 2, 0, &id));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	EXPECT_EQ(id, ev.id);
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, id));
+}
+
+TEST_F(kcancel, cancel_unknown_id)
+{
+	u64 id;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 1, 0, &id));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, 0));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, id + 1000000));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, 1ULL << 40));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, UINT64_MAX));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, id + 1000000, 0, NULL));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, UINT64_MAX, KCANCEL_WAIT_FOREVER,
+				   NULL));
+}
+
+TEST_F(kcancel, cancel_bad_flags_or_reserved)
+{
+	struct kcancel_cancel c;
+	struct kcancel_event ev;
+	u64 id;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	id = kc_queued_dma(_metadata, self->fd, 3);
+	c = (struct kcancel_cancel){ .id = id, .flags = 1 };
+	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &c));
+	c = (struct kcancel_cancel){ .id = id, .flags = 0x80000000 };
+	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &c));
+	c = (struct kcancel_cancel){ .id = id, .reserved = 1 };
+	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &c));
+	/* Checked before the id is looked up. */
+	c = (struct kcancel_cancel){ .id = UINT64_MAX, .flags = 1 };
+	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &c));
+	/* None of them cancelled it. */
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, 3, KCANCEL_OP_DMA_TO_DEV, 0, 16);
+}
+
+TEST_F(kcancel, cancel_bad_pointer)
+{
+	struct kcancel_cancel *guarded = kc_guarded(sizeof(*guarded), 8);
+	struct kcancel_event ev;
+	u64 id;
+
+	ASSERT_NE(NULL, guarded);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 4, 0, &id));
+	guarded->id = id;
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, NULL));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL,
+				    KC_KERNEL_ADDR));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, guarded));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	EXPECT_EQ(0, ev.status);
+}
+
+TEST_F(kcancel, cancel_after_timeout)
+{
+	struct kcancel_submit s = {
+		.op = KCANCEL_OP_DMA_TO_DEV,
+		.buf = (uintptr_t)kc_scratch,
+		.len = 8,
+		.timeout_ns = 20 * NSEC_PER_MSEC,
+		.tag = 4,
+	};
+	struct kcancel_event ev;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	ASSERT_EQ(0, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	/* Its timeout got there first. */
+	EXPECT_EQ(-EALREADY, kc_cancel(self->fd, s.id));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	kc_expect_event(_metadata, &ev, s.id, 4, KCANCEL_OP_DMA_TO_DEV,
+			-ETIMEDOUT, 0);
+}
+
+/*
+ * A DMA the device has started: edu cannot stop it, the software device
+ * can. Either the cancel comes first (0, the event says -ECANCELED) or the
+ * completion does (EALREADY, status 0); the one queued behind runs.
+ */
+TEST_F(kcancel, cancel_in_flight)
+{
+	struct kcancel_event ev;
+	u64 first, second;
+	int ret;
+
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV,
+				   kc_scratch, 4, 0, 1, &first));
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV,
+				   kc_scratch + 8, 4, 0, 2, &second));
+	ret = kc_cancel(self->fd, first);
+	EXPECT_TRUE(ret == 0 || ret == -EALREADY) TH_LOG("cancel: %d", ret);
+	ASSERT_EQ(0, kc_wait(self->fd, first, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, first, 1, KCANCEL_OP_DMA_FROM_DEV,
+			ret ? 0 : -ECANCELED, ret ? 4 : 0);
+	ASSERT_EQ(0, kc_wait(self->fd, second, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, second, 2, KCANCEL_OP_DMA_FROM_DEV, 0,
+			4);
+}
+
+/*
+ * Cancels right after the submit, racing with the completion: whatever
+ * wins, the cancel's answer and the event agree, and every request has
+ * exactly one event.
+ */
+TEST_F(kcancel, cancel_race_consistent)
+{
+	enum { N = 48 };
+	struct kcancel_event ev[N];
+	int ret[N], won = 0;
+	u64 ids[N], arg;
+	unsigned int i, j;
+	u32 op;
+
+	for (i = 0; i < N; i++) {
+		op = i % 3 ? KCANCEL_OP_DOORBELL : KCANCEL_OP_FACTORIAL;
+		arg = op == KCANCEL_OP_FACTORIAL ? i % 13 : i;
+		ASSERT_EQ(0, kc_submit(self->fd, op, arg, i, &ids[i]));
+		ret[i] = kc_cancel(self->fd, ids[i]);
+		ASSERT_TRUE(ret[i] == 0 || ret[i] == -EALREADY)
+			TH_LOG("cancel %u: %d", i, ret[i]);
+		won += !ret[i];
+	}
+	ASSERT_EQ(0, kc_read_all(self->fd, ev, N));
+	for (j = 0; j < N; j++) {
+		i = ev[j].tag;
+		ASSERT_GT((unsigned int)N, i);
+		op = i % 3 ? KCANCEL_OP_DOORBELL : KCANCEL_OP_FACTORIAL;
+		arg = op == KCANCEL_OP_FACTORIAL ? kc_fact[i % 13] : i;
+		kc_expect_event(_metadata, &ev[j], ids[i], i, op,
+				ret[i] ? 0 : -ECANCELED, ret[i] ? arg : 0);
+		ids[i] = 0;	/* a second event would not match */
+	}
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	TH_LOG("%d of %d cancels won", won, N);
+}
+
+/* ---- timeouts --------------------------------------------------------- */
+
+TEST_F(kcancel, timeout_expires)
+{
+	struct kcancel_submit s = {
+		.op = KCANCEL_OP_DMA_TO_DEV,
+		.buf = (uintptr_t)kc_scratch,
+		.len = 8,
+		.timeout_ns = 20 * NSEC_PER_MSEC,
+		.tag = 5,
+	};
+	struct kcancel_event ev;
+	u64 t0, behind;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	t0 = kc_now_ns();
+	ASSERT_EQ(0, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+	behind = kc_queued_dma(_metadata, self->fd, 6);
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	/* The timer does not fire early. */
+	EXPECT_LE(s.timeout_ns, kc_now_ns() - t0);
+	kc_expect_event(_metadata, &ev, s.id, 5, KCANCEL_OP_DMA_TO_DEV,
+			-ETIMEDOUT, 0);
+	/* The request behind it has no timeout, and completes. */
+	ASSERT_EQ(0, kc_wait(self->fd, behind, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, behind, 6, KCANCEL_OP_DMA_TO_DEV, 0,
+			16);
+}
+
+TEST_F(kcancel, timeout_not_reached)
+{
+	struct kcancel_submit s;
+	struct kcancel_event ev;
+	struct timespec rest = { .tv_nsec = 100 * NSEC_PER_MSEC };
+	u64 t0 = kc_now_ns();
+
+	kc_valid_submit(&s);
+	s.arg = 8;
+	s.timeout_ns = 500 * NSEC_PER_MSEC;
+	ASSERT_EQ(0, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &s));
+	ASSERT_EQ(0, kc_wait(self->fd, s.id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, s.id, 0, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[8]);
+	/* Past its timeout: no second completion. */
+	while (kc_now_ns() - t0 < s.timeout_ns + 100 * NSEC_PER_MSEC)
+		nanosleep(&rest, NULL);
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, s.id, 0, NULL));
+}
+
+TEST_F(kcancel, submit_wait_timeout)
+{
+	struct kcancel_submit s = {
+		.op = KCANCEL_OP_DMA_TO_DEV,
+		.buf = (uintptr_t)kc_scratch,
+		.len = 8,
+		.timeout_ns = 20 * NSEC_PER_MSEC,
+		.tag = 7,
+	};
+	struct kcancel_event done;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	ASSERT_EQ(0, kc_submit_wait(self->fd, &s, &done));
+	kc_expect_event(_metadata, &done, s.id, 7, KCANCEL_OP_DMA_TO_DEV,
+			-ETIMEDOUT, 0);
+}
+
+/* ---- KCANCEL_IOC_WAIT ------------------------------------------------- */
+
+TEST_F(kcancel, wait_timeout_zero)
+{
+	struct kcancel_event ev;
+	u64 queued, fact;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	queued = kc_queued_dma(_metadata, self->fd, 8);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 9, 9, &fact));
+	/* The queued DMA cannot have completed: this is the factorial. */
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	EXPECT_EQ(-ETIMEDOUT, kc_wait(self->fd, queued, 0, &ev));
+	ASSERT_EQ(0, kc_wait(self->fd, fact, 0, &ev));
+	kc_expect_event(_metadata, &ev, fact, 9, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[9]);
+	/* The look did not cancel it: this cancel does. */
+	EXPECT_EQ(0, kc_cancel(self->fd, queued));
+	ASSERT_EQ(0, kc_wait(self->fd, queued, 0, &ev));
+	EXPECT_EQ(-ECANCELED, ev.status);
+}
+
+TEST_F(kcancel, wait_short_timeout)
+{
+	struct kcancel_event ev;
+	u64 id, t0;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	id = kc_queued_dma(_metadata, self->fd, 10);
+	t0 = kc_now_ns();
+	EXPECT_EQ(-ETIMEDOUT, kc_wait(self->fd, id, 20 * NSEC_PER_MSEC, &ev));
+	/* In jiffies, at least one tick less than asked. */
+	EXPECT_LE(10 * NSEC_PER_MSEC, kc_now_ns() - t0);
+	/* Nothing was cancelled: it completes once the DMAs ahead are done. */
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, 10, KCANCEL_OP_DMA_TO_DEV, 0, 16);
+}
+
+TEST_F(kcancel, wait_consumes_event)
+{
+	struct kcancel_event ev;
+	u64 id;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 11, 11, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, 11, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[11]);
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	EXPECT_EQ(-EAGAIN, kc_read_nb(self->fd, &ev, 1));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, id));
+}
+
+TEST_F(kcancel, wait_after_read)
+{
+	struct kcancel_event ev;
+	u64 id;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 12, 12, &id));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	EXPECT_EQ(id, ev.id);
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, id, 0, &ev));
+}
+
+TEST_F(kcancel, wait_bad_pointer)
+{
+	struct kcancel_wait *guarded;
+	struct kcancel_event ev;
+	u64 id;
+
+	/* The id and the timeout can be read; done lies in the guard page. */
+	guarded = kc_guarded(sizeof(*guarded),
+			     offsetof(struct kcancel_wait, done));
+	ASSERT_NE(NULL, guarded);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 4, 0, &id));
+	guarded->id = id;
+	guarded->timeout_ns = KCANCEL_WAIT_FOREVER;
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_WAIT, NULL));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_WAIT,
+				    KC_KERNEL_ADDR));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_WAIT, guarded));
+	/* Refused before anything was looked at: the event is still there. */
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, 0, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[4]);
+}
+
+/*
+ * done cannot be written back: EFAULT. The event must not be lost with it
+ * (read() gives back what it could not copy): a second wait gets it.
+ */
+TEST_F(kcancel, wait_done_unwritable)
+{
+	struct kcancel_wait w = { .timeout_ns = KCANCEL_WAIT_FOREVER };
+	struct kcancel_wait *ro;
+	struct kcancel_event ev;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 5, 5, &w.id));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	ro = kc_readonly(&w, sizeof(w));
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_WAIT, ro));
+	KC_XFAIL_REASON("KCANCEL_IOC_WAIT loses the event when done cannot be written");
+	ASSERT_EQ(0, kc_wait(self->fd, w.id, 0, &ev));
+	kc_expect_event(_metadata, &ev, w.id, 5, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[5]);
+}
+
+/*
+ * kc_ioctl_wait() takes the event off the file before it copies done out,
+ * and does not give it back when the copy fails: the event is lost.
+ */
+XFAIL_ADD(kcancel, edu, wait_done_unwritable);
+XFAIL_ADD(kcancel, sim, wait_done_unwritable);
+
+TEST_F(kcancel, wait_signal)
+{
+	struct kcancel_event ev;
+	int ret;
+	u64 id;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	id = kc_queued_dma(_metadata, self->fd, 13);
+	/* Again and again, until one finds the wait asleep. */
+	ASSERT_EQ(0, kc_alarm_every(20));
+	ret = kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev);
+	EXPECT_EQ(-EINTR, ret);
+	ret = kc_wait(self->fd, id, 10 * NSEC_PER_SEC, &ev);
+	kc_alarm_stop();
+	EXPECT_EQ(-EINTR, ret);
+	EXPECT_LE(2U, __atomic_load_n(&kc_alarms, __ATOMIC_RELAXED));
+	/* Nothing was cancelled. */
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, 13, KCANCEL_OP_DMA_TO_DEV, 0, 16);
+}
+
+struct kc_sw_thread {
+	int fd;
+	struct kcancel_submit req;
+	struct kcancel_event done;
+	int ret;
+};
+
+static void *kc_sw_thread_fn(void *arg)
+{
+	struct kc_sw_thread *t = arg;
+
+	t->ret = kc_submit_wait(t->fd, &t->req, &t->done);
+	return NULL;
+}
+
+/*
+ * The id of a KCANCEL_IOC_SUBMIT_WAIT request is only written back when it
+ * returns, but ids are given out in order: the one after a request just
+ * submitted on the device, with nothing else submitting meanwhile.
+ */
+TEST_F(kcancel, wait_submit_wait_id)
+{
+	struct kc_sw_thread t = {
+		.fd = self->fd,
+		.req = {
+			.op = KCANCEL_OP_DMA_TO_DEV,
+			.buf = (uintptr_t)kc_scratch,
+			.len = 8,
+			.tag = 14,
+		},
+	};
+	struct timespec tick = { .tv_nsec = NSEC_PER_MSEC };
+	u64 before, t0;
+	pthread_t th;
+	int ret;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 0, 0, &before));
+	ASSERT_EQ(0, pthread_create(&th, NULL, kc_sw_thread_fn, &t));
+	t0 = kc_now_ns();
+	do {
+		ret = kc_wait(self->fd, before + 1, 0, NULL);
+		if (ret == -ENOENT)
+			nanosleep(&tick, NULL);
+	} while (ret == -ENOENT && kc_now_ns() - t0 < 5 * NSEC_PER_SEC);
+	EXPECT_EQ(-EINVAL, ret);
+	EXPECT_EQ(-EINVAL, kc_wait(self->fd, before + 1, KCANCEL_WAIT_FOREVER,
+				   NULL));
+	/* Another thread may cancel it, though. */
+	EXPECT_EQ(0, kc_cancel(self->fd, before + 1));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, t.ret);
+	EXPECT_EQ(before + 1, t.req.id);
+	kc_expect_event(_metadata, &t.done, before + 1, 14,
+			KCANCEL_OP_DMA_TO_DEV, -ECANCELED, 0);
+}
+
+/* ---- KCANCEL_IOC_SUBMIT_WAIT ------------------------------------------ */
+
+TEST_F(kcancel, submit_wait_signal)
+{
+	struct kcancel_submit_wait sw = {
+		.req = {
+			.op = KCANCEL_OP_DMA_TO_DEV,
+			.buf = (uintptr_t)kc_scratch,
+			.len = 8,
+			.tag = 15,
+		},
+	};
+	struct kcancel_event ev;
+	u64 behind;
+	int ret;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	memset(&sw.done, 0xa5, sizeof(sw.done));
+	ASSERT_EQ(0, kc_alarm_every(20));
+	ret = kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT, &sw);
+	kc_alarm_stop();
+	EXPECT_EQ(-EINTR, ret);
+	EXPECT_LE(1U, __atomic_load_n(&kc_alarms, __ATOMIC_RELAXED));
+	/* done is written: it was cancelled while queued. */
+	EXPECT_NE(0ULL, sw.req.id);
+	kc_expect_event(_metadata, &sw.done, sw.req.id, 15,
+			KCANCEL_OP_DMA_TO_DEV, -ECANCELED, 0);
+	/* It has completed and is gone; it made no event. */
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, sw.req.id));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, sw.req.id, 0, NULL));
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	/* The device goes on. */
+	behind = kc_queued_dma(_metadata, self->fd, 16);
+	ASSERT_EQ(0, kc_wait(self->fd, behind, KCANCEL_WAIT_FOREVER, &ev));
+	EXPECT_EQ(0, ev.status);
+}
+
+TEST_F(kcancel, submit_wait_errors)
+{
+	struct kcancel_submit_wait sw, *guarded, *ro;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.req.op = KCANCEL_OP_MAX + 1;
+	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT, &sw));
+	kc_valid_submit(&sw.req);
+	sw.req.reserved[0] = 1;
+	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT, &sw));
+	kc_valid_submit(&sw.req);
+	sw.req.timeout_ns = UINT64_MAX;
+	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT, &sw));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT, NULL));
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT,
+				    KC_KERNEL_ADDR));
+	/* The request can be read, done cannot: nothing is submitted. */
+	guarded = kc_guarded(sizeof(sw), sizeof(sw.req));
+	ASSERT_NE(NULL, guarded);
+	kc_valid_submit(&guarded->req);
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT,
+				    guarded));
+	kc_expect_no_event(_metadata, self->fd);
+	/*
+	 * All of it can be read, none written: it runs, and then EFAULT. It
+	 * made no event either way.
+	 */
+	kc_valid_submit(&sw.req);
+	ro = kc_readonly(&sw, sizeof(sw));
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT, ro));
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+/* ---- read() and poll() ------------------------------------------------ */
+
+TEST_F(kcancel, read_short_count)
+{
+	struct kcancel_event ev[2];
+	u64 id;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 1, 1, &id));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	errno = 0;
+	EXPECT_EQ(-1, read(self->fd, ev, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, read(self->fd, ev, 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, read(self->fd, ev, sizeof(ev[0]) - 1));
+	EXPECT_EQ(EINVAL, errno);
+	/* Still there. */
+	EXPECT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 0));
+	ASSERT_EQ(1, kc_read(self->fd, ev, 1));
+	EXPECT_EQ(id, ev[0].id);
+}
+
+TEST_F(kcancel, read_one_event)
+{
+	struct kcancel_event ev[2];
+	u64 ids[2];
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 2, 0, &ids[0]));
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 3, 1, &ids[1]));
+	kc_sync(_metadata, self->fd, KCANCEL_OP_FACTORIAL);
+	/* Both have completed if factorials run one at a time; else one. */
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	/* One and a half records: one. */
+	EXPECT_EQ((ssize_t)sizeof(ev[0]),
+		  read(self->fd, ev, sizeof(ev[0]) + sizeof(ev[0]) / 2));
+	ASSERT_EQ(1, kc_read(self->fd, &ev[1], 1));
+	EXPECT_NE(ev[0].id, ev[1].id);
+	EXPECT_TRUE(ev[0].id == ids[0] || ev[0].id == ids[1]);
+	EXPECT_TRUE(ev[1].id == ids[0] || ev[1].id == ids[1]);
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+}
+
+/*
+ * Factorials run one at a time, in the order submitted: that is their
+ * completion order, and read() must give the events in it, as many as fit.
+ */
+TEST_F(kcancel, read_several_in_order)
+{
+	enum { N = KCANCEL_FACTORIAL_MAX + 1 };
+	struct kcancel_event ev[N + 1];
+	u64 ids[N];
+	unsigned int i;
+	ssize_t got;
+
+	if (self->parallel != 1)
+		SKIP(return, KC_TOO_FAST, self->path);
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, i, i,
+				       &ids[i]));
+	}
+	/* Behind them all: when it returns, they have completed. */
+	kc_sync(_metadata, self->fd, KCANCEL_OP_FACTORIAL);
+	ASSERT_EQ(8, kc_read(self->fd, ev, 8));
+	/* Room for more than is left, and not a whole number of records. */
+	got = read(self->fd, ev + 8, sizeof(ev) - 8 * sizeof(ev[0]) - 1);
+	EXPECT_EQ((ssize_t)((N - 8) * sizeof(ev[0])), got);
+	for (i = 0; i < N; i++)
+		kc_expect_event(_metadata, &ev[i], ids[i], i,
+				KCANCEL_OP_FACTORIAL, 0, kc_fact[i]);
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+}
+
+TEST_F(kcancel, read_nonblock_empty)
+{
+	int fd2 = kc_open(self, O_NONBLOCK);
+	struct kcancel_event ev;
+
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(-EAGAIN, kc_read(fd2, &ev, 1));
+	EXPECT_EQ(-EAGAIN, kc_read_nb(self->fd, &ev, 1));
+	if (self->dma_ms >= KC_MIN_DMA_MS) {
+		/* Something submitted, nothing completed. */
+		kc_block(_metadata, self);
+		kc_queued_dma(_metadata, fd2, 0);
+		EXPECT_EQ(-EAGAIN, kc_read(fd2, &ev, 1));
+	}
+	close(fd2);
+}
+
+TEST_F(kcancel, read_blocks_until_event)
+{
+	struct kcancel_event ev[4];
+	unsigned int n;
+	u64 id, t0;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	t0 = kc_now_ns();
+	n = kc_block(_metadata, self);
+	id = kc_queued_dma(_metadata, self->fd, 17);
+	ASSERT_EQ(1, kc_read(self->fd, ev, 4));
+	kc_expect_event(_metadata, &ev[0], id, 17, KCANCEL_OP_DMA_TO_DEV, 0,
+			16);
+	/* It waited for the DMAs ahead. */
+	EXPECT_LE(n / self->parallel * self->dma_ms * NSEC_PER_MSEC,
+		  kc_now_ns() - t0);
+}
+
+TEST_F(kcancel, read_bad_buffer)
+{
+	struct kcancel_event ev[2], *guarded;
+	u64 ids[2];
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 2, 0, &ids[0]));
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 3, 1, &ids[1]));
+	kc_sync(_metadata, self->fd, KCANCEL_OP_FACTORIAL);
+	/* Both have completed if factorials run one at a time; else one. */
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	/* read(2) itself, which the C library declares never gets NULL. */
+	errno = 0;
+	EXPECT_EQ(-1, syscall(SYS_read, self->fd, NULL, sizeof(ev)));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, syscall(SYS_read, self->fd, KC_KERNEL_ADDR, sizeof(ev)));
+	EXPECT_EQ(EFAULT, errno);
+	/* Room for one record before the guard page: one, the other stays. */
+	guarded = kc_guarded(sizeof(ev), sizeof(ev[0]) + 8);
+	ASSERT_NE(NULL, guarded);
+	EXPECT_EQ((ssize_t)sizeof(ev[0]), read(self->fd, guarded, sizeof(ev)));
+	ASSERT_EQ(1, kc_read(self->fd, &ev[1], 1));
+	EXPECT_NE(guarded[0].id, ev[1].id);
+	EXPECT_TRUE(guarded[0].id == ids[0] || guarded[0].id == ids[1]);
+	EXPECT_TRUE(ev[1].id == ids[0] || ev[1].id == ids[1]);
+	if (self->parallel == 1) {
+		EXPECT_EQ(ids[0], guarded[0].id);
+		EXPECT_EQ(ids[1], ev[1].id);
+	}
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+}
+
+TEST_F(kcancel, poll_wakeup)
+{
+	struct kcancel_event ev;
+	u64 id;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	id = kc_queued_dma(_metadata, self->fd, 18);
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	/* Asleep until the event comes. */
+	EXPECT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	EXPECT_EQ(id, ev.id);
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+}
+
+TEST_F(kcancel, poll_after_wait)
+{
+	struct kcancel_event ev;
+	u64 id;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 19, 19, &id));
+	EXPECT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	ASSERT_EQ(0, kc_wait(self->fd, id, 0, &ev));
+	/* Reaped by a wait: not readable any more. */
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	EXPECT_EQ(-EAGAIN, kc_read_nb(self->fd, &ev, 1));
+}
+
+/* ---- files: close, other files, dup, fork, max_pending --------------- */
+
+TEST_F(kcancel, close_with_pending)
+{
+	struct kcancel_submit s;
+	struct kcancel_event ev;
+	u8 out[24], in[24] = { 0 };
+	unsigned int i;
+	int fd2, fd3;
+	u64 mine, t0;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 20, 20, &mine));
+	fd2 = kc_open(self, 0);
+	ASSERT_LE(0, fd2);
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, kc_submit_dma(fd2, KCANCEL_OP_DMA_FROM_DEV,
+					   kc_scratch, 2, 0, i, NULL));
+		ASSERT_EQ(0, kc_submit(fd2, KCANCEL_OP_FACTORIAL, i, i, NULL));
+		ASSERT_EQ(0, kc_submit(fd2, KCANCEL_OP_DOORBELL, i, i, NULL));
+	}
+	kc_valid_submit(&s);
+	s.timeout_ns = 5 * NSEC_PER_SEC;
+	ASSERT_EQ(0, kc_ioctl(fd2, KCANCEL_IOC_SUBMIT, &s));
+	t0 = kc_now_ns();
+	EXPECT_EQ(0, close(fd2));
+	/* A DMA in flight on edu is waited for: 100 ms. */
+	EXPECT_GT(5 * NSEC_PER_SEC, kc_now_ns() - t0);
+
+	/* The device is fine, and so are the other files. */
+	fd3 = kc_open(self, 0);
+	ASSERT_LE(0, fd3);
+	kc_valid_submit(&s);
+	s.arg = 7;
+	ASSERT_EQ(0, kc_submit_wait(fd3, &s, &ev));
+	EXPECT_EQ(kc_fact[7], ev.result);
+	kc_fill(out, sizeof(out), 20);
+	memset(&s, 0, sizeof(s));
+	s.op = KCANCEL_OP_DMA_TO_DEV;
+	s.buf = (uintptr_t)out;
+	s.len = sizeof(out);
+	ASSERT_EQ(0, kc_submit_wait(fd3, &s, &ev));
+	EXPECT_EQ(0, ev.status);
+	s.op = KCANCEL_OP_DMA_FROM_DEV;
+	s.buf = (uintptr_t)in;
+	ASSERT_EQ(0, kc_submit_wait(fd3, &s, &ev));
+	EXPECT_EQ(0, ev.status);
+	EXPECT_EQ(0, memcmp(out, in, sizeof(in)));
+	close(fd3);
+	ASSERT_EQ(0, kc_wait(self->fd, mine, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, mine, 20, KCANCEL_OP_DOORBELL, 0, 20);
+}
+
+TEST_F(kcancel, other_file_ids)
+{
+	struct kcancel_event ev;
+	int fd2 = kc_open(self, 0);
+	u64 theirs;
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, kc_submit(fd2, KCANCEL_OP_FACTORIAL, 3, 21, &theirs));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(fd2, 10000));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, theirs));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, theirs, 0, &ev));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, theirs, KCANCEL_WAIT_FOREVER,
+				   &ev));
+	/* Its event is not ours either. */
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	ASSERT_EQ(0, kc_wait(fd2, theirs, 0, &ev));
+	kc_expect_event(_metadata, &ev, theirs, 21, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[3]);
+	close(fd2);
+}
+
+TEST_F(kcancel, dup_shares_file)
+{
+	struct kcancel_event ev;
+	int fd2 = dup(self->fd);
+	u64 a, b;
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 4, 22, &a));
+	ASSERT_EQ(0, kc_wait(fd2, a, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, a, 22, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[4]);
+	/* Submitted through the copy, reaped through the original... */
+	ASSERT_EQ(0, kc_submit(fd2, KCANCEL_OP_DOORBELL, 23, 23, &b));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	kc_expect_event(_metadata, &ev, b, 23, KCANCEL_OP_DOORBELL, 0, 23);
+	/* ...and closing one descriptor cancels nothing. */
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 24, 24, &a));
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	ASSERT_EQ(1, kc_read(fd2, &ev, 1));
+	kc_expect_event(_metadata, &ev, a, 24, KCANCEL_OP_DOORBELL, 0, 24);
+	EXPECT_EQ(-ENOENT, kc_cancel(fd2, a));
+	close(fd2);
+}
+
+/*
+ * The child's steps; it exits with the number of the first that failed,
+ * 0 if none did.
+ */
+static int kc_fork_child(int fd, u64 parents, u8 *buf, const u8 *pattern,
+			 u64 dma_id)
+{
+	struct kcancel_event ev;
+
+	if (kc_wait(fd, parents, KCANCEL_WAIT_FOREVER, &ev) ||
+	    ev.result != kc_fact[5])
+		return 1;
+	/* The data lands in the reaper's address space: this one. */
+	if (kc_wait(fd, dma_id, KCANCEL_WAIT_FOREVER, &ev) || ev.status)
+		return 2;
+	if (memcmp(buf, pattern, 32))
+		return 3;
+	/* Submitted here, reaped by the parent after this child exits. */
+	if (kc_submit(fd, KCANCEL_OP_DOORBELL, 25, 25, NULL))
+		return 4;
+	return 0;
+}
+
+TEST_F(kcancel, fork_shares_file)
+{
+	u8 pattern[32], buf[32] = { 0 }, zero[32] = { 0 };
+	struct kcancel_event ev;
+	u64 parents, dma_id;
+	int status;
+	pid_t pid;
+
+	kc_fill(pattern, sizeof(pattern), 25);
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, pattern,
+				   sizeof(pattern), 256, 0, &dma_id));
+	ASSERT_EQ(0, kc_wait(self->fd, dma_id, KCANCEL_WAIT_FOREVER, &ev));
+	ASSERT_EQ(0, ev.status);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 5, 0, &parents));
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, buf,
+				   sizeof(buf), 256, 0, &dma_id));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(kc_fork_child(self->fd, parents, buf, pattern, dma_id));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* The child reaped them; the parent's buffer was not written. */
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, parents, 0, &ev));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, dma_id, 0, &ev));
+	EXPECT_EQ(0, memcmp(buf, zero, sizeof(buf)));
+	/* The child's request outlives the child. */
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	kc_expect_event(_metadata, &ev, ev.id, 25, KCANCEL_OP_DOORBELL, 0, 25);
+}
+
+TEST_F(kcancel, max_pending)
+{
+	unsigned int max = self->info.max_pending, i;
+	struct kcancel_event ev;
+	u64 first = 0, id;
+	int fd2;
+
+	if (max > 65536)
+		SKIP(return, "max_pending is %u: too many to fill", max);
+	fd2 = kc_open(self, 0);
+	ASSERT_LE(0, fd2);
+	/* DMAs: all but the first few stay queued, and are quick to cancel. */
+	for (i = 0; i < max; i++) {
+		ASSERT_EQ(0, kc_submit_dma(fd2, KCANCEL_OP_DMA_FROM_DEV,
+					   kc_scratch, 1, 0, i,
+					   i ? NULL : &first))
+			TH_LOG("submit %u of %u", i + 1, max);
+	}
+	EXPECT_EQ(-EAGAIN, kc_submit(fd2, KCANCEL_OP_DOORBELL, 0, 0, NULL));
+	EXPECT_EQ(-EAGAIN, kc_submit_dma(fd2, KCANCEL_OP_DMA_FROM_DEV,
+					 kc_scratch, 1, 0, 0, NULL));
+	/* Another file has room of its own. */
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 1, 0, &id));
+	/* Reaping one makes room for one. */
+	ASSERT_EQ(0, kc_wait(fd2, first, KCANCEL_WAIT_FOREVER, &ev));
+	EXPECT_EQ(0, ev.status);
+	EXPECT_EQ(0, kc_submit(fd2, KCANCEL_OP_DOORBELL, 0, 0, &id));
+	EXPECT_EQ(-EAGAIN, kc_submit(fd2, KCANCEL_OP_DOORBELL, 0, 0, NULL));
+	/* A completed event counts until it is reaped. */
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(fd2, 10000));
+	EXPECT_EQ(-EAGAIN, kc_submit(fd2, KCANCEL_OP_DOORBELL, 0, 0, NULL));
+	ASSERT_EQ(1, kc_read(fd2, &ev, 1));
+	EXPECT_EQ(0, kc_submit(fd2, KCANCEL_OP_DOORBELL, 0, 0, NULL));
+	close(fd2);
+}
+
+/* ---- the device: interrupts and removal ------------------------------ */
+
+/* The kcancel line of /proc/interrupts: its total count and whether MSI. */
+static int kc_irq_line(unsigned long long *count, bool *msi)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char line[1024], *p, *end;
+	int found = -ENOENT;
+	size_t len;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		len = strcspn(line, "\n");
+		line[len] = '\0';
+		if (len < 8 || strcmp(line + len - 8, " kcancel"))
+			continue;
+		*count = 0;
+		p = strchr(line, ':');
+		if (!p)
+			continue;
+		/* The per-CPU counts, up to the chip's name. */
+		for (p++;; p = end) {
+			unsigned long long n = strtoull(p, &end, 10);
+
+			if (end == p)
+				break;
+			*count += n;
+		}
+		*msi = strstr(p, "MSI");
+		found = 0;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+TEST_F(kcancel, irq_mode)
+{
+	char path[PATH_MAX + 32], intx[8];
+	unsigned long long before, after;
+	struct kcancel_event ev;
+	bool msi, want_msi;
+	struct stat st;
+	unsigned int i;
+	u64 id;
+
+	if (variant->id != KCANCEL_BACKEND_EDU)
+		SKIP(return, "the software device has no interrupt");
+	ASSERT_EQ(0, kc_read_line(KC_SYSFS_PARAMS "/intx", intx, sizeof(intx)));
+	want_msi = strcmp(intx, "Y");
+	/* The PCI core lists the MSI vectors in use, none with INTx. */
+	snprintf(path, sizeof(path), "%s/device/msi_irqs", self->sys);
+	EXPECT_EQ(want_msi, !stat(path, &st))
+		TH_LOG("intx=%s, yet %s %s", intx, path,
+		       want_msi ? "is missing" : "exists");
+	ASSERT_EQ(0, kc_irq_line(&before, &msi))
+		TH_LOG("no kcancel line in /proc/interrupts");
+	EXPECT_EQ(want_msi, msi) TH_LOG("intx=%s", intx);
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, i, 0,
+				       &id));
+		ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	}
+	/* That interrupt is the one that served them. */
+	ASSERT_EQ(0, kc_irq_line(&after, &msi));
+	EXPECT_LT(before, after);
+}
+
+/* Write @what to the sysfs file @path; 0 or -errno. */
+static int kc_write_sysfs(const char *path, const char *what)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t len = strlen(what);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, what, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void kc_bind_again(KC_FIXTURE *self)
+{
+	if (!kc_write_sysfs(self->bind, self->pci_addr))
+		self->unbound = false;
+}
+
+struct kc_poll_thread {
+	int fd;
+	int revents;
+};
+
+static void *kc_poll_thread_fn(void *arg)
+{
+	struct kc_poll_thread *t = arg;
+
+	t->revents = kc_poll(t->fd, 20000);
+	return NULL;
+}
+
+/*
+ * Unbind the edu device from the driver with requests queued and in
+ * flight, then bind it again. Last of the edu tests: the device is gone
+ * for a moment.
+ */
+TEST_F(kcancel, device_removal)
+{
+	char path[PATH_MAX + 32], drv[PATH_MAX], *base;
+	struct kc_poll_thread pt = { .revents = -1 };
+	struct kcancel_event ev[8];
+	struct kcancel_submit s;
+	u64 queued[4], first;
+	unsigned int i;
+	pthread_t th;
+	int fd2, ret;
+
+	if (variant->id != KCANCEL_BACKEND_EDU)
+		SKIP(return, "software devices go only with the module");
+	snprintf(path, sizeof(path), "%s/device", self->sys);
+	ASSERT_NE(NULL, realpath(path, drv));
+	base = strrchr(drv, '/');
+	ASSERT_NE(NULL, base);
+	snprintf(self->pci_addr, sizeof(self->pci_addr), "%s", base + 1);
+	snprintf(path, sizeof(path), "%s/device/driver", self->sys);
+	ASSERT_NE(NULL, realpath(path, drv));
+	snprintf(self->bind, sizeof(self->bind), "%s/bind", drv);
+
+	fd2 = kc_open(self, 0);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, kc_submit_dma(fd2, KCANCEL_OP_DMA_FROM_DEV, kc_scratch, 1,
+				   0, 0, &first));
+	for (i = 0; i < ARRAY_SIZE(queued); i++)
+		queued[i] = kc_queued_dma(_metadata, fd2, i + 1);
+	/* A poller of a file with nothing to wait for: hung up. */
+	pt.fd = self->fd;
+	ASSERT_EQ(0, pthread_create(&th, NULL, kc_poll_thread_fn, &pt));
+
+	snprintf(path, sizeof(path), "%s/unbind", drv);
+	self->unbound = true;
+	ASSERT_EQ(0, kc_write_sysfs(path, self->pci_addr));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(POLLHUP, pt.revents);
+
+	/* Every request completed: the queued ones with -ENODEV. */
+	ASSERT_EQ(0, kc_read_all(fd2, ev, 1 + ARRAY_SIZE(queued)));
+	for (i = 0; i <= ARRAY_SIZE(queued); i++) {
+		if (ev[i].id == first) {
+			EXPECT_TRUE(ev[i].status == 0 ||
+				    ev[i].status == -ENODEV);
+			continue;
+		}
+		ASSERT_TRUE(ev[i].tag >= 1 && ev[i].tag <= ARRAY_SIZE(queued));
+		EXPECT_EQ(queued[ev[i].tag - 1], ev[i].id);
+		EXPECT_EQ(-ENODEV, ev[i].status);
+	}
+	/* Nothing new; the end of the file; hung up. */
+	kc_valid_submit(&s);
+	EXPECT_EQ(-ENODEV, kc_ioctl(fd2, KCANCEL_IOC_SUBMIT, &s));
+	EXPECT_EQ(0, kc_read(fd2, ev, 1));
+	EXPECT_EQ(POLLHUP, kc_poll(fd2, 0));
+	EXPECT_EQ(-ENOENT, kc_cancel(fd2, first));
+	close(fd2);
+	EXPECT_EQ(-1, open(self->path, O_RDWR | O_CLOEXEC));
+
+	/* Back again, and it works. */
+	kc_bind_again(self);
+	ASSERT_FALSE(self->unbound);
+	ASSERT_EQ(0, kc_find_device("edu", self->path, self->sys, path,
+				    sizeof(path)));
+	fd2 = kc_open(self, 0);
+	ASSERT_LE(0, fd2);
+	kc_valid_submit(&s);
+	s.arg = 12;
+	ret = kc_submit_wait(fd2, &s, ev);
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(kc_fact[12], ev[0].result);
+	close(fd2);
+}
+
+/* ---- the command line ------------------------------------------------- */
+
+/* The harness's own options, passed on to it. */
+#define KC_HARNESS_OPTS		"lF:f:V:v:t:T:r:"
+
+static const struct option kc_long_options[] = {
+	{ "device", required_argument, NULL, 'd' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void kc_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [-d DEVICE]... [-h|-l] [-t|-T|-v|-V|-f|-F|-r NAME]...\n"
+		"Test the ABI of the kcancel character devices, once per backend:\n"
+		"the variant edu runs on QEMU's edu device, sim on a software device.\n"
+		"\n"
+		"  -d, --device PATH  test PATH instead of the first /dev/kcancelN of each\n"
+		"                     backend; may be given once per backend\n"
+		"  -h, --help         print this and exit\n"
+		"  -l                 list the tests and exit\n"
+		"  -t NAME, -T NAME   include, exclude the test NAME\n"
+		"  -v NAME, -V NAME   include, exclude the variant NAME (edu, sim)\n"
+		"  -f NAME, -F NAME   include, exclude the fixture NAME (kcancel)\n"
+		"  -r FIXTURE.VARIANT.TEST  run that test\n"
+		"\n"
+		"The filters work as in every kselftest: they may be repeated, and the\n"
+		"first that matches decides. Load the module for it with\n"
+		"  insmod kcancel.ko sim_devices=1 sim_latency_us=50000 sim_jitter_us=0 sim_parallel=1\n"
+		"The output is TAP, ending with a Totals line. Exit status: 0 if no test\n"
+		"failed (skipped ones do not fail), 1 if one did, 4 after -l, 2 for a bad\n"
+		"command line.\n");
+}
+
+int main(int argc, char **argv)
+{
+	char **hargv = calloc(2 * argc + 1, sizeof(*hargv));
+	char opt[3] = "-";
+	int hargc = 0, c;
+
+	if (!hargv)
+		return KSFT_FAIL;
+	hargv[hargc++] = argv[0];
+	while ((c = getopt_long(argc, argv, "d:h" KC_HARNESS_OPTS,
+				kc_long_options, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (!*optarg || strlen(optarg) >= KC_PATH ||
+			    kc_ndevices == KC_MAX_DEVICES) {
+				fprintf(stderr, PROG ": --device '%s': %s\n",
+					optarg,
+					kc_ndevices == KC_MAX_DEVICES ?
+					"too many devices" : "bad path");
+				kc_usage(stderr);
+				return 2;
+			}
+			kc_devices[kc_ndevices++] = optarg;
+			break;
+		case 'h':
+			kc_usage(stdout);
+			return 0;
+		case '?':
+		case ':':
+			/* getopt_long() has said what was wrong. */
+			kc_usage(stderr);
+			return 2;
+		default:
+			opt[1] = c;
+			hargv[hargc++] = strdup(opt);
+			if (strchr(KC_HARNESS_OPTS, c)[1] == ':')
+				hargv[hargc++] = optarg;
+			break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s'\n",
+			argv[optind]);
+		kc_usage(stderr);
+		return 2;
+	}
+	/* The harness parses its options with getopt() again, from the start. */
+	optind = 0;
+	return test_harness_run(hargc, hargv);
+}
