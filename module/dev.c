@@ -311,22 +311,38 @@ static void kc_dev_put_slot(struct kc_dev *kd, struct kc_io *io)
 /*
  * Hand a claimed request to the hardware. A factorial or DMA request enters
  * the collection of sent requests first, so that its interrupt, which may
- * come before the backend's start returns, finds it there.
+ * come before the backend's start returns, finds it there. A cancel that
+ * finds it there before the backend has started it has nothing to abort
+ * yet, so the abort is asked for again once the operation has started.
  */
 static void kc_dev_start_io(struct kc_dev *kd, struct kc_io *io)
 {
 	int ret;
 
-	if (io->chan != KC_CHAN_BELL) {
-		ret = kc_target_send(&kd->target, &io->req, GFP_ATOMIC);
-		if (ret) {
-			kc_dev_put_slot(kd, io);
-			/* A cancel since the unmark: finish uses its reason. */
-			kc_dev_fail_io(io, ret == -ECANCELED ? ret : -EIO);
-			return;
-		}
+	if (io->chan == KC_CHAN_BELL) {
+		kd->ops->start(kd, io);
+		return;
 	}
+	ret = kc_target_send(&kd->target, &io->req, GFP_ATOMIC);
+	if (ret) {
+		kc_dev_put_slot(kd, io);
+		/* A cancel since the unmark: finish uses its reason. */
+		kc_dev_fail_io(io, ret == -ECANCELED ? ret : -EIO);
+		return;
+	}
+	/* Its interrupt may end it, and free it, before start returns. */
+	kc_request_get(&io->req);
 	kd->ops->start(kd, io);
+	/*
+	 * Either a cancel's abort saw the started operation, or this sees the
+	 * cancel: pairs with the full barrier of the cmpxchg in
+	 * kc_request_cancel(), which sets the flag before the cancel looks for
+	 * the request to abort.
+	 */
+	smp_mb();
+	if (kc_request_is_canceled(&io->req))
+		kc_dev_sent_cancel(&kd->target, &io->req);
+	kc_request_put(&io->req);
 }
 
 /*

@@ -104,7 +104,8 @@ struct kc_io {
  *	Returns 0, -ECANCELED if @abort stopped the operation, or -EIO.
  * @abort: optional: try to stop the operation of @io; its bit must still
  *	reach kc_dev_dpc(). Called under &kc_dev.lock, only while @io holds its
- *	slot.
+ *	slot, possibly more than once and after the operation has ended on its
+ *	own: a call that finds nothing left to stop must do nothing.
  *
  * Context: all three are called in any context, with interrupts possibly
  * disabled, and may not sleep.
