@@ -186,7 +186,7 @@ void kc_test_join(struct task_struct *task)
 }
 
 kunit_test_suites(&kc_request_suite, &kc_interleave_suite, &kc_race_suite,
-		  &kc_target_suite, &kc_dev_suite);
+		  &kc_target_suite, &kc_dev_suite, &kc_chardev_suite);
 
 MODULE_DESCRIPTION("KUnit suites of kcancel");
 MODULE_LICENSE("GPL");

@@ -80,5 +80,6 @@ extern struct kunit_suite kc_interleave_suite;
 extern struct kunit_suite kc_race_suite;
 extern struct kunit_suite kc_target_suite;
 extern struct kunit_suite kc_dev_suite;
+extern struct kunit_suite kc_chardev_suite;
 
 #endif /* _KC_TEST_H */
