@@ -369,6 +369,17 @@ static void kc_dev_kick(struct kc_dev *kd)
 	} while (true);
 }
 
+/*
+ * A request's timeout: cancel it wherever it is, as the cancel ioctl does,
+ * so that a backend that can abort stops an operation in flight at once.
+ */
+static void kc_dev_io_timeout(struct kc_request *req)
+{
+	struct kc_io *io = container_of(req, struct kc_io, req);
+
+	kc_dev_cancel(io->kd, io, -ETIMEDOUT);
+}
+
 /**
  * kc_dev_queue() - queue a prepared request and start what can start
  * @kd: the device.
@@ -385,7 +396,8 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns)
 	unsigned long flags;
 
 	if (timeout_ns)
-		kc_request_start_timer(&io->req, timeout_ns);
+		kc_request_start_timer_fn(&io->req, timeout_ns,
+					  kc_dev_io_timeout);
 	spin_lock_irqsave(&kd->lock, flags);
 	if (kd->dead) {
 		spin_unlock_irqrestore(&kd->lock, flags);

@@ -204,7 +204,10 @@ static enum hrtimer_restart kc_request_timer_fn(struct hrtimer *timer)
 	struct kc_request *req = container_of(timer, struct kc_request, timer);
 	struct kc_queue *q = req->queue;
 
-	kc_request_cancel(req, -ETIMEDOUT);
+	if (req->timeout_fn)
+		req->timeout_fn(req);
+	else
+		kc_request_cancel(req, -ETIMEDOUT);
 	kc_request_put(req);
 	kc_queue_put_active(q);
 	return HRTIMER_NORESTART;
@@ -254,6 +257,7 @@ void kc_request_init(struct kc_request *req, struct kc_queue *q,
 	INIT_WORK(&req->cancel_work, kc_request_cancel_work);
 	hrtimer_init(&req->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	req->timer.function = kc_request_timer_fn;
+	req->timeout_fn = NULL;
 	init_completion(&req->done);
 	req->status = 0;
 	req->result = 0;
@@ -582,6 +586,29 @@ bool kc_request_cancel(struct kc_request *req, int reason)
 EXPORT_SYMBOL_GPL(kc_request_cancel);
 
 /**
+ * kc_request_start_timer_fn() - run a timeout on a request after a delay
+ * @req: a request the caller owns and has not completed.
+ * @timeout_ns: the delay, in nanoseconds.
+ * @fn: what the timeout does, or NULL for kc_request_cancel(@req,
+ *	-ETIMEDOUT); see &typedef kc_timeout_fn.
+ *
+ * The timer fires in hard IRQ context (softirq context on PREEMPT_RT), and
+ * holds a reference to @req and keeps its queue busy until @fn returns.
+ * Completion disarms it. Call it at most once per request.
+ *
+ * Context: any context.
+ */
+void kc_request_start_timer_fn(struct kc_request *req, u64 timeout_ns,
+			       kc_timeout_fn fn)
+{
+	kc_request_get(req);
+	kc_queue_get_active(req->queue);
+	req->timeout_fn = fn;
+	hrtimer_start(&req->timer, ns_to_ktime(timeout_ns), HRTIMER_MODE_REL);
+}
+EXPORT_SYMBOL_GPL(kc_request_start_timer_fn);
+
+/**
  * kc_request_start_timer() - cancel a request with -ETIMEDOUT after a delay
  * @req: a request the caller owns and has not completed.
  * @timeout_ns: the delay, in nanoseconds.
@@ -594,9 +621,7 @@ EXPORT_SYMBOL_GPL(kc_request_cancel);
  */
 void kc_request_start_timer(struct kc_request *req, u64 timeout_ns)
 {
-	kc_request_get(req);
-	kc_queue_get_active(req->queue);
-	hrtimer_start(&req->timer, ns_to_ktime(timeout_ns), HRTIMER_MODE_REL);
+	kc_request_start_timer_fn(req, timeout_ns, NULL);
 }
 EXPORT_SYMBOL_GPL(kc_request_start_timer);
 

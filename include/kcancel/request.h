@@ -106,6 +106,21 @@ enum kc_sync_mode {
 typedef void (*kc_cancel_fn)(struct kc_request *req);
 
 /**
+ * typedef kc_timeout_fn - what a request's timeout does
+ * @req: the request whose timer fired; the timer holds a reference to it
+ *	until this returns.
+ *
+ * The default, without one, is kc_request_cancel(@req, -ETIMEDOUT). A driver
+ * whose requests may be in its hardware when the timer fires gives its own,
+ * which also hurries the hardware, as its cancel path does (for a sent
+ * request: kc_target_cancel_sent()).
+ *
+ * Context: the timer's: hard IRQ, except on PREEMPT_RT, where it runs from
+ * the hrtimer softirq; may not sleep; no kcancel lock held.
+ */
+typedef void (*kc_timeout_fn)(struct kc_request *req);
+
+/**
  * struct kc_request_ops - what the embedding driver provides
  * @release: frees the request when its last reference is dropped.
  * @completed: optional; called once by kc_request_complete() after the
@@ -164,6 +179,8 @@ struct kc_queue {
  * @cancel_node: entry in &kc_queue.cancelable, under &kc_queue.lock.
  * @cancel_work: delivers the cancel callback when it may not run inline.
  * @timer: optional timeout, armed by kc_request_start_timer().
+ * @timeout_fn: what the timeout does; NULL for kc_request_cancel() with
+ *	-ETIMEDOUT. Set before the timer is armed.
  * @done: completed (complete_all()) when the request completes.
  * @status: the completion status, valid once @done is complete.
  * @result: the completion result, valid once @done is complete.
@@ -181,6 +198,7 @@ struct kc_request {
 	struct list_head cancel_node;
 	struct work_struct cancel_work;
 	struct hrtimer timer;
+	kc_timeout_fn timeout_fn;
 	struct completion done;
 	int status;
 	u64 result;
@@ -204,6 +222,8 @@ int kc_request_complete(struct kc_request *req, int status, u64 result);
 int kc_request_finish(struct kc_request *req, int status, u64 result);
 bool kc_request_cancel(struct kc_request *req, int reason);
 void kc_request_start_timer(struct kc_request *req, u64 timeout_ns);
+void kc_request_start_timer_fn(struct kc_request *req, u64 timeout_ns,
+			       kc_timeout_fn fn);
 int kc_request_wait(struct kc_request *req, long timeout);
 
 /**
