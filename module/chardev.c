@@ -9,7 +9,8 @@
  * The table holds a reference to each request from its submit until its
  * event is reaped, by read() or KCANCEL_IOC_WAIT, whichever comes first.
  * The table's lock (taken with interrupts disabled: requests complete in any
- * context) also guards the event list and &kc_file_io.reaped.
+ * context) also guards the event list, &kc_file_io.reaped and
+ * &kc_file_io.completed.
  *
  * A request's completion (&kc_request_ops.completed) queues its event, wakes
  * readers and pollers, then drops the file's count of requests outstanding.
@@ -35,7 +36,7 @@ static DEFINE_IDA(kc_minor_ida);
  * @kd: the device, with a reference.
  * @node: entry in &kc_dev.files.
  * @ios: id -> &struct kc_file_io, each with a reference; its lock guards
- *	@events and &kc_file_io.reaped too.
+ *	@events, &kc_file_io.reaped and &kc_file_io.completed too.
  * @events: completed requests whose event is not reaped, oldest first.
  * @wq: readers and pollers wait here for @events.
  * @outstanding: requests submitted and not completed.
@@ -61,6 +62,8 @@ struct kc_file {
  * @event_node: entry in &kc_file.events.
  * @sync: submitted by KCANCEL_IOC_SUBMIT_WAIT: no event is queued.
  * @reaped: its event was taken (or is being taken) by a reader or a waiter.
+ * @completed: kc_file_io_completed() has run: its event is on
+ *	&kc_file.events unless @reaped.
  */
 struct kc_file_io {
 	struct kc_io io;
@@ -70,6 +73,7 @@ struct kc_file_io {
 	struct list_head event_node;
 	bool sync;
 	bool reaped;
+	bool completed;
 };
 
 static struct kc_file_io *to_fio(struct kc_request *req)
@@ -96,6 +100,7 @@ static void kc_file_io_completed(struct kc_request *req)
 	unsigned long flags;
 
 	xa_lock_irqsave(&f->ios, flags);
+	fio->completed = true;
 	if (!fio->reaped && !fio->sync)
 		list_add_tail(&fio->event_node, &f->events);
 	xa_unlock_irqrestore(&f->ios, flags);
@@ -341,6 +346,21 @@ static long kc_ioctl_cancel(struct kc_file *f, void __user *uarg)
 	return canceled ? 0 : -EALREADY;
 }
 
+/*
+ * Give back an event a waiter took but could not deliver, at the head. A
+ * waiter may take it between the request's completion and
+ * kc_file_io_completed(): that one then queues it.
+ */
+static void kc_file_unreap(struct kc_file *f, struct kc_file_io *fio)
+{
+	xa_lock_irq(&f->ios);
+	fio->reaped = false;
+	if (fio->completed)
+		list_add(&fio->event_node, &f->events);
+	xa_unlock_irq(&f->ios);
+	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
+}
+
 /* KCANCEL_IOC_WAIT's timeout in jiffies: 0 stays 0, anything else >= 1. */
 static long kc_wait_jiffies(u64 timeout_ns)
 {
@@ -395,8 +415,14 @@ static long kc_ioctl_wait(struct kc_file *f, void __user *uarg)
 	if (!mine)
 		goto out;
 	kc_file_event(fio, &w.done);
+	if (copy_to_user(uarg, &w, sizeof(w))) {
+		/* As read() does: the event stays, for another reaper. */
+		kc_file_unreap(f, fio);
+		ret = -EFAULT;
+		goto out;
+	}
 	kc_file_forget(f, fio);
-	ret = copy_to_user(uarg, &w, sizeof(w)) ? -EFAULT : 0;
+	ret = 0;
 out:
 	kc_request_put(&fio->io.req);
 	return ret;

@@ -210,6 +210,8 @@ struct kcancel_info {
  *   ENOENT     no such id on this file, or its event was reaped (by read()
  *              or another wait)
  *   EINVAL     id of a KCANCEL_IOC_SUBMIT_WAIT request
+ *   EFAULT     the structure cannot be read, or cannot be written back: the
+ *              event then stays, for read() or another wait
  */
 #define KCANCEL_IOC_WAIT	_IOWR(KCANCEL_IOC_MAGIC, 4, struct kcancel_wait)
 
