@@ -24,6 +24,11 @@
  * All structures have fixed-width fields; pointers travel as __u64; reserved
  * fields and unknown flags must be zero (else EINVAL), so that they can be
  * given a meaning later.
+ *
+ * The errnos each call fails with are listed with it below, and the driver
+ * returns no other (the VFS has its own, EBADF for a closed descriptor for
+ * one). open() fails with ENOMEM (no memory for the file) or ENODEV (the
+ * device was removed); close() does not fail.
  */
 #ifndef _UAPI_LINUX_KCANCEL_H
 #define _UAPI_LINUX_KCANCEL_H
@@ -68,6 +73,10 @@ enum kcancel_op {
  * @arg: %KCANCEL_OP_FACTORIAL: n; %KCANCEL_OP_DOORBELL: any value, returned
  *	as the result; otherwise must be 0.
  * @buf: DMA operations: the user buffer, as a __u64; otherwise must be 0.
+ *	Any user address is taken: a DMA_TO_DEV buffer that cannot be read
+ *	fails the submit with EFAULT; a DMA_FROM_DEV buffer is only checked to
+ *	lie in user space, and its event has status -EFAULT if the data cannot
+ *	be written to it.
  * @len: DMA operations: 1 to info.dma_size bytes; otherwise must be 0.
  * @offset: DMA operations: where in the device memory; @offset + @len must
  *	not exceed info.dma_size; otherwise must be 0.
@@ -177,8 +186,12 @@ struct kcancel_info {
 
 /*
  * KCANCEL_IOC_SUBMIT: queue a request; its id is written back.
- *   EINVAL  bad op, flags, reserved field, arg, len, offset or timeout
- *   EFAULT  the structure or a DMA_TO_DEV buffer cannot be read
+ *   EINVAL  bad op, flags, reserved field, arg, buf, len, offset or
+ *           timeout_ns (see struct kcancel_submit)
+ *   EFAULT  the structure or a DMA_TO_DEV buffer cannot be read, or a
+ *           DMA_FROM_DEV buffer is not in user space. Also when the id
+ *           cannot be written back: the request was queued even so, and
+ *           its event carries its id.
  *   EAGAIN  max_pending requests of this file are not reaped yet
  *   ENOMEM  no memory for the request
  *   ENODEV  the device was removed
@@ -187,9 +200,11 @@ struct kcancel_info {
 
 /*
  * KCANCEL_IOC_SUBMIT_WAIT: submit, then wait for the completion and write it
- * to done. Errors of KCANCEL_IOC_SUBMIT, and:
+ * to done, with req.id. Errors of KCANCEL_IOC_SUBMIT, and:
  *   EINTR   a signal arrived while waiting: the request was cancelled and has
  *           completed; done is written (usually with -ECANCELED)
+ *   EFAULT  also when done cannot be written back: the request has run, and
+ *           its completion is lost
  */
 #define KCANCEL_IOC_SUBMIT_WAIT	_IOWR(KCANCEL_IOC_MAGIC, 2, struct kcancel_submit_wait)
 
@@ -200,6 +215,7 @@ struct kcancel_info {
  *             got there first: its event tells how it ended
  *   ENOENT    no such id on this file, or its event was reaped
  *   EINVAL    flags or reserved not 0
+ *   EFAULT    the structure cannot be read
  */
 #define KCANCEL_IOC_CANCEL	_IOW(KCANCEL_IOC_MAGIC, 3, struct kcancel_cancel)
 
@@ -215,15 +231,31 @@ struct kcancel_info {
  */
 #define KCANCEL_IOC_WAIT	_IOWR(KCANCEL_IOC_MAGIC, 4, struct kcancel_wait)
 
-/* KCANCEL_IOC_INFO: describe the device. */
+/*
+ * KCANCEL_IOC_INFO: describe the device.
+ *   EFAULT  the structure cannot be written
+ */
 #define KCANCEL_IOC_INFO	_IOR(KCANCEL_IOC_MAGIC, 5, struct kcancel_info)
 
 /*
+ * Any other ioctl command, these numbers with another size or direction
+ * included, fails with ENOTTY.
+ */
+
+/*
  * read(): whole struct kcancel_event records, oldest completion first, as
- * many as fit. EINVAL if count is smaller than one record; blocks until one
- * is there unless O_NONBLOCK (EAGAIN). poll(): EPOLLIN when an event is
- * ready; EPOLLHUP once the device is gone and this file has nothing left
- * to read or wait for.
+ * many as fit in count; blocks until one is there unless O_NONBLOCK. It
+ * returns 0 (end of file) once the device is gone and this file has nothing
+ * left to read or wait for.
+ *   EINVAL  count is smaller than one record
+ *   EAGAIN  O_NONBLOCK, and no event is ready
+ *   EINTR   a signal arrived while it waited
+ *   EFAULT  not even the first record can be written to the buffer; the
+ *           records not written stay for the next read
+ *
+ * poll(): EPOLLIN when an event is ready; EPOLLHUP once the device is gone
+ * and this file has nothing left to read or wait for. It fails only as
+ * poll(2) does (EINTR).
  */
 
 #endif /* _UAPI_LINUX_KCANCEL_H */
