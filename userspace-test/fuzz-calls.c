@@ -1,0 +1,922 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcancel-fuzz: the ioctls, and what each one is expected to return.
+ *
+ * Every call is judged twice. First against the ABI: an errno that
+ * include/uapi/linux/kcancel.h does not document for the call is counted as
+ * undocumented (fuzz-errno.c holds the table). Then against what the fuzzer
+ * knew when it made the call: which fields were valid, whether the argument
+ * could be read or written, whether an id is live on the file, never issued
+ * or reaped, whether another process shares the file. An outcome that is
+ * documented but impossible in that situation (EINVAL for a valid submit,
+ * success for an invalid one, ENOENT for a live id, EAGAIN from a blocking
+ * read, a partial record) is counted as wrong. Where another process that
+ * shares the file could have changed things, the expectation widens.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+
+#include "fuzz.h"
+
+/* Submits per valid DMA to an edu device, at most. */
+#define EDU_DMA_EVERY	400
+
+/* The outcomes of the EXP_* bits (fuzz.h), in order: bit 0 is success. */
+static const int xerrs[] = {
+	0, EINVAL, EFAULT, EAGAIN, ENOMEM, ENODEV, EINTR, EALREADY, ENOENT,
+	ETIMEDOUT, ENOTTY,
+};
+
+static u32 xbit(int err)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(xerrs); i++)
+		if (xerrs[i] == err)
+			return BIT(i);
+	return EXP_OTHER;
+}
+
+/* An expectation as "ok|EINVAL|...". */
+static const char *xdesc(u32 exp, char *buf, size_t size)
+{
+	char name[32];
+	size_t i, n = 0;
+
+	buf[0] = 0;
+	for (i = 0; i < ARRAY_SIZE(xerrs) && n < size; i++)
+		if (exp & BIT(i))
+			n += snprintf(buf + n, size - n, "%s%s", n ? "|" : "",
+				      err_name(xerrs[i], name, sizeof(name)));
+	return buf;
+}
+
+static const u64 edges64[] = {
+	0, 1, 2, 12, 13, 4095, 4096, 4097, 0x7fffffff, 0x80000000,
+	0xffffffff, 0x100000000ULL, 0x7fffffffffffffffULL,
+	0x8000000000000000ULL, ~0ULL - 1, ~0ULL,
+};
+
+static const u32 edges32[] = {
+	0, 1, 2, 4094, 4095, 4096, 4097, 8192, 0x7fffffff, 0x80000000,
+	0xfffffffe, 0xffffffff,
+};
+
+static const u64 timeouts[] = {
+	1, 1000, 4095, 4096, 4097, 100000, NSEC_PER_MSEC, NSEC_PER_SEC,
+	0x7fffffffffffffffULL,
+};
+
+/* Mostly an edge, sometimes anything. */
+static u64 edge64(struct fuzz_proc *p)
+{
+	return rnd_pct(p, 80) ? edges64[rnd_below(p, ARRAY_SIZE(edges64))] :
+				rnd(p);
+}
+
+static u32 edge32(struct fuzz_proc *p)
+{
+	return rnd_pct(p, 80) ? edges32[rnd_below(p, ARRAY_SIZE(edges32))] :
+				(u32)rnd(p);
+}
+
+/**
+ * count_call() - count a call and its outcome
+ * @p: the process.
+ * @call: the call.
+ * @err: 0 or the errno it failed with.
+ */
+void count_call(struct fuzz_proc *p, enum fuzz_call call, int err)
+{
+	p->ncalls++;
+	p->st->calls++;
+	p->st->res[call][err_slot(err)]++;
+	if (p->budget)
+		p->budget--;
+}
+
+/*
+ * Count a call; returns what is wrong with its outcome @err given the
+ * outcomes @exp the situation allows, or NULL.
+ */
+const char *judge(struct fuzz_proc *p, enum fuzz_call call, int err, u32 exp)
+{
+	count_call(p, call, err);
+	if (err && !call_documents(call, err)) {
+		p->st->undocumented++;
+		return "undocumented errno";
+	}
+	if (!(exp & xbit(err))) {
+		p->st->wrong++;
+		return "wrong outcome";
+	}
+	return NULL;
+}
+
+/* Log a call with -v, and say what is wrong with it if anything is. */
+void report(struct fuzz_proc *p, enum fuzz_call call, int err, u32 exp,
+	    const char *bad, const char *desc)
+{
+	char name[32], x[128];
+
+	vlog(p, "%s %s -> %s", call_name(call), desc,
+	     err_name(err, name, sizeof(name)));
+	if (bad)
+		diag(p, "%s %s: %s %s (errno %d), expected %s\n",
+		     call_name(call), desc, bad,
+		     err_name(err, name, sizeof(name)), err,
+		     xdesc(exp, x, sizeof(x)));
+}
+
+/* A tag no request of the run has: never 0, bit 63 sometimes. */
+static u64 new_tag(struct fuzz_proc *p)
+{
+	u64 tag = (u64)p->uid << 40 | (++p->seq & ((1ULL << 40) - 1));
+
+	return rnd_pct(p, 25) ? tag | 1ULL << 63 : tag;
+}
+
+static bool op_is_dma(u64 op)
+{
+	return op == KCANCEL_OP_DMA_TO_DEV || op == KCANCEL_OP_DMA_FROM_DEV;
+}
+
+/* The ABI's rules for a submit (the header's struct kcancel_submit). */
+static bool submit_valid(const struct kcancel_submit *s, u32 dma_size)
+{
+	if (s->op < KCANCEL_OP_FACTORIAL || s->op > KCANCEL_OP_MAX)
+		return false;
+	if (s->flags || s->reserved[0] || s->reserved[1])
+		return false;
+	if (s->timeout_ns > INT64_MAX)
+		return false;
+	if (!op_is_dma(s->op))
+		return !s->buf && !s->len && !s->offset &&
+		       (s->op != KCANCEL_OP_FACTORIAL ||
+			s->arg <= KCANCEL_FACTORIAL_MAX);
+	/* Any buf: one that faults is EFAULT, at submit or in the event. */
+	return !s->arg && s->len && s->len <= dma_size &&
+	       s->offset <= dma_size - s->len;
+}
+
+/**
+ * struct sub - a submit the fuzzer made up
+ * @s: the structure.
+ * @valid: its fields are valid.
+ * @buf: where its DMA buffer is: a kind, or %FP_NR if it is some number.
+ */
+struct sub {
+	struct kcancel_submit s;
+	bool valid;
+	enum fuzz_ptr buf;
+};
+
+/*
+ * The kind of the DMA buffer @addr of @len bytes, from where it is: the
+ * fields may have changed since it was placed.
+ */
+static enum fuzz_ptr buf_kind(struct fuzz_proc *p, u64 addr, u64 len)
+{
+	const struct fuzz_zoo *z = p->zoo;
+	u64 dma = (uintptr_t)z->dma, guard = (uintptr_t)z->dma_guard;
+	u64 ro = (uintptr_t)z->alias_ro;
+
+	if (addr >= USER_SURE_BAD)
+		return FP_KERNEL;
+	/* No overflow below: @addr < 2^47, @len < 2^32. */
+	if (addr >= dma && addr < guard)
+		return addr + len <= guard ? FP_VALID : FP_STRADDLE;
+	if (addr >= guard && addr + len <= guard + z->page)
+		return FP_GUARD;
+	if (addr >= ro && addr + len <= ro + FUZZ_MAX_SLOTS * z->page)
+		return FP_READONLY;
+	if (addr + len <= 2 * UNMAPPED_ADDR)
+		return addr ? FP_UNMAPPED : FP_NULL;
+	return FP_NR;
+}
+
+/* A DMA buffer of @len bytes. */
+static void pick_buf(struct fuzz_proc *p, struct sub *sb, u32 len)
+{
+	struct place pl;
+
+	place(p, &pl, rnd_pct(p, 70) ? FP_VALID : rnd_below(p, FP_NR),
+	      p->zoo->dma, p->zoo->dma_guard, len);
+	sb->buf = pl.kind;
+	sb->s.buf = pl.addr;
+}
+
+/* Set one field to an edge: most make the submit invalid. */
+static void mutate(struct fuzz_proc *p, struct sub *sb)
+{
+	struct kcancel_submit *s = &sb->s;
+
+	switch (rnd_below(p, 8)) {
+	case 0:
+		s->flags = edge32(p) | 1U << rnd_below(p, 32);
+		break;
+	case 1:
+		s->reserved[rnd_below(p, 2)] = edge64(p) | 1;
+		break;
+	case 2:
+		s->arg = edge64(p);
+		break;
+	case 3:
+		if (rnd_pct(p, 50)) {
+			pick_buf(p, sb, s->len);
+		} else {
+			s->buf = edge64(p);
+			sb->buf = s->buf ? FP_NR : FP_NULL;
+		}
+		break;
+	case 4:
+		s->len = edge32(p);
+		break;
+	case 5:
+		s->offset = edge32(p);
+		break;
+	case 6:
+		s->timeout_ns = edge64(p);
+		break;
+	default:
+		s->op = edge32(p);
+		break;
+	}
+}
+
+/*
+ * The operation of the next submit: mostly doorbells and factorials, which
+ * are cheap. The edu device runs one 100 ms DMA at a time: a valid DMA goes
+ * to it once in %EDU_DMA_EVERY submits of a process (counted, not timed, so
+ * that a rerun makes the same choices), and never for a submit that waits.
+ */
+static u32 pick_op(struct fuzz_proc *p, bool *dma_ok, bool sync)
+{
+	u64 r = rnd_below(p, 100);
+
+	*dma_ok = true;
+	p->edu_submits++;
+	if (r < 8)
+		return edge32(p);
+	if (r < 50)
+		return KCANCEL_OP_DOORBELL;
+	if (r < 80)
+		return KCANCEL_OP_FACTORIAL;
+	if (p->cfg->info.backend == KCANCEL_BACKEND_EDU)
+		*dma_ok = !sync && p->edu_submits >= EDU_DMA_EVERY;
+	return r < 90 ? KCANCEL_OP_DMA_TO_DEV : KCANCEL_OP_DMA_FROM_DEV;
+}
+
+static void gen_submit(struct fuzz_proc *p, struct sub *sb, bool sync)
+{
+	const struct kcancel_info *info = &p->cfg->info;
+	struct kcancel_submit *s = &sb->s;
+	unsigned int n;
+	bool dma_ok;
+	u64 tag;
+	u32 len;
+
+	memset(sb, 0, sizeof(*sb));
+	sb->buf = FP_NULL;
+	s->op = pick_op(p, &dma_ok, sync);
+	s->tag = new_tag(p);
+	/* An out field: whatever is in it must not matter. */
+	s->id = rnd(p);
+	if (s->op == KCANCEL_OP_FACTORIAL) {
+		s->arg = rnd_below(p, KCANCEL_FACTORIAL_MAX + 1);
+	} else if (s->op == KCANCEL_OP_DOORBELL) {
+		s->arg = edge64(p);
+	} else if (op_is_dma(s->op)) {
+		len = rnd_pct(p, 50) ? edge32(p) : rnd(p);
+		len = len % info->dma_size + 1;
+		s->len = len;
+		s->offset = rnd_pct(p, 50) ? info->dma_size - len :
+					     rnd_below(p, info->dma_size - len + 1);
+		pick_buf(p, sb, len);
+	}
+	if (rnd_pct(p, 20))
+		s->timeout_ns = timeouts[rnd_below(p, ARRAY_SIZE(timeouts))];
+	if (rnd_pct(p, 60))
+		for (n = 1 + rnd_below(p, 2); n; n--)
+			mutate(p, sb);
+	/* A DMA that may not run now is made invalid: len 0. */
+	if (op_is_dma(s->op) && !dma_ok)
+		s->len = 0;
+	if (op_is_dma(s->op))
+		sb->buf = buf_kind(p, s->buf, s->len);
+	sb->valid = submit_valid(s, info->dma_size);
+	/* Drawn either way, so that the choices after stay the same. */
+	tag = edge64(p);
+	if (!sb->valid && rnd_pct(p, 30))
+		s->tag = tag;
+	if (sb->valid && op_is_dma(s->op))
+		p->edu_submits = 0;
+}
+
+/*
+ * Whether the driver can take the DMA buffer of a valid submit: one to the
+ * device must be readable, one from it only in user space (it is written
+ * when the event is reaped). -1 when the buffer is some number.
+ */
+static int buf_ok(const struct sub *sb)
+{
+	if (!op_is_dma(sb->s.op))
+		return 1;
+	if (sb->buf == FP_NR)
+		return -1;
+	if (sb->s.op == KCANCEL_OP_DMA_TO_DEV)
+		return ptr_readable(sb->buf);
+	return ptr_user(sb->buf);
+}
+
+/* Can the event of @sb have status -EFAULT? */
+static bool may_fault(const struct sub *sb)
+{
+	return sb->s.op == KCANCEL_OP_DMA_FROM_DEV &&
+	       (sb->buf == FP_NR || !ptr_writable(sb->buf));
+}
+
+/* The outcomes a submit may have, and whether each means it was taken. */
+static u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
+			 enum fuzz_ptr ptr, bool sync)
+{
+	const struct fuzz_file *f = &p->ar->files[file];
+	u32 exp;
+
+	if (!ptr_readable(ptr))
+		return EXP_EFAULT;
+	if (!sb->valid)
+		exp = EXP_EINVAL | EXP_EAGAIN | EXP_ENOMEM;
+	else if (buf_ok(sb) < 0)
+		exp = EXP_OK | EXP_EFAULT | EXP_EAGAIN | EXP_ENOMEM;
+	else if (!buf_ok(sb))
+		exp = EXP_EFAULT | EXP_EAGAIN | EXP_ENOMEM;
+	else
+		exp = (ptr_writable(ptr) ? EXP_OK : EXP_EFAULT) | EXP_EAGAIN |
+		      EXP_ENOMEM;
+	if (sync && (exp & EXP_OK))
+		exp |= EXP_EINTR;
+	/* Alone on the file, the fuzzer knows how full it is. */
+	if (!file_shared(p, file) &&
+	    __atomic_load_n(&f->live, __ATOMIC_RELAXED) <
+	    (s32)p->cfg->info.max_pending)
+		exp &= ~EXP_EAGAIN;
+	return exp;
+}
+
+/* Did the submit that returned @err queue the request? */
+static bool submit_taken(const struct sub *sb, enum fuzz_ptr ptr, int err)
+{
+	if (!err || err == EINTR)
+		return true;
+	return err == EFAULT && sb->valid && buf_ok(sb) > 0 &&
+	       ptr_readable(ptr) && !ptr_writable(ptr);
+}
+
+/* @id is the id written back, if the submit succeeded. */
+static void desc_submit(char *d, const struct sub *sb, int fd,
+			enum fuzz_ptr ptr, int err, u64 id)
+{
+	const struct kcancel_submit *s = &sb->s;
+	int n;
+
+	n = snprintf(d, DESC_LEN,
+		     "fd %d op %u flags %#x tag %#llx arg %#llx buf %#llx (%s) len %u offset %u",
+		     fd, s->op, s->flags, s->tag, s->arg, s->buf,
+		     ptr_names[sb->buf], s->len, s->offset);
+	n += snprintf(d + n, DESC_LEN - n,
+		      " timeout_ns %llu reserved %#llx,%#llx at %s: %s",
+		      s->timeout_ns, s->reserved[0], s->reserved[1],
+		      ptr_names[ptr], sb->valid ? "valid" : "invalid");
+	if (!err)
+		snprintf(d + n, DESC_LEN - n, ", id %llu", id);
+}
+
+/* Enter a request the driver may take, before its submit is issued. */
+static bool enter_rec(struct fuzz_proc *p, int file, const struct sub *sb,
+		      bool sync)
+{
+	struct fuzz_rec *r;
+
+	arena_lock(p->ar);
+	r = rec_insert(p->ar, sb->s.tag);
+	if (r) {
+		r->arg = sb->s.arg;
+		r->serial = p->ar->files[file].serial;
+		r->len = sb->s.len;
+		r->op = sb->s.op;
+		r->flags = REC_SUBMITTING;
+		if (sync)
+			r->flags |= REC_SYNC;
+		if (sb->s.timeout_ns)
+			r->flags |= REC_TIMEOUT;
+		if (may_fault(sb))
+			r->flags |= REC_MAY_FAULT;
+	}
+	arena_unlock(p->ar);
+	return r;
+}
+
+static void drop_rec(struct fuzz_proc *p, u64 tag)
+{
+	struct fuzz_rec *r;
+
+	arena_lock(p->ar);
+	r = rec_find(p->ar, tag);
+	if (r)
+		rec_remove(p->ar, r);
+	arena_unlock(p->ar);
+}
+
+/*
+ * KCANCEL_IOC_SUBMIT_WAIT returned @err: check the completion it wrote back
+ * and forget the request.
+ */
+static void submit_wait_done(struct fuzz_proc *p, int file,
+			     const struct sub *sb, const struct place *pl,
+			     int err, bool taken)
+{
+	struct kcancel_submit_wait sw;
+
+	if (!taken || (err && err != EINTR) || !ptr_writable(pl->kind)) {
+		drop_rec(p, sb->s.tag);
+		return;
+	}
+	fetch_arg(pl, &sw, sizeof(sw));
+	note_id(p, sw.req.id);
+	if (sw.done.id != sw.req.id) {
+		p->st->bad_events++;
+		diag(p, "submit_wait wrote back id %llu but done.id %llu\n",
+		     sw.req.id, sw.done.id);
+	}
+	track_event(p, file, &sw.done, FR_SUBMIT_WAIT);
+	/* If the event did not match, its request is still there. */
+	drop_rec(p, sb->s.tag);
+}
+
+/**
+ * call_submit() - KCANCEL_IOC_SUBMIT or KCANCEL_IOC_SUBMIT_WAIT
+ * @p: the process.
+ * @slot: the descriptor slot to use.
+ * @sync: KCANCEL_IOC_SUBMIT_WAIT.
+ */
+void call_submit(struct fuzz_proc *p, int slot, bool sync)
+{
+	int fd = fd_of(p, slot), file = file_of(p, slot), err = 0;
+	struct kcancel_submit_wait sw;
+	char desc[DESC_LEN] = "";
+	enum fuzz_call call = sync ? FC_SUBMIT_WAIT : FC_SUBMIT;
+	enum fuzz_ptr ptr;
+	const char *bad;
+	struct place pl;
+	struct sub sb;
+	bool taken;
+	u32 exp;
+
+	gen_submit(p, &sb, sync);
+	ptr = pick_ptr(p);
+	/* Else an EFAULT would not tell whether it was taken. */
+	if (sb.buf == FP_NR)
+		ptr = FP_VALID;
+	if (sb.valid && !enter_rec(p, file, &sb, sync))
+		return;
+	/* Before the call: what another process does during it widens it. */
+	exp = submit_expect(p, file, &sb, ptr, sync);
+	memset(&sw, 0xa5, sizeof(sw));
+	sw.req = sb.s;
+	if (sync) {
+		place_arg(p, &pl, ptr, &sw, sizeof(sw));
+		if (ioctl(fd, KCANCEL_IOC_SUBMIT_WAIT, pl.addr))
+			err = errno;
+	} else {
+		place_arg(p, &pl, ptr, &sb.s, sizeof(sb.s));
+		if (ioctl(fd, KCANCEL_IOC_SUBMIT, pl.addr))
+			err = errno;
+	}
+	fetch_arg(&pl, &sw.req, sizeof(sw.req));
+	bad = judge(p, call, err, exp);
+	taken = sb.valid && submit_taken(&sb, ptr, err);
+	if (bad || p->cfg->verbose) {
+		desc_submit(desc, &sb, fd, ptr, err, sw.req.id);
+		report(p, call, err, exp, bad, desc);
+	}
+	if (!sb.valid)
+		return;
+	if (sync)
+		submit_wait_done(p, file, &sb, &pl, err, taken);
+	else
+		track_submitted(p, sb.s.tag, file, taken, taken && !err,
+				sw.req.id);
+	if (sync && taken)
+		p->st->submitted++;
+}
+
+/**
+ * enum id_class - what the fuzzer knows of an id it passes
+ * @ID_LIVE: submitted on this file, its event not reaped.
+ * @ID_GONE: reaped, or another file's: surely ENOENT.
+ * @ID_NEVER: never issued on the device (0, far ahead, huge).
+ * @ID_RANDOM: near the last ids issued: anything.
+ */
+enum id_class {
+	ID_LIVE,
+	ID_GONE,
+	ID_NEVER,
+	ID_RANDOM,
+};
+
+static const char *const id_class_names[] = {
+	[ID_LIVE] = "live", [ID_GONE] = "gone", [ID_NEVER] = "never-issued",
+	[ID_RANDOM] = "random",
+};
+
+/* Classify an id this process learned, as of now, on @file. */
+static enum id_class classify(struct fuzz_proc *p, int file,
+			      const struct fuzz_known *k)
+{
+	struct fuzz_arena *ar = p->ar;
+	enum id_class cls = ID_GONE;
+	struct fuzz_rec *r;
+
+	arena_lock(ar);
+	r = rec_find(ar, k->tag);
+	if (r && r->serial == ar->files[file].serial &&
+	    k->serial == r->serial && (r->flags & REC_ID_KNOWN) &&
+	    !(r->flags & (REC_REAPED | REC_SYNC)))
+		cls = ID_LIVE;
+	arena_unlock(ar);
+	return cls;
+}
+
+/*
+ * An id for a cancel or a wait: one of this file's live ones, one reaped
+ * or of another file (a dup shares the file: its ids are this file's), one
+ * never issued, or one close to the last issued.
+ */
+static enum id_class pick_id(struct fuzz_proc *p, int file, u64 *id, u64 *tag)
+{
+	u32 serial = p->ar->files[file].serial;
+	u64 r = rnd_below(p, 100), max_id, n;
+	const struct fuzz_known *k;
+	bool want_mine = r < 50, mine;
+	unsigned int tries;
+
+	*tag = 0;
+	max_id = __atomic_load_n(&p->ar->max_id, __ATOMIC_RELAXED);
+	n = p->nknown < FUZZ_RING ? p->nknown : FUZZ_RING;
+	if (r < 20 && n) {
+		/* The last one learned: the most likely to be live. */
+		k = &p->known[(p->nknown - 1) % FUZZ_RING];
+		*id = k->id;
+		*tag = k->tag;
+		return classify(p, file, k);
+	}
+	if (r < 60 && n) {
+		/* Mostly one of this file's, else one of another's. */
+		for (tries = 0; tries < 8; tries++) {
+			k = &p->known[(p->nknown - 1 - rnd_below(p, n)) %
+				      FUZZ_RING];
+			mine = k->serial == serial;
+			if (mine == want_mine)
+				break;
+		}
+		*id = k->id;
+		*tag = k->tag;
+		return classify(p, file, k);
+	}
+	if (r < 70) {
+		*id = max_id + (1ULL << 32) + rnd_below(p, 1U << 20);
+		return ID_NEVER;
+	}
+	if (r < 80) {
+		*id = rnd_pct(p, 20) ? 0 : edges64[ARRAY_SIZE(edges64) - 1 -
+						   rnd_below(p, 4)];
+		return ID_NEVER;
+	}
+	*id = max_id > 1 ? max_id - rnd_below(p, max_id < 128 ? max_id : 128) :
+			   1;
+	return ID_RANDOM;
+}
+
+/* A cancel returned 0 for a live request: its event must be -ECANCELED. */
+void mark_cancel_won(struct fuzz_proc *p, u64 tag)
+{
+	struct fuzz_rec *r;
+
+	arena_lock(p->ar);
+	r = rec_find(p->ar, tag);
+	if (r && !(r->flags & REC_REAPED))
+		r->flags |= REC_CANCEL_WON;
+	arena_unlock(p->ar);
+}
+
+/**
+ * call_cancel() - KCANCEL_IOC_CANCEL
+ * @p: the process.
+ * @slot: the descriptor slot to use.
+ */
+void call_cancel(struct fuzz_proc *p, int slot)
+{
+	int fd = fd_of(p, slot), file = file_of(p, slot), err = 0;
+	enum fuzz_ptr ptr = pick_ptr(p);
+	struct kcancel_cancel c = { 0 };
+	char desc[DESC_LEN];
+	enum id_class cls;
+	const char *bad;
+	struct place pl;
+	u64 tag;
+	u32 exp;
+
+	cls = pick_id(p, file, &c.id, &tag);
+	if (rnd_pct(p, 10))
+		c.flags = edge32(p);
+	if (rnd_pct(p, 10))
+		c.reserved = edge32(p);
+	if (!ptr_readable(ptr))
+		exp = EXP_EFAULT;
+	else if (c.flags || c.reserved)
+		exp = EXP_EINVAL;
+	else if (cls == ID_LIVE)
+		exp = EXP_OK | EXP_EALREADY |
+		      (file_shared(p, file) ? EXP_ENOENT : 0);
+	else if (cls == ID_RANDOM)
+		exp = EXP_OK | EXP_EALREADY | EXP_ENOENT;
+	else
+		exp = EXP_ENOENT;
+	place_arg(p, &pl, ptr, &c, sizeof(c));
+	if (ioctl(fd, KCANCEL_IOC_CANCEL, pl.addr))
+		err = errno;
+	bad = judge(p, FC_CANCEL, err, exp);
+	if (!err && cls == ID_LIVE)
+		mark_cancel_won(p, tag);
+	if (bad || p->cfg->verbose) {
+		snprintf(desc, sizeof(desc),
+			 "fd %d id %llu (%s) flags %#x reserved %#x at %s",
+			 fd, c.id, id_class_names[cls], c.flags, c.reserved,
+			 ptr_names[ptr]);
+		report(p, FC_CANCEL, err, exp, bad, desc);
+	}
+}
+
+/* A wait's timeout: often 0 or short, sometimes forever or huge. */
+static u64 pick_wait_timeout(struct fuzz_proc *p)
+{
+	u64 r = rnd_below(p, 100);
+
+	if (r < 50)
+		return 0;
+	if (r < 75)
+		return 1 + rnd_below(p, 100 * NSEC_PER_USEC);
+	if (r < 80)
+		return NSEC_PER_MSEC + rnd_below(p, 2 * NSEC_PER_MSEC);
+	if (r < 90)
+		return KCANCEL_WAIT_FOREVER;
+	return edges64[ARRAY_SIZE(edges64) - 1 - rnd_below(p, 5)];
+}
+
+static u32 wait_expect(enum id_class cls, enum fuzz_ptr ptr, u64 timeout_ns,
+		       bool shared)
+{
+	u32 exp;
+
+	if (!ptr_readable(ptr))
+		return EXP_EFAULT;
+	switch (cls) {
+	case ID_LIVE:
+		exp = EXP_OK | EXP_ETIMEDOUT;
+		if (shared)
+			exp |= EXP_ENOENT;
+		break;
+	case ID_RANDOM:
+		exp = EXP_OK | EXP_ETIMEDOUT | EXP_ENOENT | EXP_EINVAL;
+		break;
+	default:
+		return EXP_ENOENT;
+	}
+	/* A timeout of 0 only looks: no sleep, no signal. */
+	if (timeout_ns)
+		exp |= EXP_EINTR;
+	/* The event cannot be written back: it stays for the next reaper. */
+	if (!ptr_writable(ptr) && (exp & EXP_OK))
+		exp = (exp & ~EXP_OK) | EXP_EFAULT;
+	return exp;
+}
+
+/*
+ * A wait that could not write the event back returned EFAULT: the event
+ * must still be there, for this wait.
+ */
+static void wait_again(struct fuzz_proc *p, int slot, u64 id)
+{
+	struct kcancel_wait w = { .id = id };
+	char desc[DESC_LEN];
+	const char *bad;
+	struct place pl;
+	int err = 0;
+
+	place_arg(p, &pl, FP_VALID, &w, sizeof(w));
+	if (ioctl(fd_of(p, slot), KCANCEL_IOC_WAIT, pl.addr))
+		err = errno;
+	bad = judge(p, FC_WAIT, err, EXP_OK);
+	if (bad || p->cfg->verbose) {
+		snprintf(desc, sizeof(desc),
+			 "fd %d id %llu (after EFAULT) timeout_ns 0",
+			 fd_of(p, slot), id);
+		report(p, FC_WAIT, err, EXP_OK, bad, desc);
+	}
+	if (err)
+		return;
+	fetch_arg(&pl, &w, sizeof(w));
+	track_event(p, file_of(p, slot), &w.done, FR_WAIT);
+}
+
+/**
+ * call_wait() - KCANCEL_IOC_WAIT
+ * @p: the process.
+ * @slot: the descriptor slot to use.
+ */
+void call_wait(struct fuzz_proc *p, int slot)
+{
+	int fd = fd_of(p, slot), file = file_of(p, slot), err = 0;
+	enum fuzz_ptr ptr = pick_ptr(p);
+	struct kcancel_wait w;
+	char desc[DESC_LEN];
+	enum id_class cls;
+	const char *bad;
+	struct place pl;
+	bool shared;
+	u64 tag;
+	u32 exp;
+
+	memset(&w, 0x5a, sizeof(w));
+	cls = pick_id(p, file, &w.id, &tag);
+	w.timeout_ns = pick_wait_timeout(p);
+	shared = file_shared(p, file);
+	exp = wait_expect(cls, ptr, w.timeout_ns, shared);
+	place_arg(p, &pl, ptr, &w, sizeof(w));
+	if (ioctl(fd, KCANCEL_IOC_WAIT, pl.addr))
+		err = errno;
+	bad = judge(p, FC_WAIT, err, exp);
+	if (bad || p->cfg->verbose) {
+		snprintf(desc, sizeof(desc),
+			 "fd %d id %llu (%s) timeout_ns %llu at %s", fd, w.id,
+			 id_class_names[cls], w.timeout_ns, ptr_names[ptr]);
+		report(p, FC_WAIT, err, exp, bad, desc);
+	}
+	if (err == EFAULT && cls == ID_LIVE && ptr_readable(ptr) && !shared)
+		wait_again(p, slot, w.id);
+	if (err || !ptr_writable(ptr))
+		return;
+	fetch_arg(&pl, &w, sizeof(w));
+	if (w.done.id != w.id) {
+		p->st->bad_events++;
+		diag(p, "wait for id %llu returned the event of id %llu\n",
+		     w.id, w.done.id);
+	}
+	track_event(p, file, &w.done, FR_WAIT);
+}
+
+/**
+ * call_info() - KCANCEL_IOC_INFO: it must say what it said at the start
+ * @p: the process.
+ * @slot: the descriptor slot to use.
+ */
+void call_info(struct fuzz_proc *p, int slot)
+{
+	int fd = fd_of(p, slot), err = 0;
+	enum fuzz_ptr ptr = pick_ptr(p);
+	struct kcancel_info info;
+	char desc[DESC_LEN];
+	const char *bad;
+	struct place pl;
+	u32 exp;
+
+	memset(&info, 0xa5, sizeof(info));
+	place_arg(p, &pl, ptr, &info, sizeof(info));
+	if (ioctl(fd, KCANCEL_IOC_INFO, pl.addr))
+		err = errno;
+	exp = ptr_writable(ptr) ? EXP_OK : EXP_EFAULT;
+	bad = judge(p, FC_INFO, err, exp);
+	if (!err && ptr_writable(ptr)) {
+		fetch_arg(&pl, &info, sizeof(info));
+		if (memcmp(&info, &p->cfg->info, sizeof(info))) {
+			p->st->wrong++;
+			bad = "a different answer than at the start";
+		}
+	}
+	if (bad || p->cfg->verbose) {
+		snprintf(desc, sizeof(desc), "fd %d at %s", fd, ptr_names[ptr]);
+		report(p, FC_INFO, err, exp, bad, desc);
+	}
+}
+
+static const unsigned int real_cmds[] = {
+	KCANCEL_IOC_SUBMIT, KCANCEL_IOC_SUBMIT_WAIT, KCANCEL_IOC_CANCEL,
+	KCANCEL_IOC_WAIT, KCANCEL_IOC_INFO,
+};
+
+#ifndef FS_IOC_GETFSUUID
+#define FS_IOC_GETFSUUID	0
+#endif
+#ifndef FS_IOC_GETFSSYSFSPATH
+#define FS_IOC_GETFSSYSFSPATH	0
+#endif
+
+/*
+ * The commands fs/ioctl.c's do_vfs_ioctl() answers itself, for every file:
+ * they never reach the driver, so they are not the driver's to refuse.
+ */
+static const unsigned int vfs_cmds[] = {
+	FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, FIOQSIZE, FIFREEZE, FITHAW,
+	FS_IOC_FIEMAP, FIGETBSZ, FICLONE, FICLONERANGE, FIDEDUPERANGE,
+	FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_IOC_FSGETXATTR,
+	FS_IOC_FSSETXATTR, FS_IOC_GETFSUUID, FS_IOC_GETFSSYSFSPATH,
+};
+
+/* Is @cmd one of the driver's, or the VFS's? */
+static bool cmd_taken(unsigned int cmd)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(real_cmds); i++)
+		if (cmd == real_cmds[i])
+			return true;
+	for (i = 0; i < ARRAY_SIZE(vfs_cmds); i++)
+		if (cmd == vfs_cmds[i])
+			return true;
+	/* The magic of FS_IOC_GETFSUUID and FS_IOC_GETFSSYSFSPATH. */
+	return _IOC_TYPE(cmd) == 0x15;
+}
+
+/* A command the driver does not have. */
+static unsigned int pick_bad_cmd(struct fuzz_proc *p)
+{
+	unsigned int cmd, real;
+
+	do {
+		real = real_cmds[rnd_below(p, ARRAY_SIZE(real_cmds))];
+		switch (rnd_below(p, 5)) {
+		case 0:		/* another size */
+			cmd = _IOC(_IOC_DIR(real), _IOC_TYPE(real),
+				   _IOC_NR(real),
+				   (_IOC_SIZE(real) + 1 +
+				    rnd_below(p, _IOC_SIZEMASK)) &
+				   _IOC_SIZEMASK);
+			break;
+		case 1:		/* another direction */
+			cmd = _IOC((_IOC_DIR(real) + 1 + rnd_below(p, 3)) & 3,
+				   _IOC_TYPE(real), _IOC_NR(real),
+				   _IOC_SIZE(real));
+			break;
+		case 2:		/* another number of ours */
+			cmd = _IOC(_IOC_DIR(real), KCANCEL_IOC_MAGIC,
+				   rnd_below(p, 256), _IOC_SIZE(real));
+			break;
+		case 3:		/* another magic */
+			cmd = _IOC(_IOC_DIR(real), rnd_below(p, 256),
+				   _IOC_NR(real), _IOC_SIZE(real));
+			break;
+		default:
+			cmd = rnd(p);
+			break;
+		}
+	} while (cmd_taken(cmd));
+	return cmd;
+}
+
+/**
+ * call_bad_ioctl() - an ioctl the driver does not have: ENOTTY
+ * @p: the process.
+ * @slot: the descriptor slot to use.
+ */
+void call_bad_ioctl(struct fuzz_proc *p, int slot)
+{
+	int fd = fd_of(p, slot), err = 0;
+	unsigned int cmd = pick_bad_cmd(p);
+	char desc[DESC_LEN], junk[256];
+	const char *bad;
+	struct place pl;
+	u64 arg;
+
+	if (rnd_pct(p, 70)) {
+		memset(junk, 0xa5, sizeof(junk));
+		place_arg(p, &pl, rnd_below(p, FP_NR), junk, sizeof(junk));
+		arg = pl.addr;
+	} else {
+		arg = edge64(p);
+	}
+	if (ioctl(fd, cmd, arg))
+		err = errno;
+	bad = judge(p, FC_BAD_IOCTL, err, EXP_ENOTTY);
+	if (bad || p->cfg->verbose) {
+		snprintf(desc, sizeof(desc), "fd %d cmd %#x arg %#llx", fd, cmd,
+			 arg);
+		report(p, FC_BAD_IOCTL, err, EXP_ENOTTY, bad, desc);
+	}
+}
