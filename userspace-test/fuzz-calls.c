@@ -135,9 +135,14 @@ void report(struct fuzz_proc *p, enum fuzz_call call, int err, u32 exp,
 }
 
 /* A tag no request of the run has: never 0, bit 63 sometimes. */
+static u64 plain_tag(struct fuzz_proc *p)
+{
+	return (u64)p->uid << 40 | (++p->seq & ((1ULL << 40) - 1));
+}
+
 static u64 new_tag(struct fuzz_proc *p)
 {
-	u64 tag = (u64)p->uid << 40 | (++p->seq & ((1ULL << 40) - 1));
+	u64 tag = plain_tag(p);
 
 	return rnd_pct(p, 25) ? tag | 1ULL << 63 : tag;
 }
@@ -362,12 +367,16 @@ static u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
 		      EXP_ENOMEM;
 	if (sync && (exp & EXP_OK))
 		exp |= EXP_EINTR;
-	/* Alone on the file, the fuzzer knows how full it is. */
-	if (!file_shared(p, file) &&
-	    __atomic_load_n(&f->live, __ATOMIC_RELAXED) <
+	if (file_shared(p, file))
+		return exp;
+	/*
+	 * Alone on the file, the fuzzer knows how full it is; the driver
+	 * counts before it looks at the operation's fields and buffer.
+	 */
+	if (__atomic_load_n(&f->live, __ATOMIC_RELAXED) <
 	    (s32)p->cfg->info.max_pending)
-		exp &= ~EXP_EAGAIN;
-	return exp;
+		return exp & ~EXP_EAGAIN;
+	return sb->valid ? EXP_EAGAIN : exp;
 }
 
 /* Did the submit that returned @err queue the request? */
@@ -460,6 +469,56 @@ static void submit_wait_done(struct fuzz_proc *p, int file,
 	drop_rec(p, sb->s.tag);
 }
 
+/*
+ * Submit @sb, its structure at a pointer of kind @ptr, and check it.
+ * Returns the errno.
+ */
+static int do_submit(struct fuzz_proc *p, int slot, const struct sub *sb,
+		     enum fuzz_ptr ptr, bool sync)
+{
+	int fd = fd_of(p, slot), file = file_of(p, slot), err = 0;
+	enum fuzz_call call = sync ? FC_SUBMIT_WAIT : FC_SUBMIT;
+	struct kcancel_submit_wait sw;
+	char desc[DESC_LEN] = "";
+	const char *bad;
+	struct place pl;
+	bool taken;
+	u32 exp;
+
+	if (sb->valid && !enter_rec(p, file, sb, sync))
+		return 0;
+	/* Before the call: what another process does during it widens it. */
+	exp = submit_expect(p, file, sb, ptr, sync);
+	memset(&sw, 0xa5, sizeof(sw));
+	sw.req = sb->s;
+	if (sync) {
+		place_arg(p, &pl, ptr, &sw, sizeof(sw));
+		if (ioctl(fd, KCANCEL_IOC_SUBMIT_WAIT, pl.addr))
+			err = errno;
+	} else {
+		place_arg(p, &pl, ptr, &sb->s, sizeof(sb->s));
+		if (ioctl(fd, KCANCEL_IOC_SUBMIT, pl.addr))
+			err = errno;
+	}
+	fetch_arg(&pl, &sw.req, sizeof(sw.req));
+	bad = judge(p, call, err, exp);
+	taken = sb->valid && submit_taken(sb, ptr, err);
+	if (bad || p->cfg->verbose) {
+		desc_submit(desc, sb, fd, ptr, err, sw.req.id);
+		report(p, call, err, exp, bad, desc);
+	}
+	if (!sb->valid)
+		return err;
+	if (sync)
+		submit_wait_done(p, file, sb, &pl, err, taken);
+	else
+		track_submitted(p, sb->s.tag, file, taken, taken && !err,
+				sw.req.id);
+	if (sync && taken)
+		p->st->submitted++;
+	return err;
+}
+
 /**
  * call_submit() - KCANCEL_IOC_SUBMIT or KCANCEL_IOC_SUBMIT_WAIT
  * @p: the process.
@@ -468,53 +527,43 @@ static void submit_wait_done(struct fuzz_proc *p, int file,
  */
 void call_submit(struct fuzz_proc *p, int slot, bool sync)
 {
-	int fd = fd_of(p, slot), file = file_of(p, slot), err = 0;
-	struct kcancel_submit_wait sw;
-	char desc[DESC_LEN] = "";
-	enum fuzz_call call = sync ? FC_SUBMIT_WAIT : FC_SUBMIT;
 	enum fuzz_ptr ptr;
-	const char *bad;
-	struct place pl;
 	struct sub sb;
-	bool taken;
-	u32 exp;
 
 	gen_submit(p, &sb, sync);
 	ptr = pick_ptr(p);
 	/* Else an EFAULT would not tell whether it was taken. */
 	if (sb.buf == FP_NR)
 		ptr = FP_VALID;
-	if (sb.valid && !enter_rec(p, file, &sb, sync))
+	do_submit(p, slot, &sb, ptr, sync);
+}
+
+/**
+ * call_flood() - fill a file this process alone holds up to max_pending,
+ * with doorbells it does not reap: the submit after must fail with EAGAIN,
+ * and none before
+ * @p: the process.
+ * @slot: the descriptor slot to use.
+ *
+ * Draws no random number: the submits it makes depend on how full the
+ * file was.
+ */
+void call_flood(struct fuzz_proc *p, int slot)
+{
+	u32 max = p->cfg->info.max_pending, n;
+	struct sub sb = { .buf = FP_NULL, .valid = true };
+
+	if (file_shared(p, file_of(p, slot)))
 		return;
-	/* Before the call: what another process does during it widens it. */
-	exp = submit_expect(p, file, &sb, ptr, sync);
-	memset(&sw, 0xa5, sizeof(sw));
-	sw.req = sb.s;
-	if (sync) {
-		place_arg(p, &pl, ptr, &sw, sizeof(sw));
-		if (ioctl(fd, KCANCEL_IOC_SUBMIT_WAIT, pl.addr))
-			err = errno;
-	} else {
-		place_arg(p, &pl, ptr, &sb.s, sizeof(sb.s));
-		if (ioctl(fd, KCANCEL_IOC_SUBMIT, pl.addr))
-			err = errno;
+	p->st->floods++;
+	sb.s.op = KCANCEL_OP_DOORBELL;
+	for (n = 0; n <= max; n++) {
+		sb.s.tag = plain_tag(p);
+		sb.s.arg = n;
+		if (do_submit(p, slot, &sb, FP_VALID, false) == EAGAIN)
+			return;
 	}
-	fetch_arg(&pl, &sw.req, sizeof(sw.req));
-	bad = judge(p, call, err, exp);
-	taken = sb.valid && submit_taken(&sb, ptr, err);
-	if (bad || p->cfg->verbose) {
-		desc_submit(desc, &sb, fd, ptr, err, sw.req.id);
-		report(p, call, err, exp, bad, desc);
-	}
-	if (!sb.valid)
-		return;
-	if (sync)
-		submit_wait_done(p, file, &sb, &pl, err, taken);
-	else
-		track_submitted(p, sb.s.tag, file, taken, taken && !err,
-				sw.req.id);
-	if (sync && taken)
-		p->st->submitted++;
+	/* do_submit() said what was wrong with the last one. */
 }
 
 /**

@@ -27,6 +27,10 @@
 
 #include "fuzz.h"
 
+/* The first flood of a file, at the earliest and at the latest. */
+#define FLOOD_FIRST	5000
+#define FLOOD_EVERY	500000
+
 /* SIGALRMs handled by this process; lock-free, so async-signal-safe. */
 static u64 alarms;
 
@@ -325,6 +329,22 @@ static void step(struct fuzz_proc *p)
 	steps[i].run(p, slot);
 }
 
+/*
+ * Fill a file to max_pending, about halfway through the budget and every
+ * %FLOOD_EVERY steps after: 4096 requests, seconds on a debug kernel. The
+ * child goes first, so that the file is this process's alone.
+ */
+static void flood(struct fuzz_proc *p)
+{
+	int slot = pick_fd(p);
+
+	p->flood_at = p->steps + FLOOD_EVERY;
+	if (p->child)
+		reap_child(p, true);
+	if (slot >= 0)
+		call_flood(p, slot);
+}
+
 static void fuzz_loop(struct fuzz_proc *p)
 {
 	struct fuzz_arena *ar = p->ar;
@@ -335,6 +355,9 @@ static void fuzz_loop(struct fuzz_proc *p)
 			__atomic_store_n(&ar->stop, 1, __ATOMIC_RELAXED);
 		if (p->child && !(n % 64))
 			reap_child(p, false);
+		/* Counted in steps, not calls: the same in a rerun. */
+		if (!p->is_child && ++p->steps >= p->flood_at)
+			flood(p);
 		step(p);
 	}
 }
@@ -360,6 +383,9 @@ void fuzz_run(struct fuzz_proc *p)
 	for (i = 0; i < FUZZ_FDS; i++)
 		p->fds[i].fd = -1;
 	p->timer_ns = (1 + rnd_below(p, 8)) * NSEC_PER_MSEC;
+	p->flood_at = p->budget / 2 > FLOOD_FIRST ? p->budget / 2 : FLOOD_FIRST;
+	if (p->flood_at > FLOOD_EVERY)
+		p->flood_at = FLOOD_EVERY;
 	arm_timer(p, true);
 	call_open(p, 0);
 	if (rnd_pct(p, 50))

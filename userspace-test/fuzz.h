@@ -116,6 +116,7 @@ enum fuzz_reap {
  * @reopens: files opened after the first ones.
  * @fcntls: O_NONBLOCK toggles.
  * @drains: drains that checked that every request of a file completed.
+ * @floods: files filled up to max_pending, see call_flood().
  * @signals: SIGALRM handled.
  */
 struct fuzz_stats {
@@ -134,6 +135,7 @@ struct fuzz_stats {
 	u64 reopens;
 	u64 fcntls;
 	u64 drains;
+	u64 floods;
 	u64 signals;
 };
 
@@ -362,6 +364,8 @@ struct fuzz_known {
  * @rng: its random state.
  * @seq: its next tag's sequence number.
  * @budget: calls left.
+ * @steps: steps taken (a step is a call or an event, see fuzz-loop.c).
+ * @flood_at: when @steps reaches it, fill a file up to max_pending.
  * @ncalls: calls made, for the log.
  * @fds: the device descriptors it holds.
  * @known: the ids it learned lately, a ring.
@@ -384,6 +388,8 @@ struct fuzz_proc {
 	u64 rng[4];
 	u64 seq;
 	u64 budget;
+	u64 steps;
+	u64 flood_at;
 	u64 ncalls;
 	struct fuzz_fd fds[FUZZ_FDS];
 	struct fuzz_known known[FUZZ_RING];
@@ -479,6 +485,7 @@ void call_cancel(struct fuzz_proc *p, int slot);
 void call_wait(struct fuzz_proc *p, int slot);
 void call_info(struct fuzz_proc *p, int slot);
 void call_bad_ioctl(struct fuzz_proc *p, int slot);
+void call_flood(struct fuzz_proc *p, int slot);
 
 /* fuzz-io.c */
 void call_read(struct fuzz_proc *p, int slot, bool idle);

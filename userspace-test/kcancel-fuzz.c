@@ -375,7 +375,7 @@ static const struct {
 	COUNTER(undocumented), COUNTER(wrong), COUNTER(bad_events),
 	COUNTER(lost), COUNTER(submitted), COUNTER(closed_unreaped),
 	COUNTER(forks), COUNTER(dups), COUNTER(reopens), COUNTER(fcntls),
-	COUNTER(drains), COUNTER(signals),
+	COUNTER(drains), COUNTER(floods), COUNTER(signals),
 };
 
 static u64 counter(const struct fuzz_stats *st, size_t i)
