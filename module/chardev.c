@@ -291,6 +291,24 @@ static long kc_ioctl_submit(struct kc_file *f, void __user *uarg)
 }
 
 /*
+ * Give back an event a waiter took but could not deliver, at the head, for
+ * read() and KCANCEL_IOC_WAIT: also that of a KCANCEL_IOC_SUBMIT_WAIT
+ * request, which then becomes an ordinary one. A waiter may take it between
+ * the request's completion and kc_file_io_completed(): that one then queues
+ * it.
+ */
+static void kc_file_unreap(struct kc_file *f, struct kc_file_io *fio)
+{
+	xa_lock_irq(&f->ios);
+	fio->reaped = false;
+	fio->sync = false;
+	if (fio->completed)
+		list_add(&fio->event_node, &f->events);
+	xa_unlock_irq(&f->ios);
+	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
+}
+
+/*
  * Submit and wait. A signal cancels the request; the wait for its
  * completion then goes on, killable: a fatal signal leaves the request to
  * complete on its own, and close() to drain it.
@@ -317,14 +335,18 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 			return -EINTR;
 		}
 	}
+	kc_file_event(fio, &sw.done);
+	if (copy_to_user(uarg, &sw, sizeof(sw))) {
+		/* Not lost: its event goes to read(), as a failed wait's. */
+		kc_file_unreap(f, fio);
+		kc_request_put(&fio->io.req);
+		return -EFAULT;
+	}
 	xa_lock_irq(&f->ios);
 	fio->reaped = true;
 	xa_unlock_irq(&f->ios);
-	kc_file_event(fio, &sw.done);
 	kc_file_forget(f, fio);
 	kc_request_put(&fio->io.req);
-	if (copy_to_user(uarg, &sw, sizeof(sw)))
-		return -EFAULT;
 	return intr ? -EINTR : 0;
 }
 
@@ -344,21 +366,6 @@ static long kc_ioctl_cancel(struct kc_file *f, void __user *uarg)
 	canceled = kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
 	kc_request_put(&fio->io.req);
 	return canceled ? 0 : -EALREADY;
-}
-
-/*
- * Give back an event a waiter took but could not deliver, at the head. A
- * waiter may take it between the request's completion and
- * kc_file_io_completed(): that one then queues it.
- */
-static void kc_file_unreap(struct kc_file *f, struct kc_file_io *fio)
-{
-	xa_lock_irq(&f->ios);
-	fio->reaped = false;
-	if (fio->completed)
-		list_add(&fio->event_node, &f->events);
-	xa_unlock_irq(&f->ios);
-	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
 }
 
 /* KCANCEL_IOC_WAIT's timeout in jiffies: 0 stays 0, anything else >= 1. */

@@ -444,6 +444,21 @@ static void drop_rec(struct fuzz_proc *p, u64 tag)
 }
 
 /*
+ * KCANCEL_IOC_SUBMIT_WAIT could not write done back: its request is now an
+ * ordinary one, whose event read() and KCANCEL_IOC_WAIT return.
+ */
+static void unsync_rec(struct fuzz_proc *p, u64 tag)
+{
+	struct fuzz_rec *r;
+
+	arena_lock(p->ar);
+	r = rec_find(p->ar, tag);
+	if (r)
+		r->flags &= ~REC_SYNC;
+	arena_unlock(p->ar);
+}
+
+/*
  * KCANCEL_IOC_SUBMIT_WAIT returned @err: check the completion it wrote back
  * and forget the request.
  */
@@ -509,13 +524,17 @@ static int do_submit(struct fuzz_proc *p, int slot, const struct sub *sb,
 	}
 	if (!sb->valid)
 		return err;
-	if (sync)
+	if (sync && taken && err == EFAULT) {
+		unsync_rec(p, sb->s.tag);
+		track_submitted(p, sb->s.tag, file, true, false, 0);
+	} else if (sync) {
 		submit_wait_done(p, file, sb, &pl, err, taken);
-	else
+		if (taken)
+			p->st->submitted++;
+	} else {
 		track_submitted(p, sb->s.tag, file, taken, taken && !err,
 				sw.req.id);
-	if (sync && taken)
-		p->st->submitted++;
+	}
 	return err;
 }
 

@@ -314,7 +314,11 @@ static const char *event_mismatch(const struct fuzz_rec *r, u32 serial,
 		return "is the event of another file";
 	if (r->flags & REC_REAPED)
 		return "was reaped twice";
-	if (sync != by_submit)
+	/*
+	 * A KCANCEL_IOC_SUBMIT_WAIT that cannot write done back gives the
+	 * event to read(): possible while the call is still under way.
+	 */
+	if (sync != by_submit && !(sync && (r->flags & REC_SUBMITTING)))
 		return by_submit ?
 		       "is not a KCANCEL_IOC_SUBMIT_WAIT request's" :
 		       "is a KCANCEL_IOC_SUBMIT_WAIT request's";
@@ -369,7 +373,8 @@ void track_event(struct fuzz_proc *p, int file, const struct kcancel_event *ev,
 		bad = event_mismatch(r, ar->files[file].serial, ev, how);
 		if (rec.serial != ar->files[file].serial ||
 		    (rec.flags & REC_REAPED) ||
-		    ((rec.flags & REC_SYNC) && how != FR_SUBMIT_WAIT)) {
+		    ((rec.flags & REC_SYNC) && !(rec.flags & REC_SUBMITTING) &&
+		     how != FR_SUBMIT_WAIT)) {
 			/* Not this event's to forget: it is wrong anyway. */
 		} else if ((rec.flags & REC_SUBMITTING) &&
 			   how != FR_SUBMIT_WAIT) {

@@ -142,7 +142,7 @@ struct fuzz_stats {
 void stats_merge(struct fuzz_stats *dst, const struct fuzz_stats *src);
 
 /* Flags of &struct fuzz_rec. */
-#define REC_SYNC	0x01	/* KCANCEL_IOC_SUBMIT_WAIT: no event for read() */
+#define REC_SYNC	0x01	/* KCANCEL_IOC_SUBMIT_WAIT: its event is written back */
 #define REC_TIMEOUT	0x02	/* submitted with a timeout */
 #define REC_ID_KNOWN	0x04	/* @id holds the id the submit returned */
 #define REC_SUBMITTING	0x08	/* the submit has not returned yet */

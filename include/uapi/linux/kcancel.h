@@ -118,7 +118,8 @@ struct kcancel_event {
 /**
  * struct kcancel_submit_wait - a request and its completion
  * @req: the request; @req.id is set as for KCANCEL_IOC_SUBMIT.
- * @done: out: its completion. It produces no event for read().
+ * @done: out: its completion. It produces no event for read(), unless done
+ *	cannot be written back (see KCANCEL_IOC_SUBMIT_WAIT).
  */
 struct kcancel_submit_wait {
 	struct kcancel_submit req;
@@ -204,7 +205,8 @@ struct kcancel_info {
  *   EINTR   a signal arrived while waiting: the request was cancelled and has
  *           completed; done is written (usually with -ECANCELED)
  *   EFAULT  also when done cannot be written back: the request has run, and
- *           its completion is lost
+ *           its completion becomes an event for read() and KCANCEL_IOC_WAIT,
+ *           as if it had been submitted with KCANCEL_IOC_SUBMIT
  */
 #define KCANCEL_IOC_SUBMIT_WAIT	_IOWR(KCANCEL_IOC_MAGIC, 2, struct kcancel_submit_wait)
 
