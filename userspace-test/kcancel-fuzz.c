@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fuzz.h"
 
 #define MAX_SECONDS	(365U * 24 * 3600)
@@ -85,7 +86,9 @@ void vlog_print(const char *line)
 	out_write(2, line, strlen(line));
 }
 
-static void print_help(FILE *f)
+const char cli_prog[] = PROG;
+
+void cli_print_help(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " [OPTION]...\n"
@@ -107,37 +110,6 @@ static void print_help(FILE *f)
 		"nothing was undocumented or wrong, 1 if something was, 2 for a bad command\n"
 		"line.\n",
 		DEFAULT_CALLS, FUZZ_MAX_PROCS);
-}
-
-static void bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	print_help(stderr);
-	exit(2);
-}
-
-/* @s as a decimal number in [@min, @max]; else a usage error names @opt. */
-static u64 parse_uint(const char *opt, const char *s, u64 min, u64 max)
-{
-	unsigned long long v;
-	char *end;
-
-	/* strtoull() takes leading blanks and a sign; a count takes neither. */
-	if (*s < '0' || *s > '9')
-		bad_usage("%s: '%s' is not a number", opt, s);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end)
-		bad_usage("%s: '%s' is not a number", opt, s);
-	if (errno == ERANGE || v < min || v > max)
-		bad_usage("%s: '%s' is not in %llu..%llu", opt, s, min, max);
-	return v;
 }
 
 enum {
@@ -172,22 +144,22 @@ static void parse_args(struct fuzz_config *cfg, int argc, char **argv)
 		switch (c) {
 		case 'd':
 			if (!*optarg)
-				bad_usage("--device: empty path");
+				cli_bad_usage("--device: empty path");
 			cfg->device = optarg;
 			break;
 		case 'n':
-			cfg->calls = parse_uint("--calls", optarg, 0, ULLONG_MAX);
+			cfg->calls = cli_parse_uint("--calls", optarg, 0, ULLONG_MAX);
 			break;
 		case 's':
-			cfg->seconds = parse_uint("--seconds", optarg, 0,
-						  MAX_SECONDS);
+			cfg->seconds = cli_parse_uint("--seconds", optarg, 0,
+						      MAX_SECONDS);
 			break;
 		case 'P':
-			cfg->procs = parse_uint("--procs", optarg, 1,
-						FUZZ_MAX_PROCS);
+			cfg->procs = cli_parse_uint("--procs", optarg, 1,
+						    FUZZ_MAX_PROCS);
 			break;
 		case OPT_SEED:
-			cfg->seed = parse_uint("--seed", optarg, 0, ULLONG_MAX);
+			cfg->seed = cli_parse_uint("--seed", optarg, 0, ULLONG_MAX);
 			break;
 		case OPT_JSON:
 			cfg->json_only = true;
@@ -196,27 +168,16 @@ static void parse_args(struct fuzz_config *cfg, int argc, char **argv)
 			cfg->verbose = true;
 			break;
 		case 'h':
-			print_help(stdout);
+			cli_print_help(stdout);
 			exit(0);
 		default:
 			/* getopt_long() has said what was wrong. */
-			print_help(stderr);
+			cli_print_help(stderr);
 			exit(2);
 		}
 	}
 	if (optind < argc)
-		bad_usage("unexpected argument '%s'", argv[optind]);
-}
-
-static const char *backend_name(u32 backend)
-{
-	switch (backend) {
-	case KCANCEL_BACKEND_EDU:
-		return "edu";
-	case KCANCEL_BACKEND_SIM:
-		return "sim";
-	}
-	return "unknown";
+		cli_bad_usage("unexpected argument '%s'", argv[optind]);
 }
 
 /* Ask the device what it is; refuse one that speaks another ABI. */
@@ -391,7 +352,7 @@ static void print_json(const struct fuzz_config *cfg,
 	size_t i;
 
 	printf("{\"seed\":%llu,\"device\":\"%s\",\"backend\":\"%s\",",
-	       cfg->seed, cfg->device, backend_name(cfg->info.backend));
+	       cfg->seed, cfg->device, cli_backend_name(cfg->info.backend));
 	printf("\"procs\":%u,\"calls\":%llu,\"seconds\":%.1f,",
 	       cfg->procs, st->calls, secs);
 	printf("\"calls_per_sec\":%.0f,\"errnos\":{",
@@ -516,7 +477,7 @@ int main(int argc, char **argv)
 	set_signals();
 	fprintf(cfg.json_only ? stderr : stdout,
 		PROG ": seed %llu, %s (%s, dma_size %u, max_pending %u), ",
-		cfg.seed, cfg.device, backend_name(cfg.info.backend),
+		cfg.seed, cfg.device, cli_backend_name(cfg.info.backend),
 		cfg.info.dma_size, cfg.info.max_pending);
 	fprintf(cfg.json_only ? stderr : stdout,
 		"%llu calls, %u s, %u processes\n", cfg.calls, cfg.seconds,

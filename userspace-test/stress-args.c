@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "stress.h"
 
 #define MAX_THREADS		512
@@ -25,7 +26,9 @@
 #define MAX_DELAY_US		(60ULL * 1000 * 1000)
 #define MAX_PROGRESS_MS		3600000
 
-static void print_help(FILE *f)
+const char cli_prog[] = STRESS_PROG;
+
+void cli_print_help(FILE *f)
 {
 	fprintf(f,
 		"usage: " STRESS_PROG " [OPTION]...\n"
@@ -78,37 +81,6 @@ static void print_help(FILE *f)
 		MAX_DELAY_US);
 }
 
-static void bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(STRESS_PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n\n", stderr);
-	print_help(stderr);
-	exit(2);
-}
-
-/* @s as a decimal number in [@min, @max]; else a usage error names @opt. */
-static u64 parse_uint(const char *opt, const char *s, u64 min, u64 max)
-{
-	unsigned long long v;
-	char *end;
-
-	/* strtoull() takes leading blanks and a sign; a count takes neither. */
-	if (*s < '0' || *s > '9')
-		bad_usage("%s: '%s' is not a number", opt, s);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end)
-		bad_usage("%s: '%s' is not a number", opt, s);
-	if (errno == ERANGE || v < min || v > max)
-		bad_usage("%s: '%s' is not in %llu..%llu", opt, s, min, max);
-	return v;
-}
-
 /*
  * @s as MIN or MIN-MAX microseconds, each in [0, %MAX_DELAY_US], MIN <= MAX;
  * stored in nanoseconds.
@@ -127,11 +99,11 @@ static void parse_range_us(const char *opt, const char *s, u64 *min_ns,
 	if (dash)
 		*dash = '\0';
 	if (!*copy || (dash && !dash[1]))
-		bad_usage("%s: '%s' is not MIN or MIN-MAX", opt, s);
-	min = parse_uint(opt, copy, 0, MAX_DELAY_US);
-	max = dash ? parse_uint(opt, dash + 1, 0, MAX_DELAY_US) : min;
+		cli_bad_usage("%s: '%s' is not MIN or MIN-MAX", opt, s);
+	min = cli_parse_uint(opt, copy, 0, MAX_DELAY_US);
+	max = dash ? cli_parse_uint(opt, dash + 1, 0, MAX_DELAY_US) : min;
 	if (min > max)
-		bad_usage("%s: '%s': the minimum exceeds the maximum", opt, s);
+		cli_bad_usage("%s: '%s': the minimum exceeds the maximum", opt, s);
 	*min_ns = min * NSEC_PER_USEC;
 	*max_ns = max * NSEC_PER_USEC;
 	free(copy);
@@ -156,10 +128,10 @@ static void set_weight(struct stress_config *cfg, const char *opt,
 				ops[0] = i;
 	}
 	if (!ops[0])
-		bad_usage("%s: unknown operation '%s'", opt, name);
+		cli_bad_usage("%s: unknown operation '%s'", opt, name);
 	for (i = 0; i < 2 && ops[i]; i++) {
 		if (named[ops[i]])
-			bad_usage("%s: %s is named twice", opt, op_name(ops[i]));
+			cli_bad_usage("%s: %s is named twice", opt, op_name(ops[i]));
 		named[ops[i]] = true;
 		cfg->weight[ops[i]] = w;
 	}
@@ -184,19 +156,19 @@ static void parse_mix(struct stress_config *cfg, const char *opt,
 	/* strtok_r() would skip empty names; a typo should not pass. */
 	if (!*list || *list == ',' || list[strlen(list) - 1] == ',' ||
 	    strstr(list, ",,"))
-		bad_usage("%s: '%s' has an empty name", opt, list);
+		cli_bad_usage("%s: '%s' has an empty name", opt, list);
 	memset(cfg->weight, 0, sizeof(cfg->weight));
 	for (name = strtok_r(copy, ",", &save); name;
 	     name = strtok_r(NULL, ",", &save)) {
 		eq = strchr(name, '=');
 		if (with_weights && !eq)
-			bad_usage("%s: '%s' is not OP=WEIGHT", opt, name);
+			cli_bad_usage("%s: '%s' is not OP=WEIGHT", opt, name);
 		if (!with_weights && eq)
-			bad_usage("%s: '%s': weights go with --mix", opt, name);
+			cli_bad_usage("%s: '%s': weights go with --mix", opt, name);
 		w = 1;
 		if (eq) {
 			*eq = '\0';
-			w = parse_uint(opt, eq + 1, 0, MAX_WEIGHT);
+			w = cli_parse_uint(opt, eq + 1, 0, MAX_WEIGHT);
 		}
 		set_weight(cfg, opt, name, w, named);
 	}
@@ -204,7 +176,7 @@ static void parse_mix(struct stress_config *cfg, const char *opt,
 	for (op = 1; op <= KCANCEL_OP_MAX; op++)
 		if (cfg->weight[op])
 			return;
-	bad_usage("%s: '%s' gives no operation a weight", opt, list);
+	cli_bad_usage("%s: '%s' gives no operation a weight", opt, list);
 }
 
 enum {
@@ -273,15 +245,15 @@ static void check_args(struct stress_config *cfg, const struct args_seen *seen)
 	if (seen->requests && !seen->seconds)
 		cfg->seconds = 0;
 	if (cfg->batch > cfg->depth)
-		bad_usage("--batch %u exceeds --depth %u", cfg->batch,
-			  cfg->depth);
+		cli_bad_usage("--batch %u exceeds --depth %u", cfg->batch,
+			      cfg->depth);
 	if (cfg->quiet && cfg->progress_set && cfg->progress_ms)
-		bad_usage("--quiet and --progress-ms %u contradict each other",
-			  cfg->progress_ms);
+		cli_bad_usage("--quiet and --progress-ms %u contradict each other",
+			      cfg->progress_ms);
 	if (cfg->cancel_delay_set && !cfg->cancel_pct)
-		bad_usage("--cancel-delay with --cancel-pct 0: nothing to delay");
+		cli_bad_usage("--cancel-delay with --cancel-pct 0: nothing to delay");
 	if (cfg->timeout_set && !cfg->timeout_pct)
-		bad_usage("--timeout with --timeout-pct 0: no request gets one");
+		cli_bad_usage("--timeout with --timeout-pct 0: no request gets one");
 	if (cfg->timeout_set && !cfg->timeout_min_ns)
 		cfg->timeout_min_ns = 1;
 	if (cfg->timeout_max_ns < cfg->timeout_min_ns)
@@ -294,36 +266,36 @@ static void parse_opt(struct stress_config *cfg, int c, struct args_seen *seen)
 	switch (c) {
 	case 'd':
 		if (!*optarg)
-			bad_usage("--device: empty path");
+			cli_bad_usage("--device: empty path");
 		cfg->device = optarg;
 		break;
 	case 't':
-		cfg->threads = parse_uint("--threads", optarg, 1, MAX_THREADS);
+		cfg->threads = cli_parse_uint("--threads", optarg, 1, MAX_THREADS);
 		break;
 	case 's':
-		cfg->seconds = parse_uint("--seconds", optarg, 0, MAX_SECONDS);
+		cfg->seconds = cli_parse_uint("--seconds", optarg, 0, MAX_SECONDS);
 		seen->seconds = true;
 		break;
 	case 'n':
-		cfg->requests = parse_uint("--requests", optarg, 0, ULLONG_MAX);
+		cfg->requests = cli_parse_uint("--requests", optarg, 0, ULLONG_MAX);
 		seen->requests = true;
 		break;
 	case 'q':
-		cfg->depth = parse_uint("--depth", optarg, 1, MAX_DEPTH);
+		cfg->depth = cli_parse_uint("--depth", optarg, 1, MAX_DEPTH);
 		break;
 	case 'b':
-		cfg->batch = parse_uint("--batch", optarg, 0, MAX_BATCH);
+		cfg->batch = cli_parse_uint("--batch", optarg, 0, MAX_BATCH);
 		break;
 	case OPT_MIX:
 	case OPT_OPS:
 		if (seen->mix)
-			bad_usage("%s: the mix is set already, by %s",
-				  c == OPT_MIX ? "--mix" : "--ops", seen->mix);
+			cli_bad_usage("%s: the mix is set already, by %s",
+				      c == OPT_MIX ? "--mix" : "--ops", seen->mix);
 		seen->mix = c == OPT_MIX ? "--mix" : "--ops";
 		parse_mix(cfg, seen->mix, optarg, c == OPT_MIX);
 		break;
 	case 'c':
-		cfg->cancel_pct = parse_uint("--cancel-pct", optarg, 0, 100);
+		cfg->cancel_pct = cli_parse_uint("--cancel-pct", optarg, 0, 100);
 		break;
 	case OPT_CANCEL_DELAY:
 		parse_range_us("--cancel-delay", optarg,
@@ -332,7 +304,7 @@ static void parse_opt(struct stress_config *cfg, int c, struct args_seen *seen)
 		cfg->cancel_delay_set = true;
 		break;
 	case 'T':
-		cfg->timeout_pct = parse_uint("--timeout-pct", optarg, 0, 100);
+		cfg->timeout_pct = cli_parse_uint("--timeout-pct", optarg, 0, 100);
 		break;
 	case OPT_TIMEOUT:
 		parse_range_us("--timeout", optarg, &cfg->timeout_min_ns,
@@ -340,11 +312,11 @@ static void parse_opt(struct stress_config *cfg, int c, struct args_seen *seen)
 		cfg->timeout_set = true;
 		break;
 	case OPT_SEED:
-		cfg->seed = parse_uint("--seed", optarg, 0, ULLONG_MAX);
+		cfg->seed = cli_parse_uint("--seed", optarg, 0, ULLONG_MAX);
 		break;
 	case OPT_PROGRESS_MS:
-		cfg->progress_ms = parse_uint("--progress-ms", optarg, 0,
-					      MAX_PROGRESS_MS);
+		cfg->progress_ms = cli_parse_uint("--progress-ms", optarg, 0,
+						  MAX_PROGRESS_MS);
 		cfg->progress_set = true;
 		break;
 	case OPT_JSON:
@@ -354,12 +326,12 @@ static void parse_opt(struct stress_config *cfg, int c, struct args_seen *seen)
 		cfg->quiet = true;
 		break;
 	case 'h':
-		print_help(stdout);
+		cli_print_help(stdout);
 		exit(0);
 	default:
 		/* getopt_long() has said what was wrong. */
 		fputc('\n', stderr);
-		print_help(stderr);
+		cli_print_help(stderr);
 		exit(2);
 	}
 }
@@ -374,7 +346,7 @@ void stress_parse_args(struct stress_config *cfg, int argc, char **argv)
 				NULL)) != -1)
 		parse_opt(cfg, c, &seen);
 	if (optind < argc)
-		bad_usage("unexpected argument '%s'", argv[optind]);
+		cli_bad_usage("unexpected argument '%s'", argv[optind]);
 	check_args(cfg, &seen);
 }
 
@@ -390,7 +362,7 @@ void stress_check_device(const struct stress_config *cfg)
 	    !cfg->weight[KCANCEL_OP_DMA_FROM_DEV])
 		return;
 	if (per_thread < STRESS_DMA_MIN_REGION)
-		bad_usage("%s: DMA needs %u bytes per thread: at most %u threads with DMA",
-			  cfg->device, STRESS_DMA_MIN_REGION,
+		cli_bad_usage("%s: DMA needs %u bytes per thread: at most %u threads with DMA",
+			      cfg->device, STRESS_DMA_MIN_REGION,
 			  cfg->info.dma_size / STRESS_DMA_MIN_REGION);
 }

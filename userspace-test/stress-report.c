@@ -5,18 +5,8 @@
  */
 #include <stdio.h>
 
+#include "cli.h"
 #include "stress.h"
-
-static const char *backend_name(u32 backend)
-{
-	switch (backend) {
-	case KCANCEL_BACKEND_EDU:
-		return "edu";
-	case KCANCEL_BACKEND_SIM:
-		return "sim";
-	}
-	return "unknown";
-}
 
 bool stress_passed(const struct stress_stats *s)
 {
@@ -53,7 +43,7 @@ static void print_run(const struct stress_result *res)
 	const struct kcancel_info *info = &cfg->info;
 
 	printf(STRESS_PROG ": %s: backend %s, ABI version %u, ", cfg->device,
-	       backend_name(info->backend), info->abi_version);
+	       cli_backend_name(info->backend), info->abi_version);
 	printf("%u doorbells, DMA size %u, max pending %u\n", info->doorbells,
 	       info->dma_size, info->max_pending);
 	printf("run: %.3f s, %u threads, depth %u, ", res->seconds,
@@ -224,7 +214,7 @@ static void print_json_config(const struct stress_result *res)
 		printf("%s\"%s\":%u", op > 1 ? "," : "", op_name(op),
 		       cfg->weight[op]);
 	printf("},\"seed\":%llu,\"backend\":\"%s\",\"abi_version\":%u,",
-	       cfg->seed, backend_name(cfg->info.backend),
+	       cfg->seed, cli_backend_name(cfg->info.backend),
 	       cfg->info.abi_version);
 }
 
