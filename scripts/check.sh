@@ -2,11 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: every test of kcancel. Builds (once) the debug KUnit kernel,
-# runs the static checks, builds the modules and kcancel-stress, boots them in
-# QEMU where the stress tool runs on each device and the KUnit suites run,
-# parses their KTAP and the stress results, and scans the console for kernel
-# reports (KASAN, lockdep, kmemleak, ...). KCANCEL_STRESS_SECONDS sets the
-# length of each stress run (default 20). Prints one line per check, then, last,
+# runs the static checks, builds the modules and the user-space tools
+# (kcancel-stress, kcancel-selftest, kcancel-fuzz), boots the debug kernel in
+# QEMU where the tools run on each device and the KUnit suites run, parses
+# their results, and scans the console for kernel reports (KASAN, lockdep,
+# kmemleak, ...). Then the kernel matrix: the same module, the selftests and
+# shorter stress and fuzz runs on each of Debian's stock kernels
+# (scripts/check-kernel.sh), one line per kernel.
+#
+# Environment: KCANCEL_STRESS_SECONDS (each stress run on the debug kernel,
+# default 20), KCANCEL_FUZZ_CALLS (fuzz calls on the debug kernel, default
+# 1000000), KCANCEL_MATRIX (the stock kernels, default "6.1-amd64 6.12-amd64
+# 6.12-rt-amd64"; empty for none). Prints one line per check, then, last,
 # "N passed, N failed": KUnit test cases plus one for each other check. Fails
 # if anything failed. Logs stay in build/check-DATE (build/check-last).
 set -euo pipefail
@@ -60,26 +67,34 @@ else
 	grep -E 'error|Error' "$run/build.log" | sed "s|$run/tree/||g" >&2 || true
 	check FAIL "build modules: see $run/build.log"
 fi
-stress_bin=$run/tree/userspace-test/kcancel-stress
-if make -C "$run/tree/userspace-test" >"$run/userspace.log" 2>&1; then
-	check PASS build kcancel-stress
+tools=(kcancel-stress kcancel-selftest kcancel-fuzz)
+tooldir=$run/tree/userspace-test
+# kcancel-selftest takes the kselftest harness from the kernel's source tree.
+if make -C "$tooldir" KSRC="$(kc_srctree "$kdir")" >"$run/userspace.log" 2>&1; then
+	check PASS "build user-space tools: ${tools[*]}"
 else
-	check FAIL "build kcancel-stress: see $run/userspace.log"
+	grep -E 'error|Error' "$run/userspace.log" | sed "s|$run/tree/||g" >&2 || true
+	check FAIL "build user-space tools: see $run/userspace.log"
 fi
 
 log=$run/console.log
 mods=("$ko")
 [ ! -f "$test_ko" ] || mods+=("$test_ko")
-[ ! -f "$stress_bin" ] || mods+=("$stress_bin")
+for t in "${tools[@]}"; do
+	[ ! -f "$tooldir/$t" ] || mods+=("$tooldir/$t")
+done
 start=$SECONDS
 if [ ! -f "$ko" ]; then
 	check FAIL "guest: not run, no kcancel.ko"
-elif ! scripts/initramfs.sh "$run/initramfs.cpio.gz" scripts/guest-kunit.sh "${mods[@]}"; then
+elif ! scripts/initramfs.sh "$run/initramfs.cpio.gz" scripts/guest-check.sh "${mods[@]}"; then
 	check FAIL "guest: cannot make the initramfs"
 # acpi=noirq: the debug kernel's ACPI interpreter takes about 30 s, under
 # TCG, to route the edu device's INTx; the MP table routes it at once.
-elif ! scripts/qemu.sh "$kdir/arch/x86/boot/bzImage" "$run/initramfs.cpio.gz" \
-	"$log" acpi=noirq kcancel_stress_seconds="${KCANCEL_STRESS_SECONDS:-20}"; then
+elif ! KCANCEL_QEMU_TIMEOUT=${KCANCEL_QEMU_TIMEOUT:-2400} \
+	scripts/qemu.sh "$kdir/arch/x86/boot/bzImage" "$run/initramfs.cpio.gz" \
+	"$log" acpi=noirq kcancel_kmemleak=1 \
+	kcancel_stress_seconds="${KCANCEL_STRESS_SECONDS:-20}" \
+	kcancel_fuzz_calls="${KCANCEL_FUZZ_CALLS:-1000000}"; then
 	check FAIL "guest: did not finish, see $log"
 elif grep 'kcancel-guest: FAIL' "$log" >&2; then
 	check FAIL "guest: a step failed, see $log"
@@ -96,9 +111,9 @@ else
 fi
 
 if [ ! -f "$log" ]; then
-	check FAIL "stress: not run"
+	check FAIL "user-space tools: not run"
 else
-	tally stress scripts/stress-results.sh "$log"
+	tally tools scripts/guest-results.sh --steps stress,selftest,fuzz "$log"
 fi
 
 if [ ! -f "$log" ]; then
@@ -109,6 +124,11 @@ else
 	cat "$run/reports.txt" >&2
 	check FAIL "kernel reports: $(grep -c '^>' "$run/reports.txt") line(s), see $run/reports.txt"
 fi
+
+for flavour in ${KCANCEL_MATRIX-6.1-amd64 6.12-amd64 6.12-rt-amd64}; do
+	kc_log "kernel matrix: Debian's $flavour"
+	tally "kernel $flavour" scripts/check-kernel.sh "$flavour" "$tooldir" "$run/$flavour"
+done
 
 echo "logs: $run"
 echo "$passed passed, $failed failed"

@@ -1,0 +1,186 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The kcancel tests run inside a guest (busybox sh, as /guest.sh of the
+# initramfs), on the debug kernel and on Debian's stock kernels alike. Each
+# step loads kcancel.ko with the parameters it needs, runs its tool from
+# /modules on every /dev/kcancelN, and unloads the module (which removes the
+# devices, with whatever is still in flight):
+#
+#   stress    kcancel-stress on the edu device (MSI) and a software device,
+#             then on the edu device on its INTx line
+#   selftest  kcancel-selftest, with MSI and then with INTx; the software
+#             device is slow and serial there, so cancels can be aimed
+#   fuzz      kcancel-fuzz on the edu device and on a software device
+#   kunit     kcancel_test.ko, whose KUnit suites print KTAP as they load
+#
+# Parameters come from the kernel command line, which the kernel hands to
+# init as environment variables: kcancel_steps (a comma list, default all
+# four), kcancel_stress_seconds (per stress run, default 20),
+# kcancel_fuzz_calls (in all, default 200000), kcancel_selftest_args
+# (options of kcancel-selftest, commas for spaces: -v,sim), kcancel_kunit_args
+# (module parameters of kcancel_test.ko, e.g. race_requests=20000) and
+# kcancel_kmemleak=1 (the kernel has kmemleak: report what it finds once the
+# modules are gone).
+#
+# Each tool's outcome is one line for the host: "kcancel-stress-json NAME:",
+# "kcancel-selftest-totals NAME:" and "kcancel-fuzz-json NAME:". A step that
+# fails prints "kcancel-guest: FAIL ..."; a missing tool is a failure too.
+# The last line, "kcancel-guest: done", tells the host the run finished.
+set -u
+
+say() { echo "kcancel-guest: $*"; }
+fail() { say "FAIL: $*"; }
+now() { cut -d' ' -f1 /proc/uptime; }
+
+steps=",${kcancel_steps:-stress,selftest,fuzz,kunit},"
+seconds=${kcancel_stress_seconds:-20}
+fuzz_calls=${kcancel_fuzz_calls:-200000}
+kmemleak=/sys/kernel/debug/kmemleak
+say "start at $(now) s, kernel $(uname -r), steps ${steps#,}"
+
+if [ "${kcancel_kmemleak:-0}" = 1 ]; then
+	# Scan only when asked; what boot leaked is reported now and forgotten.
+	if [ -w "$kmemleak" ]; then
+		echo scan=off >"$kmemleak" && echo scan >"$kmemleak" &&
+			echo clear >"$kmemleak" || fail "kmemleak does not answer"
+		say "kmemleak cleared at $(now) s"
+	else
+		fail "no $kmemleak (CONFIG_DEBUG_KMEMLEAK, debugfs)"
+	fi
+fi
+
+# step NAME - is NAME one of the steps asked for?
+step() { case $steps in *",$1,"*) return 0 ;; esac; return 1; }
+
+# tool NAME - is /modules/NAME there? A step without its tool fails.
+tool() {
+	[ -x "/modules/$1" ] && return 0
+	fail "no /modules/$1"
+	return 1
+}
+
+# load ARGS... - load kcancel.ko and wait for the edu device's node.
+load() {
+	insmod /modules/kcancel.ko "$@" || { fail "insmod kcancel.ko $*"; return 1; }
+	i=0
+	while [ ! -c /dev/kcancel0 ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -c /dev/kcancel0 ] && return 0
+	fail "no /dev/kcancel0 after insmod kcancel.ko $*: is QEMU's edu device there?"
+	rmmod kcancel
+	return 1
+}
+
+unload() { rmmod kcancel || fail "rmmod kcancel $*"; }
+
+# backend DEV - edu or sim, from sysfs.
+backend() { cat "/sys/class/misc/${1#/dev/}/backend" 2>/dev/null || echo unknown; }
+
+# stress DEV [SUFFIX] - kcancel-stress on DEV; its JSON line for the host.
+stress() {
+	name=$(backend "$1")${2:-}
+	say "stress $1 ($name) for $seconds s at $(now) s"
+	/modules/kcancel-stress -d "$1" -s "$seconds" --progress-ms 5000 >/tmp/stress.out
+	rc=$?
+	cat /tmp/stress.out
+	echo "kcancel-stress-json $name: $(tail -n 1 /tmp/stress.out)"
+	[ "$rc" -eq 0 ] || fail "kcancel-stress on $1 exited with $rc"
+}
+
+# selftest NAME - kcancel-selftest on every device; its totals for the host.
+selftest() {
+	say "selftest ($1) at $(now) s"
+	# shellcheck disable=SC2046 # a list of options
+	/modules/kcancel-selftest $(echo "${kcancel_selftest_args:-}" | tr ',' ' ') \
+		>/tmp/selftest.out 2>&1
+	rc=$?
+	cat /tmp/selftest.out
+	echo "kcancel-selftest-totals $1: rc $rc $(grep '^# Totals:' /tmp/selftest.out | tail -n 1)"
+	[ "$rc" -eq 0 ] || fail "kcancel-selftest ($1) exited with $rc"
+}
+
+# fuzz DEV CALLS - kcancel-fuzz on DEV; its JSON line for the host.
+fuzz() {
+	name=$(backend "$1")
+	say "fuzz $1 ($name), $2 calls, at $(now) s"
+	/modules/kcancel-fuzz -d "$1" -n "$2" -P 2 >/tmp/fuzz.out
+	rc=$?
+	tail -n 40 /tmp/fuzz.out
+	echo "kcancel-fuzz-json $name: $(tail -n 1 /tmp/fuzz.out)"
+	[ "$rc" -eq 0 ] || fail "kcancel-fuzz on $1 exited with $rc"
+}
+
+if step stress && tool kcancel-stress; then
+	if load sim_devices=1; then
+		for dev in /dev/kcancel*; do
+			[ -c "$dev" ] && stress "$dev"
+		done
+		unload "after the stress runs"
+	fi
+	if load intx=1; then
+		stress /dev/kcancel0 -intx
+		unload "after the INTx stress run"
+	fi
+fi
+
+if step selftest && tool kcancel-selftest; then
+	slow="sim_devices=1 sim_latency_us=50000 sim_jitter_us=0 sim_parallel=1"
+	# shellcheck disable=SC2086 # slow is a list of words
+	if load $slow; then
+		selftest msi
+		unload "after the selftests"
+	fi
+	# shellcheck disable=SC2086
+	if load intx=1 $slow; then
+		selftest intx
+		unload "after the INTx selftests"
+	fi
+fi
+
+if step fuzz && tool kcancel-fuzz; then
+	if load sim_devices=1; then
+		for dev in /dev/kcancel*; do
+			[ -c "$dev" ] && fuzz "$dev" $((fuzz_calls / 2))
+		done
+		unload "after the fuzz runs"
+	fi
+fi
+
+if step kunit; then
+	if [ ! -f /modules/kcancel_test.ko ]; then
+		fail "no /modules/kcancel_test.ko"
+	elif insmod /modules/kcancel.ko; then
+		say "KUnit start at $(now) s"
+		# insmod waits, uninterruptibly, while the suites run, and a
+		# 100k-request race case takes 30-60 s under TCG (minutes on
+		# a loaded host): the hung-task detector would report insmod
+		# itself. KUnit's own limit, 300 s a case, still holds.
+		hung=/proc/sys/kernel/hung_task_timeout_secs
+		was=$(cat $hung 2>/dev/null)
+		[ -z "$was" ] || echo 900 >$hung
+		# shellcheck disable=SC2086 # a list of module parameters
+		insmod /modules/kcancel_test.ko ${kcancel_kunit_args:-} ||
+			fail "insmod kcancel_test.ko"
+		[ -z "$was" ] || echo "$was" >$hung
+		say "KUnit end at $(now) s"
+		rmmod kcancel_test || fail "rmmod kcancel_test"
+		unload "after KUnit"
+	else
+		fail "insmod kcancel.ko"
+	fi
+fi
+grep kcancel /proc/modules && fail "a kcancel module is still loaded"
+
+if [ "${kcancel_kmemleak:-0}" = 1 ] && [ -w "$kmemleak" ]; then
+	# kmemleak reports only objects older than 5 s.
+	sleep 6
+	say "kmemleak scan at $(now) s"
+	echo scan >"$kmemleak" && echo scan >"$kmemleak" ||
+		fail "kmemleak scan"
+	say "kmemleak report at $(now) s:"
+	cat "$kmemleak"
+fi
+say "done"
