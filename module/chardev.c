@@ -342,9 +342,7 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 		kc_request_put(&fio->io.req);
 		return -EFAULT;
 	}
-	xa_lock_irq(&f->ios);
-	fio->reaped = true;
-	xa_unlock_irq(&f->ios);
+	/* A sync request is on no event list: nothing else can reap it. */
 	kc_file_forget(f, fio);
 	kc_request_put(&fio->io.req);
 	return intr ? -EINTR : 0;
