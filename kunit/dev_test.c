@@ -1133,6 +1133,8 @@ static void kc_dev_ids_never_reused(struct kunit *test)
 
 #define KC_DT_RACE_TIMER_NS	(100 * NSEC_PER_USEC)
 #define KC_DT_RACE_DELAY_US	40
+/* The delay of every fourth cancel: well past the device's latency. */
+#define KC_DT_RACE_LATE_US	2000
 
 /**
  * struct kc_dt_race - one race of cancels against a device
@@ -1166,7 +1168,10 @@ static bool kc_dt_race_wait(struct kc_dt_race *race, unsigned int i)
 
 /*
  * The canceller thread: cancel every request soon after its submit, after a
- * random delay, some twice. Counts only.
+ * random delay, some twice. Counts only. Most delays are shorter than the
+ * device's latency; every fourth may run well past it, so that completions
+ * also win on a device that aborts at once, however closely the canceller
+ * keeps up with the submits under TCG.
  */
 static int kc_dt_race_canceller(void *arg)
 {
@@ -1174,7 +1179,10 @@ static int kc_dt_race_canceller(void *arg)
 	unsigned int i;
 
 	for (i = 0; kc_dt_race_wait(race, i); i++) {
-		udelay(get_random_u32_below(KC_DT_RACE_DELAY_US));
+		if (i % 4 == 1)
+			fsleep(get_random_u32_below(KC_DT_RACE_LATE_US));
+		else
+			udelay(get_random_u32_below(KC_DT_RACE_DELAY_US));
 		kc_dt_cancel(race->ios[i]);
 		if (i % 4 == 0)
 			kc_dt_cancel(race->ios[i]);
