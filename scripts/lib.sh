@@ -8,6 +8,13 @@ KC_JOBS=${KCANCEL_JOBS:-$(nproc)}
 kc_log() { printf 'kcancel: %s\n' "$*" >&2; }
 kc_die() { printf 'kcancel: error: %s\n' "$*" >&2; exit 1; }
 
+# kc_apt ARGS... - apt-get, non-interactive, waiting up to 10 minutes for
+# the locks that another apt-get or dpkg (an unattended upgrade) holds
+# instead of failing at once.
+kc_apt() {
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
+
 # kc_need_pkgs PKG... - install the Debian packages that are missing.
 # Without root (or apt-get) it names them and how to get them, then fails.
 kc_need_pkgs() {
@@ -21,11 +28,11 @@ kc_need_pkgs() {
 		kc_die "missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
 	fi
 	kc_log "installing ${missing[*]}"
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	if ! kc_apt install -y -q \
 		--no-install-recommends "${missing[@]}" >"$KC_CACHE/apt.log" 2>&1; then
-		apt-get update -q >>"$KC_CACHE/apt.log" 2>&1 ||
+		kc_apt update -q >>"$KC_CACHE/apt.log" 2>&1 ||
 			kc_die "apt-get update failed, see $KC_CACHE/apt.log"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		kc_apt install -y -q \
 			--no-install-recommends "${missing[@]}" >>"$KC_CACHE/apt.log" 2>&1 ||
 			kc_die "cannot install ${missing[*]}, see $KC_CACHE/apt.log"
 	fi

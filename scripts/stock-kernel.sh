@@ -86,7 +86,7 @@ resolve() {
 if ! resolve; then
 	if [ "$(id -u)" -eq 0 ]; then
 		kc_log "apt does not know linux-image-$flavour; running apt-get update"
-		apt-get update -q >"$KC_CACHE/apt.log" 2>&1 ||
+		kc_apt update -q >"$KC_CACHE/apt.log" 2>&1 ||
 			kc_die "apt-get update failed, see $KC_CACHE/apt.log"
 	fi
 	resolve || kc_die "no Debian kernel linux-image-$flavour with headers in apt's lists; \
@@ -124,12 +124,12 @@ if [ ! -f "$dir/.kc-ready" ]; then
 	rm -rf "$tmp" && mkdir -p "$tmp/debs" "$tmp/root"
 	kc_log "downloading ${pkgs[*]} (about 130 MB, once) into $dir"
 	fetch() {
-		(cd "$tmp/debs" && apt-get download -q -o APT::Sandbox::User=root "${pkgs[@]}") \
+		(cd "$tmp/debs" && kc_apt download -q -o APT::Sandbox::User=root "${pkgs[@]}") \
 			>"$tmp/download.log" 2>&1
 	}
 	if ! fetch; then
 		# The lists may be older than the archive, which dropped the files.
-		if [ "$(id -u)" -eq 0 ] && apt-get update -q >>"$tmp/download.log" 2>&1 && fetch; then
+		if [ "$(id -u)" -eq 0 ] && kc_apt update -q >>"$tmp/download.log" 2>&1 && fetch; then
 			:
 		else
 			tail -n 5 "$tmp/download.log" >&2
