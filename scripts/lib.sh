@@ -10,9 +10,23 @@ kc_die() { printf 'kcancel: error: %s\n' "$*" >&2; exit 1; }
 
 # kc_apt ARGS... - apt-get, non-interactive, waiting up to 10 minutes for
 # the locks that another apt-get or dpkg (an unattended upgrade) holds
-# instead of failing at once.
+# instead of failing at once: dpkg's through DPkg::Lock::Timeout, and the
+# package lists' (apt-get update), which that option does not cover, by
+# trying again every 5 s. Its output comes once it is done.
 kc_apt() {
-	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"
+	local deadline=$((SECONDS + 600)) out rc
+	while :; do
+		rc=0
+		out=$(DEBIAN_FRONTEND=noninteractive apt-get \
+			-o DPkg::Lock::Timeout=600 "$@" 2>&1) || rc=$?
+		if [ "$rc" -ne 0 ] && [ "$SECONDS" -lt "$deadline" ] &&
+			grep -q 'Could not get lock' <<<"$out"; then
+			sleep 5
+			continue
+		fi
+		printf '%s\n' "$out"
+		return "$rc"
+	done
 }
 
 # kc_need_pkgs PKG... - install the Debian packages that are missing.
