@@ -9,6 +9,7 @@
 #include <linux/sched/task.h>
 #include <linux/ktime.h>
 #include <linux/lockdep.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 
 #include "kc_test.h"
@@ -506,6 +507,91 @@ static void kc_request_wait_times_out(struct kunit *test)
 	kc_test_done(test, tr);
 }
 
+/**
+ * struct kc_test_owner - a queue that lives only as long as its request
+ * @q: the queue.
+ * @req: its one request; its release frees the whole.
+ * @released: completed by the release.
+ */
+struct kc_test_owner {
+	struct kc_queue q;
+	struct kc_request req;
+	struct completion *released;
+};
+
+static void kc_test_owner_release(struct kc_request *req)
+{
+	struct kc_test_owner *o = container_of(req, struct kc_test_owner, req);
+	struct completion *released = o->released;
+
+	kfree(o);
+	complete(released);
+}
+
+static const struct kc_request_ops kc_test_owner_ops = {
+	.release = kc_test_owner_release,
+};
+
+static void kc_test_owner_complete(struct kc_request *req)
+{
+	kc_request_complete(req, kc_request_cancel_reason(req), 0);
+}
+
+static void kc_test_owner_timeout(struct kc_request *req)
+{
+	kc_request_complete(req, -ETIMEDOUT, 0);
+}
+
+/*
+ * End an owner's request in one of three ways in which the last reference
+ * is not the completion's caller's: 0, the completion drops the I/O
+ * reference, the last; 1, the timer completes it, then drops its own; 2, a
+ * deferred cancel delivery completes it, then its work drops its own.
+ */
+static void kc_test_owner_end(struct kc_test_owner *o, int how)
+{
+	switch (how) {
+	case 0:
+		kc_request_complete(&o->req, 0, 0);
+		break;
+	case 1:
+		kc_request_start_timer_fn(&o->req, NSEC_PER_MSEC,
+					  kc_test_owner_timeout);
+		break;
+	default:
+		kc_request_cancel(&o->req, -ECANCELED);
+		kc_request_mark_cancelable(&o->req, kc_test_owner_complete);
+		break;
+	}
+}
+
+/*
+ * A queue may live in what its last request's release frees: the
+ * completion, the timer and the cancel work let go of the queue before they
+ * drop their reference to the request (KASAN reports the use of the freed
+ * queue otherwise).
+ */
+static void kc_request_last_reference_frees_queue(struct kunit *test)
+{
+	static const char *const ways[] = { "completion", "timer", "cancel work" };
+	struct kc_test_owner *o;
+	int how;
+
+	for (how = 0; how < ARRAY_SIZE(ways); how++) {
+		DECLARE_COMPLETION_ONSTACK(released);
+
+		o = kzalloc(sizeof(*o), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, o);
+		o->released = &released;
+		kc_queue_init(&o->q, KC_SYNC_AUTOMATIC);
+		kc_request_init(&o->req, &o->q, &kc_test_owner_ops);
+		kc_test_owner_end(o, how);
+		KUNIT_ASSERT_NE_MSG(test, wait_for_completion_timeout(&released,
+								      10 * HZ),
+				    0, "%s: never released", ways[how]);
+	}
+}
+
 static bool kc_test_sync_held;
 
 static void kc_test_cancel_check_sync(struct kc_request *req)
@@ -551,6 +637,7 @@ static struct kunit_case kc_request_cases[] = {
 	KUNIT_CASE(kc_request_cancel_first_reason_kept),
 	KUNIT_CASE(kc_request_timeout_cancels),
 	KUNIT_CASE(kc_request_completion_disarms_timeout),
+	KUNIT_CASE(kc_request_last_reference_frees_queue),
 	KUNIT_CASE(kc_request_wait_times_out),
 	KUNIT_CASE(kc_request_callback_sync_by_mode),
 	{}

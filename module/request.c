@@ -195,8 +195,9 @@ static void kc_request_cancel_work(struct work_struct *work)
 	struct kc_queue *q = req->queue;
 
 	kc_request_deliver_cancel(req);
-	kc_request_put(req);
+	/* @q may go with the last reference: let go of it first. */
 	kc_queue_put_active(q);
+	kc_request_put(req);
 }
 
 static enum hrtimer_restart kc_request_timer_fn(struct hrtimer *timer)
@@ -208,8 +209,9 @@ static enum hrtimer_restart kc_request_timer_fn(struct hrtimer *timer)
 		req->timeout_fn(req);
 	else
 		kc_request_cancel(req, -ETIMEDOUT);
-	kc_request_put(req);
+	/* @q may go with the last reference: let go of it first. */
 	kc_queue_put_active(q);
+	kc_request_put(req);
 	return HRTIMER_NORESTART;
 }
 
@@ -442,8 +444,8 @@ EXPORT_SYMBOL_GPL(kc_request_unmark_cancelable);
 static void kc_request_stop_timer(struct kc_request *req)
 {
 	if (hrtimer_try_to_cancel(&req->timer) == 1) {
-		kc_request_put(req);
 		kc_queue_put_active(req->queue);
+		kc_request_put(req);
 	}
 }
 
@@ -482,11 +484,13 @@ static int __kc_request_complete(struct kc_request *req, int status,
 	kc_request_stop_timer(req);
 	req->status = status;
 	req->result = result;
-	complete_all(&req->done);
+	/* The owner's event is in place before any waiter wakes. */
 	if (req->ops->completed)
 		req->ops->completed(req);
-	kc_request_put(req);	/* the I/O reference */
+	complete_all(&req->done);
+	/* @q may go with the last reference: let go of it first. */
 	kc_queue_put_active(q);
+	kc_request_put(req);	/* the I/O reference */
 	return 0;
 }
 
@@ -496,9 +500,12 @@ static int __kc_request_complete(struct kc_request *req, int status,
  * @status: 0 or a negative errno (-ECANCELED, -ETIMEDOUT, ...).
  * @result: an operation-defined result.
  *
- * Sets the status and result, disarms the timeout, wakes every waiter, calls
- * &kc_request_ops.completed, and drops the I/O reference: @req may be freed
- * before this returns unless the caller holds a reference of its own.
+ * Sets the status and result, disarms the timeout, calls
+ * &kc_request_ops.completed, wakes every waiter, lets go of the queue, and
+ * drops the I/O reference: @req may be freed before this returns unless the
+ * caller holds a reference of its own. The queue is let go of before the
+ * last reference, so a queue may live in an object that the last request's
+ * release frees.
  *
  * Refused with a warning: a second completion; completing a request still
  * cancelable (unmark it first); completing a request whose cancel won but

@@ -124,8 +124,9 @@ typedef void (*kc_timeout_fn)(struct kc_request *req);
  * struct kc_request_ops - what the embedding driver provides
  * @release: frees the request when its last reference is dropped.
  * @completed: optional; called once by kc_request_complete() after the
- *	status is set and waiters are woken, before the I/O reference is
- *	dropped (for example to queue a completion event).
+ *	status and result are set, before waiters are woken and before the
+ *	I/O reference is dropped (for example to deliver data and queue a
+ *	completion event, which a woken waiter then finds in place).
  *
  * Context: both are called in any context, hard IRQ included, and may not
  * sleep.
@@ -150,11 +151,21 @@ struct kc_request_ops {
  *	completed, armed timeouts, and cancel deliveries in progress.
  *	kc_queue_purge() waits for it to drop to zero (wait_var_event()).
  *
- * Lock order, for the whole of kcancel: @sync_lock, then a device's
- * &kc_dev.lock (dev.h), then @lock. A target's collection lock (target.h)
- * and a file's lock (chardev.c) are never held while any of them is taken,
- * and are taken under none of them but @sync_lock. No kcancel lock is held
- * while a cancel callback runs, except @sync_lock in %KC_SYNC_AUTOMATIC mode.
+ * Lock order, for the whole of kcancel, outermost first:
+ *
+ * 1. the mutex of the software devices' list (sim.c), held while a software
+ *    device is created or removed;
+ * 2. @sync_lock (%KC_SYNC_AUTOMATIC mode: cancel callbacks and the DPC);
+ * 3. a device's &kc_dev.lock (dev.h: software queues and slots);
+ * 4. either @lock or a target's collection lock (target.h; a send runs
+ *    under &kc_dev.lock), never one under the other.
+ *
+ * A file's lock (chardev.c, taken when a request completes) and
+ * &kc_dev.files_lock are leaves: taken under none of these but @sync_lock,
+ * and nothing is taken under them. No kcancel lock is held while a cancel
+ * callback runs, except @sync_lock in %KC_SYNC_AUTOMATIC mode, nor while a
+ * target's completion routine runs. Every spinlock but &kc_dev.files_lock
+ * is taken with interrupts disabled: cancels come from hard-IRQ hrtimers.
  */
 struct kc_queue {
 	spinlock_t lock;		/* guards cancelable, purging */
