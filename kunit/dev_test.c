@@ -1090,6 +1090,207 @@ static void kc_dev_remove_completes_all(struct kunit *test)
 	kc_dt_finish(dt);
 }
 
+/*
+ * A request holds its device: removed while the case still holds one of its
+ * requests, the device stays until that request's release, and a cancel that
+ * comes after the removal (a timeout, or a cancel ioctl racing it) finds the
+ * device whole.
+ */
+static void kc_dev_request_holds_device(struct kunit *test)
+{
+	struct kc_dt *dt = kc_dt_init(test, KC_DT_NEVER_NS, 0, 1, true,
+				      KC_SYNC_AUTOMATIC);
+	unsigned int before = kref_read(&dt->kd->ref);
+	struct kc_dt_io *tio = kc_dt_fact(dt, 5, 0);
+
+	KUNIT_EXPECT_EQ(test, kref_read(&tio->io.kd->ref), before + 1);
+	kunit_release_action(test, kc_dt_remove, dt);
+	kc_dt_expect(tio, -ENODEV);
+	KUNIT_EXPECT_EQ(test, kref_read(&tio->io.kd->ref), 1U);
+	KUNIT_EXPECT_FALSE(test, kc_dev_cancel(tio->io.kd, &tio->io, -ECANCELED));
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(tio->io.kd->dead));
+	kc_dt_finish(dt);
+}
+
+/*
+ * kc_dev_prepare() checks the operation itself, where it indexes the
+ * device's tables: an unknown one is refused, never read out of bounds.
+ */
+static void kc_dev_prepare_checks_op(struct kunit *test)
+{
+	static const u32 ops[] = { KCANCEL_OP_MAX + 1, 0, KCANCEL_OP_MAX + 7 };
+	struct kc_dt *dt = kc_dt_init(test, KC_DT_FAST_NS, 0, 1, true,
+				      KC_SYNC_AUTOMATIC);
+	struct kc_dt_io *tio;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(ops); i++) {
+		tio = kc_dt_alloc(dt, ops[i], 0, 0, 0, 0);
+		KUNIT_ASSERT_NOT_NULL(test, tio);
+		ret = kc_dev_prepare(dt->kd, &tio->io, kc_dev_next_id(dt->kd),
+				     &kc_dt_ops);
+		KUNIT_EXPECT_EQ_MSG(test, ret, -EINVAL, "op %u", ops[i]);
+		if (!ret) {
+			/* Bound to the device: it must complete. */
+			atomic_inc(&dt->alive);
+			list_add_tail(&tio->node, &dt->ios);
+			kc_request_get(&tio->io.req);
+			kc_dt_queue(dt, tio, 0);
+			continue;
+		}
+		kc_dt_free(tio);
+	}
+	kc_dt_finish(dt);
+}
+
+/* Have the device raise @mask, as a hostile device would. */
+static void kc_dt_raise(struct kc_dt *dt, u64 mask)
+{
+	dt->kd->ops->raise(dt->kd, mask);
+}
+
+/* Wait, bounded, until the device has ignored @n spurious bits in all. */
+static bool kc_dt_wait_spurious(struct kc_dt *dt, s64 n)
+{
+	unsigned long deadline = jiffies + KC_DT_WAIT;
+
+	while (atomic64_read(&dt->kd->spurious) < n) {
+		if (time_after(jiffies, deadline))
+			return false;
+		usleep_range(1000, 2000);
+	}
+	return atomic64_read(&dt->kd->spurious) == n;
+}
+
+/* Wait, bounded, until @tio holds a slot. */
+static int kc_dt_wait_slot(struct kc_dt_io *tio)
+{
+	unsigned long deadline = jiffies + KC_DT_WAIT;
+	int slot;
+
+	while ((slot = kc_dt_slot(tio)) < 0 && time_before(jiffies, deadline))
+		usleep_range(1000, 2000);
+	return slot;
+}
+
+/*
+ * A hostile device on a device that ends nothing by itself: the bits of
+ * slots where no operation was started, and a second bit for a slot whose
+ * bit was taken, are counted and ignored; the bit of a started slot ends its
+ * request once, and the queued request then starts in that slot.
+ */
+static void kc_dev_spurious_bits_ignored(struct kunit *test)
+{
+	const struct kc_dt_param *p = test->param_value;
+	struct kc_dt *dt = kc_dt_init(test, KC_DT_NEVER_NS, 0, 1, true, p->mode);
+	struct kc_dt_io *a, *b;
+	int slot;
+
+	kc_sim_stall(dt->sim, true);
+	a = kc_dt_fact(dt, 5, 0);
+	b = kc_dt_fact(dt, 6, 0);
+	slot = kc_dt_slot(a);
+	KUNIT_ASSERT_GE(test, slot, 0);
+	KUNIT_ASSERT_LT(test, kc_dt_slot(b), 0);
+
+	kc_dt_raise(dt, ~BIT_ULL(slot));
+	KUNIT_EXPECT_TRUE(test, kc_dt_wait_spurious(dt, KC_DEV_SLOTS - 1));
+	KUNIT_EXPECT_FALSE(test, kc_dt_done(a));
+	KUNIT_EXPECT_FALSE(test, kc_dt_done(b));
+
+	kc_dt_raise(dt, BIT_ULL(slot));
+	kc_dt_wait(a);
+	kc_dt_expect(a, 0);
+	KUNIT_EXPECT_EQ(test, kc_dt_wait_slot(b), slot);
+	kc_dt_raise(dt, BIT_ULL(slot));
+	kc_dt_wait(b);
+	kc_dt_expect(b, 0);
+	kc_dt_raise(dt, BIT_ULL(slot));
+	KUNIT_EXPECT_TRUE(test, kc_dt_wait_spurious(dt, KC_DEV_SLOTS));
+	KUNIT_EXPECT_EQ(test, atomic_read(&a->completions), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b->completions), 1);
+	kc_dt_finish(dt);
+}
+
+/* How long the stalled-device cases let the hardware take. */
+#define KC_DT_OP_TIMEOUT	(HZ / 2)
+
+/* Submit what a stalled device then holds: 3 slots taken, 1 queued. */
+static void kc_dt_fill_stalled(struct kc_dt *dt, struct kc_dt_io **tio)
+{
+	kc_sim_stall(dt->sim, true);
+	dt->kd->op_timeout = KC_DT_OP_TIMEOUT;
+	tio[0] = kc_dt_fact(dt, 3, 0);
+	tio[1] = kc_dt_dma(dt, KCANCEL_OP_DMA_FROM_DEV, 0, 64, 0);
+	tio[2] = kc_dt_bell(dt, 9, 0);
+	tio[3] = kc_dt_fact(dt, 4, 0);
+	KUNIT_EXPECT_GE(dt->test, kc_dt_slot(tio[2]), 0);
+	KUNIT_EXPECT_LT(dt->test, kc_dt_slot(tio[3]), 0);
+}
+
+/*
+ * Removal of a device that stopped answering (abort or not, nothing ends
+ * the operations) waits op_timeout, then fails the device: the three
+ * started slots end -ENODEV without their bits, the queued request too, and
+ * nothing of the device touches them again.
+ */
+static void kc_dev_remove_stalled(struct kunit *test)
+{
+	const struct kc_dt_param *p = test->param_value;
+	struct kc_dt *dt = kc_dt_init(test, KC_DT_FAST_NS, 0, 1, p->abort,
+				      p->mode);
+	struct kc_dt_io *tio[4];
+	struct kc_dev *kd = dt->kd;
+	unsigned int i;
+	u64 took;
+
+	kc_dt_fill_stalled(dt, tio);
+	took = ktime_get_ns();
+	kunit_release_action(test, kc_dt_remove, dt);
+	took = (ktime_get_ns() - took) / NSEC_PER_MSEC;
+	kunit_info(test, "removal took %llu ms\n", took);
+	KUNIT_EXPECT_GE(test, took, jiffies_to_msecs(KC_DT_OP_TIMEOUT) / 2);
+	KUNIT_EXPECT_LT(test, took, 10ULL * MSEC_PER_SEC);
+	for (i = 0; i < ARRAY_SIZE(tio); i++)
+		kc_dt_expect(tio[i], -ENODEV);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&kd->forced), 3);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(kd->failed));
+	kc_dt_finish(dt);
+}
+
+/*
+ * kc_dev_fail() on a device that stopped answering: every request it holds,
+ * started or queued, completes with the status given; the device then takes
+ * nothing new, and its removal has nothing left to wait for.
+ */
+static void kc_dev_fail_ends_everything(struct kunit *test)
+{
+	const struct kc_dt_param *p = test->param_value;
+	struct kc_dt *dt = kc_dt_init(test, KC_DT_FAST_NS, 0, 1, p->abort,
+				      p->mode);
+	struct kc_dt_io *tio[4], *late;
+	struct kc_dev *kd = dt->kd;
+	unsigned int i;
+
+	kc_dt_fill_stalled(dt, tio);
+	kc_dev_fail(kd, -EIO);
+	for (i = 0; i < ARRAY_SIZE(tio); i++)
+		kc_dt_expect(tio[i], -EIO);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&kd->forced), 3);
+	KUNIT_EXPECT_EQ(test, kc_dt_busy(dt), 0ULL);
+	/* A second failure, a late bit: nothing happens. */
+	kc_dev_fail(kd, -ENODEV);
+	kc_dt_raise(dt, BIT_ULL(0));
+	KUNIT_EXPECT_TRUE(test, kc_dt_wait_spurious(dt, 1));
+	late = kc_dt_alloc(dt, KCANCEL_OP_FACTORIAL, 3, 0, 0, 0);
+	KUNIT_ASSERT_NOT_NULL(test, late);
+	KUNIT_EXPECT_EQ(test, kc_dev_prepare(kd, &late->io, kc_dev_next_id(kd),
+					     &kc_dt_ops), -ENODEV);
+	kc_dt_free(late);
+	kc_dt_finish(dt);
+}
+
 #define KC_DT_ID_ROUNDS		4
 #define KC_DT_ID_BATCH		16
 
@@ -1352,6 +1553,11 @@ static struct kunit_case kc_dev_cases[] = {
 	KUNIT_CASE_PARAM_ATTR(kc_dev_bell_cancel_keeps_slot, kc_dt_mode_gen_params,
 			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM(kc_dev_remove_completes_all, kc_dt_abort_gen_params),
+	KUNIT_CASE(kc_dev_request_holds_device),
+	KUNIT_CASE(kc_dev_prepare_checks_op),
+	KUNIT_CASE_PARAM(kc_dev_spurious_bits_ignored, kc_dt_mode_gen_params),
+	KUNIT_CASE_PARAM(kc_dev_remove_stalled, kc_dt_abort_gen_params),
+	KUNIT_CASE_PARAM(kc_dev_fail_ends_everything, kc_dt_abort_gen_params),
 	KUNIT_CASE_PARAM(kc_dev_ids_never_reused, kc_dt_mode_gen_params),
 	KUNIT_CASE_PARAM_ATTR(kc_dev_race_cancel, kc_dt_abort_gen_params,
 			      { .speed = KUNIT_SPEED_SLOW }),

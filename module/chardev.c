@@ -28,6 +28,7 @@
 #include <linux/xarray.h>
 
 #include <kcancel/chardev.h>
+#include <kcancel/debugfs.h>
 
 static DEFINE_IDA(kc_minor_ida);
 
@@ -632,7 +633,8 @@ ATTRIBUTE_GROUPS(kc_chardev);
  * @kd: the device.
  * @parent: the backing device in sysfs, or NULL.
  *
- * Its sysfs directory has a "backend" attribute: "edu" or "sim".
+ * Its sysfs directory has a "backend" attribute: "edu" or "sim"; its debugfs
+ * directory (debugfs.c) is created too.
  *
  * Context: process context.
  * Return: 0 or a negative errno.
@@ -654,8 +656,10 @@ int kc_chardev_register(struct kc_dev *kd, struct device *parent)
 	if (ret) {
 		ida_free(&kc_minor_ida, kd->minor_id);
 		kd->minor_id = -1;
+		return ret;
 	}
-	return ret;
+	kc_debugfs_dev_add(kd);
+	return 0;
 }
 
 /**
@@ -669,6 +673,7 @@ int kc_chardev_register(struct kc_dev *kd, struct device *parent)
  */
 void kc_chardev_unregister(struct kc_dev *kd)
 {
+	kc_debugfs_dev_remove(kd);
 	misc_deregister(&kd->misc);
 	ida_free(&kc_minor_ida, kd->minor_id);
 	kd->minor_id = -1;

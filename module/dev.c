@@ -17,6 +17,7 @@
 #include <linux/errno.h>
 #include <linux/export.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -100,6 +101,9 @@ struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
 		INIT_LIST_HEAD(&kd->pending[c]);
 		kd->chan_slots[c] = chan_slots[c];
 	}
+	kd->op_timeout = KC_DEV_OP_MARGIN;
+	atomic64_set(&kd->spurious, 0);
+	atomic64_set(&kd->forced, 0);
 	init_waitqueue_head(&kd->idle);
 	atomic64_set(&kd->next_id, 0);
 	spin_lock_init(&kd->files_lock);
@@ -121,7 +125,10 @@ static void kc_dev_release(struct kref *ref)
  * kc_dev_put() - drop a reference to a device
  * @kd: the device.
  *
- * Context: process context.
+ * The last reference frees it: the backend's, after kc_dev_shutdown(), or
+ * that of an open file or of a request's release.
+ *
+ * Context: any context.
  */
 void kc_dev_put(struct kc_dev *kd)
 {
@@ -186,41 +193,82 @@ u64 kc_dev_next_id(struct kc_dev *kd)
 }
 EXPORT_SYMBOL_GPL(kc_dev_next_id);
 
+/* The device's request operations: the owner's, then the device's part. */
+static void kc_dev_io_release(struct kc_request *req)
+{
+	struct kc_io *io = container_of(req, struct kc_io, req);
+	struct kc_dev *kd = io->kd;
+
+	io->owner_ops->release(req);
+	kc_dev_put(kd);		/* taken by kc_dev_prepare() */
+}
+
+static void kc_dev_io_completed(struct kc_request *req)
+{
+	struct kc_io *io = container_of(req, struct kc_io, req);
+
+	if (io->owner_ops->completed)
+		io->owner_ops->completed(req);
+}
+
+static const struct kc_request_ops kc_dev_io_ops = {
+	.release = kc_dev_io_release,
+	.completed = kc_dev_io_completed,
+};
+
 /**
  * kc_dev_prepare() - bind a request to a device
  * @kd: the device.
- * @io: the request, its operation fields set and checked by
- *	kc_dev_check_io().
+ * @io: the request, its operation fields set.
  * @id: its id, from kc_dev_next_id().
  * @ops: the owner's request operations; @ops->completed is called once when
- *	the request completes.
+ *	the request completes, @ops->release when its last reference goes.
  *
  * Everything that can fail happens here, before the request exists for the
  * request core: on error @io is untouched and the caller frees it. On success
- * the caller must pass @io to kc_dev_queue(), which never fails.
+ * the request holds a reference to @kd until its release, and the caller must
+ * pass @io to kc_dev_queue(), which never fails, without sleeping in between
+ * (a removal waits for the request to complete).
+ *
+ * The operation is checked here, where its fields index the device's tables,
+ * whether or not the caller checked it before.
  *
  * Context: process context; sleeps.
- * Return: 0, -ENODEV if the device is being removed, or -ENOMEM.
+ * Return: 0, -EINVAL (see kc_dev_check_io()), -ENODEV if the device is being
+ * removed or has failed, or -ENOMEM.
  */
 int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 		   const struct kc_request_ops *ops)
 {
+	unsigned long flags;
 	int ret;
 
-	if (READ_ONCE(kd->dead))
-		return -ENODEV;
+	ret = kc_dev_check_io(kd, io);
+	if (ret)
+		return ret;
 	io->kd = kd;
-	io->chan = kc_op_chan[io->op];
+	io->owner_ops = ops;
+	io->chan = kc_op_chan[array_index_nospec(io->op, ARRAY_SIZE(kc_op_chan))];
 	io->slot = -1;
 	io->result = 0;
 	INIT_LIST_HEAD(&io->queue_node);
 	io->req.id = id;
 	if (io->chan != KC_CHAN_BELL) {
-		ret = kc_target_reserve(&kd->target, &io->req, GFP_KERNEL);
+		ret = kc_target_reserve(&kd->target, &io->req,
+					GFP_KERNEL_ACCOUNT);
 		if (ret)
 			return ret;
 	}
-	kc_request_init(&io->req, &kd->queue, ops);
+	/* Bound under the lock that removal sets @dead under: its purge waits. */
+	spin_lock_irqsave(&kd->lock, flags);
+	if (kd->dead) {
+		spin_unlock_irqrestore(&kd->lock, flags);
+		kc_target_unreserve(&kd->target, &io->req);
+		return -ENODEV;
+	}
+	kc_request_init(&io->req, &kd->queue, &kc_dev_io_ops);
+	kc_dev_get(kd);		/* dropped by kc_dev_io_release() */
+	spin_unlock_irqrestore(&kd->lock, flags);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(kc_dev_prepare);
@@ -255,12 +303,52 @@ static void kc_dev_fail_io(struct kc_io *io, int status)
 	kc_request_finish(&io->req, status, 0);
 }
 
-/*
- * Under kd->lock: move what can start from the software queues to free
- * slots, onto @start. Factorial and DMA requests are unmarked first; one
- * whose cancel won stays queued for its callback to take off.
+/**
+ * kc_dev_start_locked() - start a queued request in a free slot
+ * @kd: the device.
+ * @io: the request, owned (unmarked) unless it is a doorbell.
+ * @slot: the free slot it gets.
+ * @failed: where @io goes if a cancel refused its send; the caller completes
+ *	it once &kc_dev.lock is dropped.
+ *
+ * A factorial or DMA request enters the collection of sent requests first, so
+ * that its interrupt, which may come before the backend's start returns,
+ * finds it there. The send, the slot and the start are one critical section:
+ * the DPC takes a bit only for a started slot, and a cancel's abort, which
+ * takes &kc_dev.lock too, finds either no request in flight (its send then
+ * failed with -ECANCELED) or the operation started.
+ *
+ * Context: &kc_dev.lock held, interrupts disabled.
  */
-static void kc_dev_claim_slots(struct kc_dev *kd, struct list_head *start)
+static void kc_dev_start_locked(struct kc_dev *kd, struct kc_io *io,
+				unsigned int slot, struct list_head *failed)
+{
+	lockdep_assert_held(&kd->lock);
+	if (io->chan != KC_CHAN_BELL &&
+	    kc_target_send(&kd->target, &io->req, GFP_ATOMIC)) {
+		list_move_tail(&io->queue_node, failed);
+		return;
+	}
+	list_del_init(&io->queue_node);
+	io->slot = slot;
+	kd->busy |= BIT_ULL(slot);
+	kd->started |= BIT_ULL(slot);
+	kc_request_get(&io->req);	/* the slot's reference */
+	kd->slot_io[slot] = io;
+	kd->ops->start(kd, io);
+}
+
+/**
+ * kc_dev_start_queued() - start what the software queues hold, slots allowing
+ * @kd: the device.
+ * @failed: see kc_dev_start_locked().
+ *
+ * Factorial and DMA requests are unmarked first; one whose cancel won stays
+ * queued for its callback to take off. Nothing starts once @kd is dead.
+ *
+ * Context: &kc_dev.lock held, interrupts disabled.
+ */
+static void kc_dev_start_queued(struct kc_dev *kd, struct list_head *failed)
 {
 	struct kc_io *io, *tmp;
 	u64 free;
@@ -277,17 +365,41 @@ static void kc_dev_claim_slots(struct kc_dev *kd, struct list_head *start)
 			if (c != KC_CHAN_BELL &&
 			    kc_request_unmark_cancelable(&io->req))
 				continue;
-			io->slot = __ffs64(free);
-			kd->busy |= BIT_ULL(io->slot);
-			kc_request_get(&io->req);	/* the slot's reference */
-			kd->slot_io[io->slot] = io;
-			list_move_tail(&io->queue_node, start);
+			kc_dev_start_locked(kd, io, __ffs64(free), failed);
 		}
 	}
 }
 
-/* Give back @io's slot. Returns true if the device went idle. */
-static bool kc_dev_free_slot(struct kc_dev *kd, struct kc_io *io)
+/**
+ * kc_dev_take_slot() - take the bit of a started slot
+ * @kd: the device.
+ * @slot: the slot whose bit came.
+ *
+ * Each start's bit is taken once, by the DPC or by kc_dev_fail(): a bit for
+ * a slot that was not started, or whose bit was taken already, is spurious.
+ *
+ * Context: &kc_dev.lock held.
+ * Return: the slot's request with a reference for the caller, which must
+ * end the slot (kc_dev_finish_slot()); NULL for a spurious bit.
+ */
+static struct kc_io *kc_dev_take_slot(struct kc_dev *kd, unsigned int slot)
+{
+	struct kc_io *io;
+
+	lockdep_assert_held(&kd->lock);
+	if (!(kd->started & BIT_ULL(slot)))
+		return NULL;
+	kd->started &= ~BIT_ULL(slot);
+	io = kd->slot_io[slot];
+	kc_request_get(&io->req);
+	return io;
+}
+
+/*
+ * Give back @io's slot, with its reference. Wakes a removal or a failure
+ * waiting for the device to go idle.
+ */
+static void kc_dev_put_slot(struct kc_dev *kd, struct kc_io *io)
 {
 	unsigned long flags;
 	bool idle;
@@ -298,75 +410,34 @@ static bool kc_dev_free_slot(struct kc_dev *kd, struct kc_io *io)
 	io->slot = -1;
 	idle = !kd->busy;
 	spin_unlock_irqrestore(&kd->lock, flags);
-	return idle;
-}
-
-static void kc_dev_put_slot(struct kc_dev *kd, struct kc_io *io)
-{
-	if (kc_dev_free_slot(kd, io))
+	if (idle)
 		wake_up(&kd->idle);
 	kc_request_put(&io->req);	/* the slot's reference */
 }
 
-/*
- * Hand a claimed request to the hardware. A factorial or DMA request enters
- * the collection of sent requests first, so that its interrupt, which may
- * come before the backend's start returns, finds it there. A cancel that
- * finds it there before the backend has started it has nothing to abort
- * yet, so the abort is asked for again once the operation has started.
- */
-static void kc_dev_start_io(struct kc_dev *kd, struct kc_io *io)
-{
-	int ret;
-
-	if (io->chan == KC_CHAN_BELL) {
-		kd->ops->start(kd, io);
-		return;
-	}
-	ret = kc_target_send(&kd->target, &io->req, GFP_ATOMIC);
-	if (ret) {
-		kc_dev_put_slot(kd, io);
-		/* A cancel since the unmark: finish uses its reason. */
-		kc_dev_fail_io(io, ret == -ECANCELED ? ret : -EIO);
-		return;
-	}
-	/* Its interrupt may end it, and free it, before start returns. */
-	kc_request_get(&io->req);
-	kd->ops->start(kd, io);
-	/*
-	 * Either a cancel's abort saw the started operation, or this sees the
-	 * cancel: pairs with the full barrier of the cmpxchg in
-	 * kc_request_cancel(), which sets the flag before the cancel looks for
-	 * the request to abort.
-	 */
-	smp_mb();
-	if (kc_request_is_canceled(&io->req))
-		kc_dev_sent_cancel(&kd->target, &io->req);
-	kc_request_put(&io->req);
-}
-
-/*
- * The dispatcher: start queued requests while slots are free. Runs after a
- * submit and in the DPC; several may run at once, each starting what it
- * claimed.
+/**
+ * kc_dev_kick() - the dispatcher: start queued requests while slots are free
+ * @kd: the device.
+ *
+ * Runs after a submit and in the DPC; several may run at once.
+ *
+ * Context: any context that may take &kc_dev.lock; no kcancel lock held but
+ * the queue's sync lock.
  */
 static void kc_dev_kick(struct kc_dev *kd)
 {
 	struct kc_io *io, *tmp;
 	unsigned long flags;
-	LIST_HEAD(start);
+	LIST_HEAD(failed);
 
-	do {
-		spin_lock_irqsave(&kd->lock, flags);
-		kc_dev_claim_slots(kd, &start);
-		spin_unlock_irqrestore(&kd->lock, flags);
-		if (list_empty(&start))
-			return;
-		list_for_each_entry_safe(io, tmp, &start, queue_node) {
-			list_del_init(&io->queue_node);
-			kc_dev_start_io(kd, io);
-		}
-	} while (true);
+	spin_lock_irqsave(&kd->lock, flags);
+	kc_dev_start_queued(kd, &failed);
+	spin_unlock_irqrestore(&kd->lock, flags);
+	/* A cancel since the unmark: finish uses its reason. */
+	list_for_each_entry_safe(io, tmp, &failed, queue_node) {
+		list_del_init(&io->queue_node);
+		kc_dev_fail_io(io, -EIO);
+	}
 }
 
 /*
@@ -395,15 +466,16 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns)
 {
 	unsigned long flags;
 
-	if (timeout_ns)
-		kc_request_start_timer_fn(&io->req, timeout_ns,
-					  kc_dev_io_timeout);
 	spin_lock_irqsave(&kd->lock, flags);
 	if (kd->dead) {
 		spin_unlock_irqrestore(&kd->lock, flags);
 		kc_dev_fail_io(io, -ENODEV);
 		return;
 	}
+	/* A timeout that fires before the mark below is seen by the mark. */
+	if (timeout_ns)
+		kc_request_start_timer_fn(&io->req, timeout_ns,
+					  kc_dev_io_timeout);
 	list_add_tail(&io->queue_node, &kd->pending[io->chan]);
 	/* Never calls kc_dev_cancel_io() inline, which takes kd->lock. */
 	kc_request_mark_cancelable(&io->req, kc_dev_cancel_io);
@@ -461,17 +533,22 @@ static void kc_dev_sent_done(struct kc_target *t, struct kc_request *req,
 	kc_request_finish(req, status, status ? 0 : io->result);
 }
 
-/*
- * The DPC's work for one finished slot: fetch the result while the slot's
- * resources are still the request's, free the slot, then finish the request:
- * through the target's completion count for a sent request, or, for a
- * doorbell, as the first seed does: complete only if the cancel did not win.
- * The caller holds a reference to @io across the slot's release.
+/**
+ * kc_dev_finish_slot() - end a slot whose bit was taken, and its request
+ * @kd: the device.
+ * @io: the slot's request; the caller holds a reference across the call.
+ * @status: how the operation ended: what &kc_dev_ops.fetch returned, which
+ *	ran while the slot's resources were still the request's, or the error
+ *	kc_dev_fail() ends it with.
+ *
+ * Frees the slot, then finishes the request: through the target's completion
+ * count for a sent request, or, for a doorbell, as the first seed does:
+ * complete only if the cancel did not win.
+ *
+ * Context: the DPC's (under kc_queue_synchronize()).
  */
-static void kc_dev_finish_slot(struct kc_dev *kd, struct kc_io *io)
+static void kc_dev_finish_slot(struct kc_dev *kd, struct kc_io *io, int status)
 {
-	int status = kd->ops->fetch(kd, io);
-
 	kc_dev_put_slot(kd, io);
 	if (io->chan != KC_CHAN_BELL)
 		kc_target_io_done(&kd->target, &io->req, status);
@@ -490,21 +567,19 @@ static void kc_dev_dpc_locked(void *arg)
 	struct kc_dev *kd = a->kd;
 	u64 done = a->done;
 	unsigned long flags;
-	unsigned int slot;
 	struct kc_io *io;
 
 	kc_queue_assert_synchronized(&kd->queue);
 	for (; done; done &= done - 1) {
-		slot = __ffs64(done);
 		spin_lock_irqsave(&kd->lock, flags);
-		io = kd->slot_io[slot];
-		if (io)
-			kc_request_get(&io->req);
+		io = kc_dev_take_slot(kd, __ffs64(done));
 		spin_unlock_irqrestore(&kd->lock, flags);
-		/* No request: a shared interrupt's bit, or a spurious one. */
-		if (!io)
+		if (!io) {
+			/* Spurious, duplicate, stale, or a shared line's. */
+			atomic64_inc(&kd->spurious);
 			continue;
-		kc_dev_finish_slot(kd, io);
+		}
+		kc_dev_finish_slot(kd, io, kd->ops->fetch(kd, io));
 		kc_request_put(&io->req);
 	}
 	kc_dev_kick(kd);
@@ -513,7 +588,9 @@ static void kc_dev_dpc_locked(void *arg)
 /**
  * kc_dev_dpc() - the DPC: finish the requests whose slots are done
  * @kd: the device.
- * @done: the status bits the ISR collected; bits of idle slots are ignored.
+ * @done: the status bits the ISR collected; a bit of a slot whose operation
+ *	was not started, or whose bit was taken already, is counted in
+ *	&kc_dev.spurious and ignored.
  *
  * Runs under kc_queue_synchronize(): in %KC_SYNC_AUTOMATIC mode, with the
  * queue's sync lock held, as KMDF runs EvtInterruptDpc with automatic
@@ -530,19 +607,92 @@ void kc_dev_dpc(struct kc_dev *kd, u64 done)
 }
 EXPORT_SYMBOL_GPL(kc_dev_dpc);
 
+struct kc_dev_force_args {
+	struct kc_dev *kd;
+	int status;
+};
+
+/* kc_dev_fail()'s DPC: end every started slot with an error. */
+static void kc_dev_force_locked(void *arg)
+{
+	struct kc_dev_force_args *a = arg;
+	struct kc_dev *kd = a->kd;
+	unsigned long flags;
+	struct kc_io *io;
+
+	kc_queue_assert_synchronized(&kd->queue);
+	for (;;) {
+		spin_lock_irqsave(&kd->lock, flags);
+		io = kd->started ? kc_dev_take_slot(kd, __ffs64(kd->started)) :
+				   NULL;
+		spin_unlock_irqrestore(&kd->lock, flags);
+		if (!io)
+			return;
+		atomic64_inc(&kd->forced);
+		kc_dev_finish_slot(kd, io, a->status);
+		kc_request_put(&io->req);
+	}
+}
+
+/**
+ * kc_dev_fail() - give up on hardware that stopped answering
+ * @kd: the device.
+ * @status: what the requests it holds complete with: -EIO when an operation
+ *	did not end in time, -ENODEV when the device is gone.
+ *
+ * The device takes nothing new (kc_dev_prepare() then says -ENODEV), the
+ * backend halts the hardware (&kc_dev_ops.halt: no more data moved, no more
+ * bits), every started slot ends with @status as if its bit had come, and
+ * every queued request is cancelled with @status. Returns once all of them
+ * have completed. Only the first call does anything; the device stays failed
+ * until it is removed.
+ *
+ * Context: process context; sleeps. No kcancel lock held; not from a cancel
+ * callback or a DPC.
+ */
+void kc_dev_fail(struct kc_dev *kd, int status)
+{
+	struct kc_dev_force_args a = { .kd = kd, .status = status };
+	unsigned long flags;
+	bool first;
+
+	might_sleep();
+	spin_lock_irqsave(&kd->lock, flags);
+	kd->dead = true;
+	first = !kd->failed;
+	kd->failed = true;
+	spin_unlock_irqrestore(&kd->lock, flags);
+	if (!first)
+		return;
+	kd->ops->halt(kd);
+	/* No slot starts once @dead is set: one pass takes every bit left. */
+	kc_queue_synchronize(&kd->queue, kc_dev_force_locked, &a);
+	kc_queue_purge(&kd->queue, status);
+}
+EXPORT_SYMBOL_GPL(kc_dev_fail);
+
+/* Wait, bounded by the device's own time limit, until no slot is busy. */
+static bool kc_dev_wait_idle(struct kc_dev *kd)
+{
+	return wait_event_timeout(kd->idle, !READ_ONCE(kd->busy),
+				  kd->op_timeout);
+}
+
 /**
  * kc_dev_shutdown() - stop a device and complete all its requests
  * @kd: the device; its character device is already unregistered.
  *
  * New requests fail with -ENODEV. Requests in flight are cancelled with
- * -ENODEV through the target, queued and doorbell requests through a purge
- * of the queue, which waits until every request of @kd has completed. Then
- * waits for the slots of cancelled doorbells to see their interrupts. After
- * it returns no backend operation is called; the backend's interrupt may
- * then be freed, and kc_chardev_hangup() wakes the files' readers.
+ * -ENODEV through the target, and the hardware is given &kc_dev.op_timeout
+ * to end what it holds (the edu device cannot abort); if it does not, it is
+ * failed (kc_dev_fail(): halted, its slots ended with -ENODEV). Then queued
+ * and doorbell requests are cancelled by a purge of the queue, which waits
+ * until every request of @kd has completed. After it returns no backend
+ * operation is called; the backend's interrupt may then be freed, and
+ * kc_chardev_hangup() wakes the files' readers.
  *
- * Context: process context; sleeps until the hardware has finished what it
- * was given (the edu device cannot abort).
+ * Context: process context; sleeps, at most about &kc_dev.op_timeout for
+ * the hardware.
  */
 void kc_dev_shutdown(struct kc_dev *kd)
 {
@@ -553,8 +703,12 @@ void kc_dev_shutdown(struct kc_dev *kd)
 	spin_unlock_irqrestore(&kd->lock, flags);
 
 	kc_target_cancel_all(&kd->target, -ENODEV);
+	if (!kc_dev_wait_idle(kd))
+		kc_dev_fail(kd, -ENODEV);
 	kc_queue_purge(&kd->queue, -ENODEV);
-	wait_event(kd->idle, !READ_ONCE(kd->busy));
+	/* The slots of doorbells the purge cancelled wait for their bits. */
+	if (!kc_dev_wait_idle(kd))
+		kc_dev_fail(kd, -ENODEV);
 	kc_target_drain(&kd->target);
 }
 EXPORT_SYMBOL_GPL(kc_dev_shutdown);

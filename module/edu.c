@@ -16,6 +16,11 @@
  * kc_dev_dpc(). The ISR takes no lock at all, so it stays a hard handler on
  * PREEMPT_RT. Nothing can abort an edu operation: a cancelled DMA keeps the
  * coherent buffer until its interrupt.
+ *
+ * A status of all ones is what a read returns once the device is gone
+ * (surprise removal, a dead link): the ISR then claims nothing and has a work
+ * item fail the device (kc_dev_fail(): bus mastering off, every request
+ * -ENODEV), instead of taking the value for 32 finished slots.
  */
 #include <linux/dma-mapping.h>
 #include <linux/interrupt.h>
@@ -23,6 +28,7 @@
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include <kcancel/chardev.h>
 #include <kcancel/dev.h>
@@ -31,6 +37,11 @@
 static bool intx;
 module_param(intx, bool, 0444);
 MODULE_PARM_DESC(intx, "edu: use the INTx interrupt even where MSI works (default N)");
+
+static unsigned int edu_timeout_ms = 5000;
+module_param(edu_timeout_ms, uint, 0444);
+MODULE_PARM_DESC(edu_timeout_ms,
+		 "edu: how long close() and removal wait for the device to end its operations before they give up on it and fail it (default 5000; an operation takes at most 100 ms)");
 
 #define KC_EDU_ID		0x00
 #define KC_EDU_LIVENESS		0x04
@@ -73,6 +84,8 @@ MODULE_PARM_DESC(intx, "edu: use the INTx interrupt even where MSI works (defaul
  * @dma_addr: its bus address, below 2^28.
  * @pending: status bits the ISR acknowledged and the DPC has not taken.
  * @irq: the interrupt.
+ * @gone: the ISR read all ones: the device is gone.
+ * @gone_work: fails the device once @gone is set.
  */
 struct kc_edu {
 	struct pci_dev *pdev;
@@ -82,6 +95,8 @@ struct kc_edu {
 	dma_addr_t dma_addr;
 	atomic_t pending;
 	int irq;
+	atomic_t gone;
+	struct work_struct gone_work;
 };
 
 static u32 kc_edu_read(struct kc_edu *edu, unsigned int reg)
@@ -154,10 +169,40 @@ static int kc_edu_fetch(struct kc_dev *kd, struct kc_io *io)
 	return 0;
 }
 
+/*
+ * kc_dev_fail(): the device moves no more data and interrupts no more for
+ * factorials. Process context.
+ */
+static void kc_edu_halt(struct kc_dev *kd)
+{
+	struct kc_edu *edu = kd->priv;
+
+	pci_clear_master(edu->pdev);
+	kc_edu_write(edu, KC_EDU_STATUS, 0);
+}
+
+/* A hostile device: raise the bits of @mask through the raise register. */
+static void kc_edu_raise(struct kc_dev *kd, u64 mask)
+{
+	kc_edu_write(kd->priv, KC_EDU_IRQ_RAISE, lower_32_bits(mask));
+}
+
 static const struct kc_dev_ops kc_edu_ops = {
 	.start = kc_edu_start,
 	.fetch = kc_edu_fetch,
+	.halt = kc_edu_halt,
+	.raise = kc_edu_raise,
 };
+
+/* The device is gone: fail it, and wake the readers of its files. */
+static void kc_edu_gone_work(struct work_struct *work)
+{
+	struct kc_edu *edu = container_of(work, struct kc_edu, gone_work);
+
+	dev_err(&edu->pdev->dev, "the device reads all ones: it is gone\n");
+	kc_dev_fail(edu->kd, -ENODEV);
+	kc_chardev_hangup(edu->kd);
+}
 
 /* The ISR: hard interrupt context, no lock. */
 static irqreturn_t kc_edu_isr(int irq, void *data)
@@ -167,6 +212,11 @@ static irqreturn_t kc_edu_isr(int irq, void *data)
 
 	if (!status)
 		return IRQ_NONE;
+	if (unlikely(status == ~0U)) {
+		if (!atomic_xchg(&edu->gone, 1))
+			schedule_work(&edu->gone_work);
+		return IRQ_NONE;
+	}
 	kc_edu_write(edu, KC_EDU_IRQ_ACK, status);
 	atomic_or(status, &edu->pending);
 	return IRQ_WAKE_THREAD;
@@ -249,6 +299,8 @@ static int kc_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return -ENOMEM;
 	edu->pdev = pdev;
 	atomic_set(&edu->pending, 0);
+	atomic_set(&edu->gone, 0);
+	INIT_WORK(&edu->gone_work, kc_edu_gone_work);
 	ret = pcim_enable_device(pdev);
 	if (ret)
 		return ret;
@@ -272,6 +324,7 @@ static int kc_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 				KC_EDU_DMA_SIZE, KC_SYNC_AUTOMATIC);
 	if (!edu->kd)
 		return -ENOMEM;
+	edu->kd->op_timeout = msecs_to_jiffies(edu_timeout_ms);
 	ret = kc_edu_setup_irq(edu);
 	if (ret)
 		goto err_dev;
@@ -285,6 +338,7 @@ static int kc_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 err_irq:
 	free_irq(edu->irq, edu);
+	cancel_work_sync(&edu->gone_work);
 	pci_free_irq_vectors(pdev);
 err_dev:
 	kc_dev_shutdown(edu->kd);
@@ -294,7 +348,8 @@ err_dev:
 
 /*
  * Removal: no new opens, every request completed (-ENODEV unless the
- * hardware finished first), and only then the interrupt freed. Open files
+ * hardware finished first; a device that does not finish within
+ * edu_timeout_ms is failed), and only then the interrupt freed. Open files
  * keep the kc_dev, not this structure.
  */
 static void kc_edu_remove(struct pci_dev *pdev)
@@ -306,6 +361,7 @@ static void kc_edu_remove(struct pci_dev *pdev)
 	kc_chardev_hangup(edu->kd);
 	kc_edu_write(edu, KC_EDU_STATUS, 0);
 	free_irq(edu->irq, edu);
+	cancel_work_sync(&edu->gone_work);
 	pci_free_irq_vectors(pdev);
 	kc_dev_put(edu->kd);
 }

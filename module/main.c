@@ -13,6 +13,7 @@
 #include <linux/module.h>
 
 #include <kcancel/chardev.h>
+#include <kcancel/debugfs.h>
 #include <kcancel/edu.h>
 #include <kcancel/request.h>
 #include <kcancel/sim.h>
@@ -24,6 +25,7 @@ static int __init kc_init(void)
 	ret = kc_request_core_init();
 	if (ret)
 		return ret;
+	kc_debugfs_init();
 	/* edu devices first: on a QEMU guest the edu device is kcancel0. */
 	ret = kc_edu_init();
 	if (ret)
@@ -36,6 +38,7 @@ static int __init kc_init(void)
 err_edu:
 	kc_edu_exit();
 err_core:
+	kc_debugfs_exit();
 	kc_chardev_exit();
 	kc_request_core_exit();
 	return ret;
@@ -45,6 +48,7 @@ static void __exit kc_exit(void)
 {
 	kc_sim_exit();
 	kc_edu_exit();
+	kc_debugfs_exit();
 	kc_chardev_exit();
 	kc_request_core_exit();
 }

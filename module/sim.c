@@ -14,8 +14,23 @@
  * Slots: factorial 0 to parallel - 1, DMA 16 to 16 + parallel - 1, and 30
  * doorbells from 32. DMA moves data between the request's buffer and a
  * 4096-byte memory when the operation ends, as a device would.
+ *
+ * For the fault tests, a software device created with a character device
+ * has debugfs knobs besides those of every device (debugfs.c), in
+ * /sys/kernel/debug/kcancel/kcancelN/:
+ *
+ * - remove (write 1): remove the device, as a PCI device is removed: its
+ *   requests complete -ENODEV, its node goes; asynchronous (the knob's own
+ *   directory goes with it), the node is gone shortly after;
+ * - stall (write 1 or 0): the device stops ending the operations it starts
+ *   from now on, as a device that stopped answering; 0 makes new ones end
+ *   again.
+ *
+ * and /sys/kernel/debug/kcancel/new_sim (write 1) creates one more software
+ * device with the module's parameters.
  */
 #include <linux/bitmap.h>
+#include <linux/debugfs.h>
 #include <linux/errno.h>
 #include <linux/export.h>
 #include <linux/hrtimer.h>
@@ -26,8 +41,10 @@
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include <kcancel/chardev.h>
+#include <kcancel/debugfs.h>
 #include <kcancel/sim.h>
 
 static unsigned int sim_devices;
@@ -76,10 +93,13 @@ struct kc_sim_slot {
  * @slots: the slots.
  * @aborted: slots whose operation a cancel stopped.
  * @pending: status bits the ISR set and the DPC has not taken.
+ * @stalled: operations started from now on never end (the stall knob, or
+ *	kc_sim_halt()).
+ * @removing: the remove knob asked for the device to go.
  * @worker: runs the DPC.
  * @dpc: the DPC's work.
  * @chardev: whether /dev/kcancelN was created.
- * @node: entry in the list of devices created at load.
+ * @node: entry in the list of devices with a character device.
  * @mem: the device memory DMA reaches.
  */
 struct kc_sim {
@@ -88,6 +108,8 @@ struct kc_sim {
 	struct kc_sim_slot slots[KC_DEV_SLOTS];
 	DECLARE_BITMAP(aborted, KC_DEV_SLOTS);
 	atomic64_t pending;
+	bool stalled;
+	bool removing;
 	struct kthread_worker *worker;
 	struct kthread_work dpc;
 	bool chardev;
@@ -96,12 +118,17 @@ struct kc_sim {
 };
 
 static LIST_HEAD(kc_sim_list);
-static DEFINE_MUTEX(kc_sim_lock);	/* guards kc_sim_list */
+static DEFINE_MUTEX(kc_sim_lock);	/* guards kc_sim_list, kc_sim.removing */
 
-/* Raise the slot's bit and have the DPC run. Any context, RT included. */
+/*
+ * Raise the slot's bit and have the DPC run. Any context, RT included.
+ * Fully ordered: what the caller wrote before (an abort's bit in
+ * sim->aborted) is seen by the DPC that takes this bit, whose
+ * atomic64_xchg() in kc_sim_dpc() it pairs with.
+ */
 static void kc_sim_raise(struct kc_sim *sim, unsigned int slot)
 {
-	atomic64_or(BIT_ULL(slot), &sim->pending);
+	atomic64_fetch_or(BIT_ULL(slot), &sim->pending);
 	kthread_queue_work(sim->worker, &sim->dpc);
 }
 
@@ -127,6 +154,9 @@ static void kc_sim_start(struct kc_dev *kd, struct kc_io *io)
 {
 	struct kc_sim *sim = kd->priv;
 	u64 ns = sim->params.latency_ns;
+
+	if (READ_ONCE(sim->stalled))
+		return;
 
 	if (sim->params.jitter_ns)
 		ns += get_random_u64() % (sim->params.jitter_ns + 1);
@@ -161,7 +191,10 @@ static int kc_sim_fetch(struct kc_dev *kd, struct kc_io *io)
 	return 0;
 }
 
-/* Under kd->lock: stop the timer if it has not fired; the bit still comes. */
+/*
+ * Under kd->lock: stop the timer if it has not fired; the bit still comes,
+ * after the aborted bit (kc_sim_raise() orders them).
+ */
 static void kc_sim_abort(struct kc_dev *kd, struct kc_io *io)
 {
 	struct kc_sim *sim = kd->priv;
@@ -173,15 +206,42 @@ static void kc_sim_abort(struct kc_dev *kd, struct kc_io *io)
 	}
 }
 
+/*
+ * kc_dev_fail(): no operation ends any more. Nothing starts once the device
+ * is dead, so the timers stay off once cancelled.
+ */
+static void kc_sim_halt(struct kc_dev *kd)
+{
+	struct kc_sim *sim = kd->priv;
+	unsigned int n;
+
+	WRITE_ONCE(sim->stalled, true);
+	for (n = 0; n < KC_DEV_SLOTS; n++)
+		hrtimer_cancel(&sim->slots[n].timer);
+}
+
+/* A hostile device: raise the bits of @mask, whatever the slots hold. */
+static void kc_sim_raise_mask(struct kc_dev *kd, u64 mask)
+{
+	struct kc_sim *sim = kd->priv;
+
+	atomic64_fetch_or(mask, &sim->pending);
+	kthread_queue_work(sim->worker, &sim->dpc);
+}
+
 static const struct kc_dev_ops kc_sim_ops = {
 	.start = kc_sim_start,
 	.fetch = kc_sim_fetch,
 	.abort = kc_sim_abort,
+	.halt = kc_sim_halt,
+	.raise = kc_sim_raise_mask,
 };
 
 static const struct kc_dev_ops kc_sim_ops_noabort = {
 	.start = kc_sim_start,
 	.fetch = kc_sim_fetch,
+	.halt = kc_sim_halt,
+	.raise = kc_sim_raise_mask,
 };
 
 static void kc_sim_init_slots(struct kc_sim *sim)
@@ -195,6 +255,101 @@ static void kc_sim_init_slots(struct kc_sim *sim)
 		sim->slots[n].sim = sim;
 		sim->slots[n].n = n;
 	}
+}
+
+/**
+ * kc_sim_stall() - make a software device stop ending its operations
+ * @sim: the device.
+ * @stall: true: the operations it starts from now on never end, as on a
+ *	device that stopped answering; false: they end again.
+ *
+ * Context: any context.
+ */
+void kc_sim_stall(struct kc_sim *sim, bool stall)
+{
+	WRITE_ONCE(sim->stalled, stall);
+}
+EXPORT_SYMBOL_GPL(kc_sim_stall);
+
+/* Remove the software devices whose remove knob was written. */
+static void kc_sim_reap(struct work_struct *work)
+{
+	struct kc_sim *sim, *tmp;
+	LIST_HEAD(gone);
+
+	mutex_lock(&kc_sim_lock);
+	list_for_each_entry_safe(sim, tmp, &kc_sim_list, node)
+		if (sim->removing)
+			list_move_tail(&sim->node, &gone);
+	mutex_unlock(&kc_sim_lock);
+	list_for_each_entry_safe(sim, tmp, &gone, node) {
+		list_del(&sim->node);
+		kc_sim_destroy(sim);
+	}
+}
+
+static DECLARE_WORK(kc_sim_reap_work, kc_sim_reap);
+
+/*
+ * The remove knob. The removal waits for the handlers of the device's
+ * debugfs files, this one too: it runs from a work item.
+ */
+static ssize_t kc_sim_remove_write(struct file *file, const char __user *ubuf,
+				   size_t len, loff_t *ppos)
+{
+	struct kc_sim *sim = file->private_data;
+	bool yes;
+	int ret;
+
+	ret = kstrtobool_from_user(ubuf, len, &yes);
+	if (ret)
+		return ret;
+	if (!yes)
+		return -EINVAL;
+	mutex_lock(&kc_sim_lock);
+	sim->removing = true;
+	mutex_unlock(&kc_sim_lock);
+	schedule_work(&kc_sim_reap_work);
+	return len;
+}
+
+static const struct file_operations kc_sim_remove_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = kc_sim_remove_write,
+};
+
+static int kc_sim_add(void);
+
+/* The new_sim knob: one more software device, with the module's parameters. */
+static ssize_t kc_sim_new_write(struct file *file, const char __user *ubuf,
+				size_t len, loff_t *ppos)
+{
+	bool yes;
+	int ret;
+
+	ret = kstrtobool_from_user(ubuf, len, &yes);
+	if (ret)
+		return ret;
+	if (!yes)
+		return -EINVAL;
+	ret = kc_sim_add();
+	return ret ? ret : len;
+}
+
+static const struct file_operations kc_sim_new_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = kc_sim_new_write,
+};
+
+/* The knobs of a software device with a character device. */
+static void kc_sim_debugfs_add(struct kc_sim *sim)
+{
+	struct dentry *dir = sim->kd->debugfs;
+
+	debugfs_create_bool("stall", 0600, dir, &sim->stalled);
+	debugfs_create_file("remove", 0200, dir, sim, &kc_sim_remove_fops);
 }
 
 /**
@@ -239,11 +394,14 @@ struct kc_sim *kc_sim_create(const struct kc_sim_params *p, bool chardev)
 				KCANCEL_DMA_SIZE, p->mode);
 	if (!sim->kd)
 		goto err_worker;
+	sim->kd->op_timeout = nsecs_to_jiffies(p->latency_ns + p->jitter_ns) +
+			      KC_DEV_OP_MARGIN;
 	if (chardev) {
 		ret = kc_chardev_register(sim->kd, NULL);
 		if (ret)
 			goto err_dev;
 		sim->chardev = true;
+		kc_sim_debugfs_add(sim);
 	}
 	return sim;
 
@@ -298,23 +456,65 @@ void kc_sim_destroy(struct kc_sim *sim)
 }
 EXPORT_SYMBOL_GPL(kc_sim_destroy);
 
-/**
- * kc_sim_init() - create the software devices the module parameters ask for
- *
- * Context: process context, at module load.
- * Return: 0 or a negative errno.
- */
-int kc_sim_init(void)
+/* The parameters of the software devices the module creates. */
+static void kc_sim_module_params(struct kc_sim_params *p)
 {
-	struct kc_sim_params p = {
+	*p = (struct kc_sim_params){
 		.latency_ns = (u64)sim_latency_us * NSEC_PER_USEC,
 		.jitter_ns = (u64)sim_jitter_us * NSEC_PER_USEC,
 		.parallel = sim_parallel,
 		.abort = sim_abort,
 		.mode = KC_SYNC_AUTOMATIC,
 	};
+}
+
+/**
+ * kc_sim_add() - create a software device with a character device
+ *
+ * Its parameters are the module's. At most %KC_SIM_MAX_DEVICES exist at once.
+ *
+ * Context: process context; takes the software devices' list mutex.
+ * Return: 0, -ENOSPC if there are that many already, or a negative errno.
+ */
+static int kc_sim_add(void)
+{
+	struct kc_sim_params p;
 	struct kc_sim *sim;
+	unsigned int n = 0;
+	int ret = 0;
+
+	kc_sim_module_params(&p);
+	mutex_lock(&kc_sim_lock);
+	list_for_each_entry(sim, &kc_sim_list, node)
+		n++;
+	if (n >= KC_SIM_MAX_DEVICES) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	sim = kc_sim_create(&p, true);
+	if (IS_ERR(sim)) {
+		ret = PTR_ERR(sim);
+		goto out;
+	}
+	list_add_tail(&sim->node, &kc_sim_list);
+	pr_info("kcancel: /dev/%s: software device\n", sim->kd->name);
+out:
+	mutex_unlock(&kc_sim_lock);
+	return ret;
+}
+
+/**
+ * kc_sim_init() - create the software devices the module parameters ask for
+ *
+ * Also creates the new_sim knob in kcancel's debugfs directory.
+ *
+ * Context: process context, at module load, after kc_debugfs_init().
+ * Return: 0 or a negative errno.
+ */
+int kc_sim_init(void)
+{
 	unsigned int i;
+	int ret;
 
 	if (sim_devices > KC_SIM_MAX_DEVICES ||
 	    sim_parallel < 1 || sim_parallel > KC_SIM_MAX_PARALLEL) {
@@ -323,28 +523,31 @@ int kc_sim_init(void)
 		return -EINVAL;
 	}
 	for (i = 0; i < sim_devices; i++) {
-		sim = kc_sim_create(&p, true);
-		if (IS_ERR(sim)) {
+		ret = kc_sim_add();
+		if (ret) {
 			kc_sim_exit();
-			return PTR_ERR(sim);
+			return ret;
 		}
-		mutex_lock(&kc_sim_lock);
-		list_add_tail(&sim->node, &kc_sim_list);
-		mutex_unlock(&kc_sim_lock);
-		pr_info("kcancel: /dev/%s: software device\n", sim->kd->name);
 	}
+	debugfs_create_file("new_sim", 0200, kc_debugfs_root(), NULL,
+			    &kc_sim_new_fops);
 	return 0;
 }
 
 /**
- * kc_sim_exit() - remove the software devices created at load
+ * kc_sim_exit() - remove the software devices with a character device
  *
- * Context: process context, at module unload.
+ * Those created at load, by the new_sim knob, and not removed by their
+ * remove knob yet.
+ *
+ * Context: process context, at module unload (no knob can be written then:
+ * an open debugfs file holds the module).
  */
 void kc_sim_exit(void)
 {
 	struct kc_sim *sim, *tmp;
 
+	cancel_work_sync(&kc_sim_reap_work);
 	mutex_lock(&kc_sim_lock);
 	list_for_each_entry_safe(sim, tmp, &kc_sim_list, node) {
 		list_del(&sim->node);

@@ -25,16 +25,28 @@
  * status bits and hands them to the DPC, kc_dev_dpc(), which runs in a thread
  * under the queue's synchronization. A slot keeps a reference to its request
  * until its bit has been seen, so a late interrupt for a request already
- * completed touches nothing freed. The edu device cannot abort: a cancelled
- * in-flight request completes -ECANCELED after its interrupt, and its DMA
- * buffer stays with the device until then.
+ * completed touches nothing freed. The DPC takes a bit only for a slot whose
+ * operation was started and has not ended yet (&kc_dev.started): spurious,
+ * duplicate and stale bits are counted and ignored. The edu device cannot
+ * abort: a cancelled in-flight request completes -ECANCELED after its
+ * interrupt, and its DMA buffer stays with the device until then.
  *
- * Lock order: as written in &struct kc_queue's kernel-doc (request.h):
- * &kc_queue.sync_lock, then &kc_dev.lock, then &kc_queue.lock.
+ * A device that stops answering is not waited for forever: close() and
+ * removal wait at most &kc_dev.op_timeout for the hardware, then
+ * kc_dev_fail() stops it (&kc_dev_ops.halt), ends every started slot with an
+ * error and completes everything queued; the device then takes nothing new.
+ *
+ * Every request holds a reference to its device from kc_dev_prepare() until
+ * its release, so a timeout or a cancel that runs while its request completes
+ * never finds the device freed.
+ *
+ * Lock order: written once, for the whole of kcancel, in &struct kc_queue's
+ * kernel-doc (request.h).
  */
 #ifndef _KCANCEL_DEV_H
 #define _KCANCEL_DEV_H
 
+#include <linux/jiffies.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
@@ -49,6 +61,8 @@
 
 /* Slots per device: bits of a u64 status word. */
 #define KC_DEV_SLOTS	64
+/* How much longer than its own latency an operation may take, at most. */
+#define KC_DEV_OP_MARGIN	(5 * HZ)
 
 struct kc_dev;
 
@@ -69,7 +83,8 @@ enum kc_chan {
 /**
  * struct kc_io - a request to a device
  * @req: the cancelable request; &kc_request.id is the id users see.
- * @kd: the device.
+ * @kd: the device, with a reference from kc_dev_prepare() until the release.
+ * @owner_ops: the owner's request operations, called through the device's.
  * @op: an &enum kcancel_op.
  * @chan: its channel.
  * @arg: the operation's argument (factorial n, doorbell value).
@@ -83,6 +98,7 @@ enum kc_chan {
 struct kc_io {
 	struct kc_request req;
 	struct kc_dev *kd;
+	const struct kc_request_ops *owner_ops;
 	u32 op;
 	enum kc_chan chan;
 	u64 arg;
@@ -106,14 +122,22 @@ struct kc_io {
  *	reach kc_dev_dpc(). Called under &kc_dev.lock, only while @io holds its
  *	slot, possibly more than once and after the operation has ended on its
  *	own: a call that finds nothing left to stop must do nothing.
+ * @halt: stop the hardware for good: once it returns, no operation moves
+ *	data or raises a bit any more (a bit already on its way to the DPC is
+ *	harmless). Called by kc_dev_fail(), once, in process context; may
+ *	sleep.
+ * @raise: optional, for tests: make the device raise the status bits
+ *	@mask, as a hostile or broken device would. Process context.
  *
- * Context: all three are called in any context, with interrupts possibly
- * disabled, and may not sleep.
+ * Context: @start, @fetch and @abort are called in any context, with
+ * interrupts possibly disabled, and may not sleep.
  */
 struct kc_dev_ops {
 	void (*start)(struct kc_dev *kd, struct kc_io *io);
 	int (*fetch)(struct kc_dev *kd, struct kc_io *io);
 	void (*abort)(struct kc_dev *kd, struct kc_io *io);
+	void (*halt)(struct kc_dev *kd);
+	void (*raise)(struct kc_dev *kd, u64 mask);
 };
 
 /**
@@ -125,12 +149,25 @@ struct kc_dev_ops {
  * @dma_size: how much of the device memory DMA reaches.
  * @queue: the queue all requests of the device belong to.
  * @target: the collection of factorial and DMA requests in flight.
- * @lock: guards @pending, @busy, @slot_io, @dead and &kc_io.slot.
+ * @lock: guards @pending, @busy, @slot_io, @started, @dead, @failed and
+ *	&kc_io.slot.
  * @pending: the software queue of each channel.
  * @chan_slots: the slots of each channel; fixed at creation.
  * @busy: the slots in use.
  * @slot_io: the request in each busy slot, holding a reference.
- * @dead: set by kc_dev_shutdown(): nothing new starts.
+ * @started: the slots whose operation was started and whose bit has not
+ *	been taken yet; the DPC (or kc_dev_fail()) takes each bit once, so a
+ *	bit of a slot not in it is ignored.
+ * @dead: set by kc_dev_shutdown() and kc_dev_fail(): nothing new starts
+ *	and kc_dev_prepare() refuses. Written under @lock, read with
+ *	READ_ONCE() where a stale value is harmless.
+ * @failed: kc_dev_fail() ran: the hardware is halted.
+ * @op_timeout: the longest, in jiffies, the hardware may take to end what
+ *	it was given once cancelled; set by the backend before the device is
+ *	used. close() and removal wait that long, then kc_dev_fail().
+ * @spurious: status bits the DPC ignored: no operation was started in
+ *	their slot (spurious, duplicate or stale interrupts).
+ * @forced: started slots that kc_dev_fail() ended without their bit.
  * @idle: woken when @busy drops to zero.
  * @next_id: the last id given out.
  * @files_lock: guards @files.
@@ -139,6 +176,7 @@ struct kc_dev_ops {
  * @misc: the character device (chardev.c).
  * @minor_id: the N of /dev/kcancelN.
  * @name: "kcancelN".
+ * @debugfs: the device's debugfs directory (debugfs.c), or NULL.
  */
 struct kc_dev {
 	struct kref ref;
@@ -153,7 +191,12 @@ struct kc_dev {
 	u64 chan_slots[KC_CHAN_NR];
 	u64 busy;
 	struct kc_io *slot_io[KC_DEV_SLOTS];
+	u64 started;
 	bool dead;
+	bool failed;
+	unsigned long op_timeout;
+	atomic64_t spurious;
+	atomic64_t forced;
 	wait_queue_head_t idle;
 	atomic64_t next_id;
 	spinlock_t files_lock;		/* guards files */
@@ -161,6 +204,7 @@ struct kc_dev {
 	struct miscdevice misc;
 	int minor_id;
 	char name[24];
+	struct dentry *debugfs;
 };
 
 struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
@@ -168,6 +212,7 @@ struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
 			     const u64 chan_slots[KC_CHAN_NR], u32 dma_size,
 			     enum kc_sync_mode mode);
 void kc_dev_shutdown(struct kc_dev *kd);
+void kc_dev_fail(struct kc_dev *kd, int status);
 void kc_dev_put(struct kc_dev *kd);
 
 /**

@@ -36,6 +36,7 @@ struct kc_sim;
 struct kc_sim *kc_sim_create(const struct kc_sim_params *p, bool chardev);
 struct kc_dev *kc_sim_dev(struct kc_sim *sim);
 void kc_sim_destroy(struct kc_sim *sim);
+void kc_sim_stall(struct kc_sim *sim, bool stall);
 int kc_sim_init(void);
 void kc_sim_exit(void);
 

@@ -23,8 +23,9 @@
  * kc_target_io_done() and the cancel each lower it, and whoever brings it to
  * zero runs the completion routine.
  *
- * The collection lock is the xarray's own (taken with interrupts disabled).
- * It is never held while a queue's lock or sync lock is taken (request.h).
+ * The collection lock is the xarray's own (taken with interrupts disabled);
+ * its place in kcancel's lock order is written in &struct kc_queue's
+ * kernel-doc (request.h).
  */
 #ifndef _KCANCEL_TARGET_H
 #define _KCANCEL_TARGET_H
