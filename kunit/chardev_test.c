@@ -43,6 +43,8 @@
 #define KC_CT_MAP_SIZE		(3 * PAGE_SIZE)
 #define KC_CT_EV		sizeof(struct kcancel_event)
 #define KC_CT_FILES		4
+/* The start of x86-64's direct map: never a user address. */
+#define KC_CT_KERNEL_ADDR	0xffff888000000000ULL
 /* poll() masks. */
 #define KC_CT_IN		((__force u32)(EPOLLIN | EPOLLRDNORM))
 #define KC_CT_HUP		((__force u32)EPOLLHUP)
@@ -416,6 +418,59 @@ static void kc_chardev_submit_then_read(struct kunit *test)
 }
 
 /*
+ * A DMA from the device writes its data into the submitter's buffer when it
+ * completes, before its event is read: read() and WAIT write only the event
+ * (they may run in another process sharing the file). A buffer that cannot
+ * be written fails the submit.
+ */
+static void kc_chardev_dma_data_before_reap(struct kunit *test)
+{
+	struct kc_ct *ct = kc_ct_init(test, KC_CT_FAST_NS, 1, true);
+	struct file *file = kc_ct_open(ct, O_NONBLOCK);
+	u8 *sent = kunit_kzalloc(test, 200, GFP_KERNEL);
+	u8 *got = kunit_kzalloc(test, 200, GFP_KERNEL);
+	struct kcancel_submit s = {
+		.op = KCANCEL_OP_DMA_FROM_DEV, .len = 64,
+		.buf = KC_CT_KERNEL_ADDR,
+	};
+	struct kcancel_event ev;
+	u64 id;
+
+	KUNIT_ASSERT_NOT_NULL(test, sent);
+	KUNIT_ASSERT_NOT_NULL(test, got);
+	kc_ct_put_data(ct, sent, 200, 11);
+	id = kc_ct_dma(ct, file, KCANCEL_OP_DMA_TO_DEV, 1000, 200, 1);
+	ev = kc_ct_read_one(ct, file);
+	KUNIT_ASSERT_EQ(test, ev.status, 0);
+
+	/* Straddling a page: the last 100 bytes of one, 100 of the next. */
+	kc_ct_put_data(ct, got, 200, 0);
+	KUNIT_ASSERT_EQ(test, copy_to_user(kc_ct_user(ct, KC_CT_DATA - 100), got,
+					   100), 0);
+	s.buf = ct->umem + KC_CT_DATA - 100;
+	s.len = 200;
+	s.offset = 1000;
+	s.tag = 2;
+	KUNIT_ASSERT_EQ(test, kc_ct_submit(ct, file, &s), 0);
+	KUNIT_ASSERT_TRUE(test, kc_ct_poll_until(file, KC_CT_IN) & KC_CT_IN);
+	KUNIT_ASSERT_EQ(test, copy_from_user(got, kc_ct_user(ct, KC_CT_DATA - 100),
+					     200), 0);
+	KUNIT_EXPECT_MEMEQ(test, got, sent, 200);
+	KUNIT_EXPECT_EQ(test, kc_ct_wait(ct, file, s.id, 0, &ev), 0);
+	kc_ct_expect_event(test, &ev, s.id, 2, KCANCEL_OP_DMA_FROM_DEV, 0, 200);
+
+	/* A buffer that cannot be written: refused at once, nothing queued. */
+	s.buf = KC_CT_KERNEL_ADDR;
+	s.id = 0;
+	KUNIT_EXPECT_EQ(test, kc_ct_submit(ct, file, &s), -EFAULT);
+	KUNIT_EXPECT_EQ(test, s.id, 0);
+	s.buf = 0;
+	KUNIT_EXPECT_EQ(test, kc_ct_submit(ct, file, &s), -EFAULT);
+	KUNIT_EXPECT_EQ(test, kc_ct_read(ct, file, &ev, KC_CT_EV), -EAGAIN);
+	KUNIT_EXPECT_NE(test, id, 0);
+}
+
+/*
  * SUBMIT_WAIT returns the completion in the structure, DMA data included,
  * and leaves no event to read, wait for or cancel.
  */
@@ -680,8 +735,6 @@ struct kc_ct_submit_row {
 	int ret;
 };
 
-/* The start of x86-64's direct map: never a user address. */
-#define KC_CT_KERNEL_ADDR	0xffff888000000000ULL
 #define KC_CT_FACT		KCANCEL_OP_FACTORIAL
 #define KC_CT_TO		KCANCEL_OP_DMA_TO_DEV
 #define KC_CT_FROM		KCANCEL_OP_DMA_FROM_DEV
@@ -1060,8 +1113,41 @@ static void kc_chardev_remove_with_file_open(struct kunit *test)
 	kc_ct_close(ct, file);
 }
 
+/*
+ * close() on a device that stopped answering: the file's requests are
+ * cancelled, but nothing ends them. close() waits the device's time limit,
+ * then fails the device: another file's request in the hardware ends -EIO,
+ * that file can read its event and then the end of the file, and new
+ * submits say -ENODEV.
+ */
+static void kc_chardev_close_stalled_device(struct kunit *test)
+{
+	struct kc_ct *ct = kc_ct_init(test, KC_CT_FAST_NS, 1, false);
+	struct file *mine = kc_ct_open(ct, O_NONBLOCK);
+	struct file *other = kc_ct_open(ct, O_NONBLOCK);
+	struct kcancel_submit s = { .op = KCANCEL_OP_FACTORIAL, .arg = 3 };
+	struct kcancel_event ev;
+	u64 id, took;
+
+	kc_sim_stall(ct->sim, true);
+	ct->kd->op_timeout = HZ / 2;
+	kc_ct_fact(ct, mine, 5, 1);
+	id = kc_ct_dma(ct, other, KCANCEL_OP_DMA_TO_DEV, 0, 64, 2);
+	took = ktime_get_ns();
+	kc_ct_close(ct, mine);
+	took = (ktime_get_ns() - took) / NSEC_PER_MSEC;
+	kunit_info(test, "close took %llu ms\n", took);
+	KUNIT_EXPECT_LT(test, took, 10ULL * MSEC_PER_SEC);
+	ev = kc_ct_read_one(ct, other);
+	kc_ct_expect_event(test, &ev, id, 2, KCANCEL_OP_DMA_TO_DEV, -EIO, 0);
+	KUNIT_EXPECT_EQ(test, kc_ct_read(ct, other, &ev, KC_CT_EV), 0);
+	KUNIT_EXPECT_EQ(test, kc_ct_poll(other), KC_CT_HUP);
+	KUNIT_EXPECT_EQ(test, kc_ct_submit(ct, other, &s), -ENODEV);
+}
+
 static struct kunit_case kc_chardev_cases[] = {
 	KUNIT_CASE(kc_chardev_submit_then_read),
+	KUNIT_CASE(kc_chardev_dma_data_before_reap),
 	KUNIT_CASE(kc_chardev_submit_wait),
 	KUNIT_CASE(kc_chardev_cancel),
 	KUNIT_CASE(kc_chardev_wait),
@@ -1076,6 +1162,7 @@ static struct kunit_case kc_chardev_cases[] = {
 	KUNIT_CASE_PARAM(kc_chardev_close_completes_all, kc_ct_abort_gen_params),
 	KUNIT_CASE_ATTR(kc_chardev_remove_with_file_open,
 			{ .speed = KUNIT_SPEED_SLOW }),
+	KUNIT_CASE(kc_chardev_close_stalled_device),
 	{}
 };
 

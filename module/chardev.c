@@ -12,16 +12,31 @@
  * context) also guards the event list, &kc_file_io.reaped and
  * &kc_file_io.completed.
  *
- * A request's completion (&kc_request_ops.completed) queues its event, wakes
- * readers and pollers, then drops the file's count of requests outstanding.
- * close() cancels every request of the file and waits for that count to
- * reach zero before it frees anything.
+ * A request's completion (&kc_request_ops.completed) delivers the data of a
+ * DMA from the device, queues its event, wakes readers and pollers, then
+ * drops the file's count of requests outstanding. close() cancels every
+ * request of the file and waits for that count to reach zero before it
+ * frees anything; a device that does not end them within its time limit is
+ * failed (kc_dev_fail()).
+ *
+ * A request touches only its submitter's memory: a DMA to the device copies
+ * the data at submit; a DMA from the device pins the submitter's pages at
+ * submit and writes them at completion, so that read() and KCANCEL_IOC_WAIT,
+ * which may run in another process sharing the file, write nothing but
+ * event records. The pages are unpinned when the event is reaped, in process
+ * context, and marked dirty if they were written.
+ *
+ * Every allocation made for a file and its requests is charged to the
+ * caller's memory cgroup (GFP_KERNEL_ACCOUNT).
  */
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
+#include <linux/highmem.h>
 #include <linux/jiffies.h>
+#include <linux/mm.h>
 #include <linux/poll.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/wait_bit.h>
@@ -30,6 +45,9 @@
 #include <kcancel/chardev.h>
 #include <kcancel/debugfs.h>
 
+/* The most pages a DMA buffer of %KCANCEL_DMA_SIZE bytes can span. */
+#define KC_FILE_DMA_PAGES	(DIV_ROUND_UP(KCANCEL_DMA_SIZE, PAGE_SIZE) + 1)
+
 static DEFINE_IDA(kc_minor_ida);
 
 /**
@@ -37,7 +55,8 @@ static DEFINE_IDA(kc_minor_ida);
  * @kd: the device, with a reference.
  * @node: entry in &kc_dev.files.
  * @ios: id -> &struct kc_file_io, each with a reference; its lock guards
- *	@events, &kc_file_io.reaped and &kc_file_io.completed too.
+ *	@events, &kc_file_io.reaped, &kc_file_io.completed and
+ *	&kc_file_io.orphan too.
  * @events: completed requests whose event is not reaped, oldest first.
  * @wq: readers and pollers wait here for @events.
  * @outstanding: requests submitted and not completed.
@@ -60,21 +79,28 @@ struct kc_file {
  * @f: the file.
  * @tag: the caller's tag.
  * @ubuf: the caller's DMA buffer.
+ * @pages: a DMA from the device: the pages of @ubuf, pinned at submit.
+ * @npages: how many of @pages are pinned.
  * @event_node: entry in &kc_file.events.
  * @sync: submitted by KCANCEL_IOC_SUBMIT_WAIT: no event is queued.
  * @reaped: its event was taken (or is being taken) by a reader or a waiter.
  * @completed: kc_file_io_completed() has run: its event is on
  *	&kc_file.events unless @reaped.
+ * @orphan: its KCANCEL_IOC_SUBMIT_WAIT caller was killed: the completion
+ *	takes it out of the file, with no event.
  */
 struct kc_file_io {
 	struct kc_io io;
 	struct kc_file *f;
 	u64 tag;
 	u64 ubuf;
+	struct page *pages[KC_FILE_DMA_PAGES];
+	unsigned int npages;
 	struct list_head event_node;
 	bool sync;
 	bool reaped;
 	bool completed;
+	bool orphan;
 };
 
 static struct kc_file_io *to_fio(struct kc_request *req)
@@ -90,23 +116,104 @@ static void kc_file_io_release(struct kc_request *req)
 	kfree(fio);
 }
 
+/**
+ * kc_file_pin() - pin the pages a DMA from the device will write
+ * @fio: the request; @fio->ubuf and @fio->io.len are set.
+ *
+ * Context: process context, in the submitter's address space; sleeps.
+ * Return: 0, -EFAULT if the buffer cannot be written, or -ENOMEM.
+ */
+static int kc_file_pin(struct kc_file_io *fio)
+{
+	unsigned long start = fio->ubuf & PAGE_MASK;
+	int n = DIV_ROUND_UP(offset_in_page(fio->ubuf) + fio->io.len, PAGE_SIZE);
+	int ret = pin_user_pages_fast(start, n, FOLL_WRITE, fio->pages);
+
+	if (ret == n) {
+		fio->npages = n;
+		return 0;
+	}
+	if (ret > 0)
+		unpin_user_pages(fio->pages, ret);
+	return ret == -ENOMEM ? -ENOMEM : -EFAULT;
+}
+
+/**
+ * kc_file_unpin() - let go of the pages of a DMA from the device
+ * @fio: the request.
+ * @dirty: whether the completion wrote them.
+ *
+ * Context: process context if @dirty (marking a file page dirty takes its
+ * lock); any context otherwise.
+ */
+static void kc_file_unpin(struct kc_file_io *fio, bool dirty)
+{
+	if (!fio->npages)
+		return;
+	if (dirty)
+		unpin_user_pages_dirty_lock(fio->pages, fio->npages, true);
+	else
+		unpin_user_pages(fio->pages, fio->npages);
+	fio->npages = 0;
+}
+
+/* Did the completion write the pinned pages? */
+static bool kc_file_io_wrote(const struct kc_file_io *fio)
+{
+	return fio->io.op == KCANCEL_OP_DMA_FROM_DEV && !fio->io.req.status;
+}
+
 /*
- * The request completed, in any context: queue its event unless a waiter
- * took it already. After the count drops, close() may free the file.
+ * Deliver the data of a DMA from the device that completed with status 0
+ * into the submitter's pinned pages: any context (kmap_local_page()).
+ */
+static void kc_file_copy_out(struct kc_file_io *fio)
+{
+	unsigned int off = offset_in_page(fio->ubuf), done = 0, n, i;
+
+	for (i = 0; i < fio->npages && done < fio->io.len; i++, off = 0) {
+		n = min_t(unsigned int, PAGE_SIZE - off, fio->io.len - done);
+		memcpy_to_page(fio->pages[i], off, fio->io.buf + done, n);
+		done += n;
+	}
+}
+
+/*
+ * The request completed, in any context, before its waiters are woken:
+ * deliver its data, then queue its event unless a waiter took it already,
+ * or take it out of the file if its waiter was killed (no status 0 then: the
+ * waiter cancelled it first). After the count drops, close() may free the
+ * file.
  */
 static void kc_file_io_completed(struct kc_request *req)
 {
 	struct kc_file_io *fio = to_fio(req);
 	struct kc_file *f = fio->f;
 	unsigned long flags;
+	bool orphan;
 
+	if (kc_file_io_wrote(fio))
+		kc_file_copy_out(fio);
 	xa_lock_irqsave(&f->ios, flags);
 	fio->completed = true;
-	if (!fio->reaped && !fio->sync)
+	orphan = fio->orphan;
+	if (orphan) {
+		__xa_erase(&f->ios, req->id);
+		atomic_dec(&f->count);
+	} else if (!fio->reaped && !fio->sync) {
 		list_add_tail(&fio->event_node, &f->events);
+	}
 	xa_unlock_irqrestore(&f->ios, flags);
+	if (orphan) {
+		kc_file_unpin(fio, false);
+		kc_request_put(req);	/* the table's; not the last */
+	}
 	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
-	/* wake_up_var() only hashes the address: @f may be freed already. */
+	/*
+	 * Fully ordered: kc_file_hup() that reads the new count sees the event
+	 * queued above. wake_up_var() only hashes the address: @f may be freed
+	 * already.
+	 */
 	if (atomic_dec_and_test(&f->outstanding))
 		wake_up_var(&f->outstanding);
 }
@@ -116,10 +223,15 @@ static const struct kc_request_ops kc_file_io_ops = {
 	.completed = kc_file_io_completed,
 };
 
-/* The device is gone and nothing is left to read or to wait for. */
+/*
+ * The device is gone and nothing is left to read or to wait for. The acquire
+ * pairs with the fully ordered decrement in kc_file_io_completed(): a count
+ * of zero comes with the last event on the list.
+ */
 static bool kc_file_hup(struct kc_file *f)
 {
-	return READ_ONCE(f->kd->dead) && !atomic_read(&f->outstanding) &&
+	return READ_ONCE(f->kd->dead) &&
+	       !atomic_read_acquire(&f->outstanding) &&
 	       list_empty_careful(&f->events);
 }
 
@@ -138,18 +250,19 @@ static struct kc_file_io *kc_file_lookup(struct kc_file *f, u64 id)
 	return fio;
 }
 
-/* Drop a reaped request from the file: out of its table, and its reference. */
+/*
+ * Drop a reaped (or never queued) request from the file: out of its table,
+ * its pages unpinned, and its reference. Process context.
+ */
 static void kc_file_forget(struct kc_file *f, struct kc_file_io *fio)
 {
 	xa_erase_irq(&f->ios, fio->io.req.id);
 	atomic_dec(&f->count);
+	kc_file_unpin(fio, kc_file_io_wrote(fio));
 	kc_request_put(&fio->io.req);
 }
 
-/*
- * The event of a completed request. The data of a DMA from the device goes
- * to the caller's buffer now, in the reaper's address space.
- */
+/* The event of a completed request; its data, if any, is in place already. */
 static void kc_file_event(struct kc_file_io *fio, struct kcancel_event *ev)
 {
 	struct kc_request *req = &fio->io.req;
@@ -159,11 +272,6 @@ static void kc_file_event(struct kc_file_io *fio, struct kcancel_event *ev)
 	ev->result = req->result;
 	ev->status = req->status;
 	ev->op = fio->io.op;
-	if (fio->io.op == KCANCEL_OP_DMA_FROM_DEV && !ev->status &&
-	    copy_to_user(u64_to_user_ptr(fio->ubuf), fio->io.buf, fio->io.len)) {
-		ev->status = -EFAULT;
-		ev->result = 0;
-	}
 }
 
 /* Check what the caller may set in a submit; kc_dev_check_io() does the rest. */
@@ -181,13 +289,23 @@ static int kc_file_check_submit(const struct kcancel_submit *s)
 	return 0;
 }
 
-/* Build the request of @s: its fields, and its DMA data from the caller. */
+/* Free a request that was never prepared. */
+static void kc_file_free_io(struct kc_file_io *fio)
+{
+	kc_file_unpin(fio, false);
+	kfree(fio->io.buf);
+	kfree(fio);
+}
+
+/*
+ * Build the request of @s: its fields, and its DMA data from the caller (to
+ * the device) or the caller's pages pinned (from the device).
+ */
 static struct kc_file_io *kc_file_new_io(struct kc_file *f,
 					 const struct kcancel_submit *s,
 					 bool sync)
 {
-	struct kc_file_io *fio = kzalloc(sizeof(*fio), GFP_KERNEL);
-	void __user *ubuf = u64_to_user_ptr(s->buf);
+	struct kc_file_io *fio = kzalloc(sizeof(*fio), GFP_KERNEL_ACCOUNT);
 	int ret = -ENOMEM;
 
 	if (!fio)
@@ -201,34 +319,49 @@ static struct kc_file_io *kc_file_new_io(struct kc_file *f,
 	fio->io.arg = s->arg;
 	fio->io.len = s->len;
 	fio->io.offset = s->offset;
+	/* A DMA has a buffer: kc_dev_check_io() wants it. */
 	if (s->len && s->len <= KCANCEL_DMA_SIZE) {
-		fio->io.buf = kmalloc(s->len, GFP_KERNEL);
+		fio->io.buf = kmalloc(s->len, GFP_KERNEL_ACCOUNT);
 		if (!fio->io.buf)
 			goto err;
 	}
 	ret = kc_dev_check_io(f->kd, &fio->io);
 	if (ret)
 		goto err;
-	ret = -EFAULT;
-	if (s->op == KCANCEL_OP_DMA_TO_DEV &&
-	    copy_from_user(fio->io.buf, ubuf, s->len))
-		goto err;
-	if (s->op == KCANCEL_OP_DMA_FROM_DEV && !access_ok(ubuf, s->len))
-		goto err;
+	if (s->op == KCANCEL_OP_DMA_TO_DEV) {
+		ret = -EFAULT;
+		if (copy_from_user(fio->io.buf, u64_to_user_ptr(s->buf), s->len))
+			goto err;
+	} else if (s->op == KCANCEL_OP_DMA_FROM_DEV) {
+		ret = kc_file_pin(fio);
+		if (ret)
+			goto err;
+	}
 	return fio;
 err:
-	kfree(fio->io.buf);
-	kfree(fio);
+	kc_file_free_io(fio);
 	return ERR_PTR(ret);
 }
 
-/*
- * Submit @s on @f: the request enters the file's table (with the table's
- * reference) before it is queued, so that its completion, which may come at
- * once, finds everything in place. With @sync, *@fiop gets a reference too.
+/**
+ * kc_file_submit() - submit a request on a file
+ * @f: the file.
+ * @s: the request, copied from the caller; @s->id is set on success.
+ * @uid: where the caller wants the id.
+ * @sync: a KCANCEL_IOC_SUBMIT_WAIT request: no event, and a reference for
+ *	the waiter in *@fiop.
+ * @fiop: the request, for @sync; may be NULL otherwise.
+ *
+ * The id is written to @uid before the request exists for the device, so
+ * that a failure leaves nothing queued. The request enters the file's table
+ * (with the table's reference) before it is queued, so that its completion,
+ * which may come at once, finds everything in place.
+ *
+ * Context: process context, the caller's; sleeps.
+ * Return: 0, or a negative errno of KCANCEL_IOC_SUBMIT: nothing was queued.
  */
 static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
-			  bool sync, struct kc_file_io **fiop)
+			  __u64 __user *uid, bool sync, struct kc_file_io **fiop)
 {
 	struct kc_dev *kd = f->kd;
 	struct kc_file_io *fio;
@@ -248,7 +381,10 @@ static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 		goto err_count;
 	}
 	id = kc_dev_next_id(kd);
-	ret = xa_reserve_irq(&f->ios, id, GFP_KERNEL);
+	ret = -EFAULT;
+	if (put_user(id, uid))
+		goto err_free;
+	ret = xa_reserve_irq(&f->ios, id, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_free;
 	ret = kc_dev_prepare(kd, &fio->io, id, &kc_file_io_ops);
@@ -270,8 +406,7 @@ static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 err_unreserve:
 	xa_cmpxchg_irq(&f->ios, id, XA_ZERO_ENTRY, NULL, 0);
 err_free:
-	kfree(fio->io.buf);
-	kfree(fio);
+	kc_file_free_io(fio);
 err_count:
 	atomic_dec(&f->count);
 	return ret;
@@ -280,23 +415,18 @@ err_count:
 static long kc_ioctl_submit(struct kc_file *f, void __user *uarg)
 {
 	struct kcancel_submit s;
-	int ret;
 
 	if (copy_from_user(&s, uarg, sizeof(s)))
 		return -EFAULT;
-	ret = kc_file_submit(f, &s, false, NULL);
-	if (ret)
-		return ret;
-	/* The request runs even so; its event carries the id. */
-	return put_user(s.id, (__u64 __user *)(uarg + offsetof(typeof(s), id)));
+	return kc_file_submit(f, &s, uarg + offsetof(typeof(s), id), false,
+			      NULL);
 }
 
 /*
  * Give back an event a waiter took but could not deliver, at the head, for
  * read() and KCANCEL_IOC_WAIT: also that of a KCANCEL_IOC_SUBMIT_WAIT
- * request, which then becomes an ordinary one. A waiter may take it between
- * the request's completion and kc_file_io_completed(): that one then queues
- * it.
+ * request, which then becomes an ordinary one. Waiters wake only after
+ * kc_file_io_completed() has run, so @fio->completed is set here.
  */
 static void kc_file_unreap(struct kc_file *f, struct kc_file_io *fio)
 {
@@ -310,12 +440,31 @@ static void kc_file_unreap(struct kc_file *f, struct kc_file_io *fio)
 }
 
 /*
+ * A KCANCEL_IOC_SUBMIT_WAIT caller was killed while its request, cancelled,
+ * has yet to complete: the completion takes the request out of the file. If
+ * it completed meanwhile, it goes now. Either way it stops counting against
+ * the file's max_pending, and leaves no event.
+ */
+static void kc_file_orphan(struct kc_file *f, struct kc_file_io *fio)
+{
+	bool completed;
+
+	xa_lock_irq(&f->ios);
+	completed = fio->completed;
+	fio->orphan = !completed;
+	xa_unlock_irq(&f->ios);
+	if (completed)
+		kc_file_forget(f, fio);
+}
+
+/*
  * Submit and wait. A signal cancels the request; the wait for its
- * completion then goes on, killable: a fatal signal leaves the request to
- * complete on its own, and close() to drain it.
+ * completion then goes on, killable: on a fatal signal the request is left
+ * to complete on its own (kc_file_orphan()).
  */
 static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 {
+	struct kcancel_submit_wait __user *usw = uarg;
 	struct kcancel_submit_wait sw;
 	struct kc_file_io *fio;
 	struct completion *done;
@@ -324,7 +473,7 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 
 	if (copy_from_user(&sw, uarg, sizeof(sw)))
 		return -EFAULT;
-	ret = kc_file_submit(f, &sw.req, true, &fio);
+	ret = kc_file_submit(f, &sw.req, &usw->req.id, true, &fio);
 	if (ret)
 		return ret;
 	done = &fio->io.req.done;
@@ -332,6 +481,7 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 		intr = true;
 		kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
 		if (wait_for_completion_killable(done)) {
+			kc_file_orphan(f, fio);
 			kc_request_put(&fio->io.req);
 			return -EINTR;
 		}
@@ -559,7 +709,7 @@ static int kc_fop_open(struct inode *inode, struct file *file)
 {
 	struct kc_dev *kd = container_of(file->private_data, struct kc_dev,
 					 misc);
-	struct kc_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
+	struct kc_file *f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
 
 	if (!f)
 		return -ENOMEM;
@@ -578,6 +728,26 @@ static int kc_fop_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
+/*
+ * Wait until no request of @f is outstanding. The hardware gets the device's
+ * own time limit to end what it holds; a device that does not is failed,
+ * which ends everything it holds with -EIO.
+ */
+static void kc_file_drain(struct kc_file *f)
+{
+	struct kc_dev *kd = f->kd;
+
+	if (wait_var_event_timeout(&f->outstanding,
+				   !atomic_read(&f->outstanding),
+				   kd->op_timeout))
+		return;
+	pr_err("kcancel: %s: operations did not end within %u ms; the device is failed\n",
+	       kd->name, jiffies_to_msecs(kd->op_timeout));
+	kc_dev_fail(kd, -EIO);
+	kc_chardev_hangup(kd);
+	wait_var_event(&f->outstanding, !atomic_read(&f->outstanding));
+}
+
 /* close(): cancel every request of the file, wait for all, free. */
 static int kc_fop_release(struct inode *inode, struct file *file)
 {
@@ -589,7 +759,7 @@ static int kc_fop_release(struct inode *inode, struct file *file)
 		kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
 		cond_resched();
 	}
-	wait_var_event(&f->outstanding, !atomic_read(&f->outstanding));
+	kc_file_drain(f);
 	xa_for_each(&f->ios, id, fio)
 		kc_file_forget(f, fio);
 	xa_destroy(&f->ios);

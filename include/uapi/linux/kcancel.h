@@ -14,12 +14,20 @@
  *   -ECANCELED  cancelled by KCANCEL_IOC_CANCEL or close() before it finished
  *   -ETIMEDOUT  its timeout_ns expired before it finished
  *   -ENODEV     the device was removed
- *   -EIO        the device could not run it
- *   -EFAULT     only KCANCEL_OP_DMA_FROM_DEV: it completed, but its data could
- *               not be copied to buf when the event was reaped
+ *   -EIO        the device could not run it, or stopped answering: an
+ *               operation did not end within the device's time limit, and
+ *               the device then takes no new request (ENODEV)
  *
  * A request cancelled while it is in the hardware still ends with its
  * interrupt (the edu device cannot abort); it completes -ECANCELED then.
+ *
+ * Memory: a request reads and writes only the memory of the task that
+ * submitted it. A KCANCEL_OP_DMA_TO_DEV buffer is copied at submit; a
+ * KCANCEL_OP_DMA_FROM_DEV buffer is pinned at submit, in the submitter's
+ * address space, and the data lands there when the request completes,
+ * before its event can be read. read() and KCANCEL_IOC_WAIT write only the
+ * event records to their own buffer: a file shared with another process
+ * (fork(), SCM_RIGHTS) reaps events without touching either one's data.
  *
  * All structures have fixed-width fields; pointers travel as __u64; reserved
  * fields and unknown flags must be zero (else EINVAL), so that they can be
@@ -46,8 +54,9 @@
  * @KCANCEL_OP_DMA_TO_DEV: copy len bytes from buf (read at submit) to the
  *	device's memory at offset. The result is len.
  * @KCANCEL_OP_DMA_FROM_DEV: copy len bytes of the device's memory at offset
- *	to buf; the data is written to buf when the event is reaped, in the
- *	address space of the task that reaps it. The result is len.
+ *	to buf, which is pinned at submit in the submitter's address space;
+ *	the data is there when the request completes with status 0 (buf is
+ *	not written otherwise). The result is len.
  * @KCANCEL_OP_DOORBELL: ring one of the device's doorbells and complete when
  *	it interrupts; the result is arg, unchanged. Up to info.doorbells run
  *	at once: the fast path.
@@ -73,16 +82,15 @@ enum kcancel_op {
  * @arg: %KCANCEL_OP_FACTORIAL: n; %KCANCEL_OP_DOORBELL: any value, returned
  *	as the result; otherwise must be 0.
  * @buf: DMA operations: the user buffer, as a __u64; otherwise must be 0.
- *	Any user address is taken: a DMA_TO_DEV buffer that cannot be read
- *	fails the submit with EFAULT; a DMA_FROM_DEV buffer is only checked to
- *	lie in user space, and its event has status -EFAULT if the data cannot
- *	be written to it.
+ *	A DMA_TO_DEV buffer that cannot be read, or a DMA_FROM_DEV buffer that
+ *	cannot be written, fails the submit with EFAULT.
  * @len: DMA operations: 1 to info.dma_size bytes; otherwise must be 0.
  * @offset: DMA operations: where in the device memory; @offset + @len must
  *	not exceed info.dma_size; otherwise must be 0.
  * @timeout_ns: 0 for none, else the request completes -ETIMEDOUT if it has
  *	not finished after this many nanoseconds (at most 2^63 - 1).
- * @id: out: the request's id, unique on its device and never reused.
+ * @id: out: the request's id, unique on its device and never reused;
+ *	written before the request is queued.
  * @reserved: must be 0.
  */
 struct kcancel_submit {
@@ -186,24 +194,29 @@ struct kcancel_info {
 #define KCANCEL_IOC_MAGIC	0xC4
 
 /*
- * KCANCEL_IOC_SUBMIT: queue a request; its id is written back.
+ * KCANCEL_IOC_SUBMIT: write the request's id back, then queue the request.
+ * On any error nothing was queued and no event will come.
  *   EINVAL  bad op, flags, reserved field, arg, buf, len, offset or
  *           timeout_ns (see struct kcancel_submit)
- *   EFAULT  the structure or a DMA_TO_DEV buffer cannot be read, or a
- *           DMA_FROM_DEV buffer is not in user space. Also when the id
- *           cannot be written back: the request was queued even so, and
- *           its event carries its id.
+ *   EFAULT  the structure or a DMA_TO_DEV buffer cannot be read, a
+ *           DMA_FROM_DEV buffer cannot be written, or the id cannot be
+ *           written back
  *   EAGAIN  max_pending requests of this file are not reaped yet
- *   ENOMEM  no memory for the request
- *   ENODEV  the device was removed
+ *   ENOMEM  no memory for the request (charged to the caller's memory
+ *           cgroup)
+ *   ENODEV  the device was removed, or stopped answering
  */
 #define KCANCEL_IOC_SUBMIT	_IOWR(KCANCEL_IOC_MAGIC, 1, struct kcancel_submit)
 
 /*
- * KCANCEL_IOC_SUBMIT_WAIT: submit, then wait for the completion and write it
- * to done, with req.id. Errors of KCANCEL_IOC_SUBMIT, and:
+ * KCANCEL_IOC_SUBMIT_WAIT: submit (req.id is written back first, as for
+ * KCANCEL_IOC_SUBMIT), then wait for the completion and write it to done.
+ * Errors of KCANCEL_IOC_SUBMIT, and:
  *   EINTR   a signal arrived while waiting: the request was cancelled and has
- *           completed; done is written (usually with -ECANCELED)
+ *           completed; done is written (usually with -ECANCELED). On a fatal
+ *           signal the call returns without waiting: the request completes
+ *           on its own, leaves no event, and stops counting against
+ *           max_pending once it has completed.
  *   EFAULT  also when done cannot be written back: the request has run, and
  *           its completion becomes an event for read() and KCANCEL_IOC_WAIT,
  *           as if it had been submitted with KCANCEL_IOC_SUBMIT
