@@ -18,9 +18,10 @@
  * coherent buffer until its interrupt.
  *
  * A status of all ones is what a read returns once the device is gone
- * (surprise removal, a dead link): the ISR then claims nothing and has a work
- * item fail the device (kc_dev_fail(): bus mastering off, every request
- * -ENODEV), instead of taking the value for 32 finished slots.
+ * (surprise removal, a dead link), but also 32 slots finishing at once; when
+ * the identification register reads all ones as well, the device is gone:
+ * the ISR then claims nothing and has a work item fail the device
+ * (kc_dev_fail(): bus mastering off, every request -ENODEV).
  */
 #include <linux/dma-mapping.h>
 #include <linux/interrupt.h>
@@ -212,7 +213,11 @@ static irqreturn_t kc_edu_isr(int irq, void *data)
 
 	if (!status)
 		return IRQ_NONE;
-	if (unlikely(status == ~0U)) {
+	/*
+	 * All 32 bits are slots, so all ones may be real: the device is gone
+	 * only if its identification register reads all ones too.
+	 */
+	if (unlikely(status == ~0U) && kc_edu_read(edu, KC_EDU_ID) == ~0U) {
 		if (!atomic_xchg(&edu->gone, 1))
 			schedule_work(&edu->gone_work);
 		return IRQ_NONE;
