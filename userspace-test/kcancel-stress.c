@@ -14,6 +14,11 @@
  * Progress goes to stderr: on a terminal, one line that rewrites itself;
  * elsewhere (a pipe, a file, a serial console, which reports no size) only
  * when --progress-ms asks for it, as plain lines.
+ *
+ * With --fail-alloc, the main thread locks all memory, present and future,
+ * before anything is allocated, so that the threads whose kernel
+ * allocations fail never need one for a page fault; their stacks are kept
+ * small, since they are locked too.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +38,8 @@
 #define MONITOR_TICK_NS		(50 * NSEC_PER_MSEC)
 /* Diagnostic lines printed before the rest are only counted. */
 #define DIAG_BUDGET		20
+/* The stack of each thread with --fail-alloc: locked, so kept small. */
+#define LOCKED_STACK_SIZE	(256 * 1024)
 
 static const char *const op_names[KCANCEL_OP_MAX + 1] = {
 	[KCANCEL_OP_FACTORIAL] = "factorial",
@@ -159,7 +167,9 @@ static int open_files(struct run *run)
  */
 static int start_workers(struct run *run, const sigset_t *sigs)
 {
-	unsigned int i, n = run->sh.cfg.threads;
+	const struct stress_config *cfg = &run->sh.cfg;
+	unsigned int i, n = cfg->threads;
+	pthread_attr_t attr;
 	int err;
 
 	run->workers = calloc(n, sizeof(*run->workers));
@@ -167,6 +177,9 @@ static int start_workers(struct run *run, const sigset_t *sigs)
 		perror(STRESS_PROG);
 		return -1;
 	}
+	pthread_attr_init(&attr);
+	if (cfg->fail_alloc)
+		pthread_attr_setstacksize(&attr, LOCKED_STACK_SIZE);
 	pthread_sigmask(SIG_BLOCK, sigs, NULL);
 	run->t_start = now_ns();
 	run->last_t = run->t_start;
@@ -176,15 +189,30 @@ static int start_workers(struct run *run, const sigset_t *sigs)
 		if (!w || worker_init(w, &run->sh, i, run->fds[2 * i],
 				      run->fds[2 * i + 1])) {
 			fprintf(stderr, STRESS_PROG ": out of memory\n");
+			pthread_attr_destroy(&attr);
 			return -1;
 		}
 		run->workers[i] = w;
-		err = pthread_create(&w->thread, NULL, worker_run, w);
+		if (cfg->sync_pct) {
+			err = pthread_create(&w->syncer.thread, &attr,
+					     syncer_run, w);
+			if (err)
+				break;
+			w->syncer.started = true;
+		}
+		err = pthread_create(&w->thread, &attr, worker_run, w);
 		if (err) {
-			fprintf(stderr, STRESS_PROG ": pthread_create: %s\n", strerror(err));
-			return -1;
+			/* Its submit-and-wait thread has nothing to do. */
+			if (w->syncer.started)
+				syncer_quit(&w->syncer);
+			break;
 		}
 		run->started++;
+	}
+	pthread_attr_destroy(&attr);
+	if (i < n) {
+		fprintf(stderr, STRESS_PROG ": pthread_create: %s\n", strerror(err));
+		return -1;
 	}
 	return 0;
 }
@@ -203,6 +231,12 @@ static void sum_counters(struct stress_stats *tot, const struct stress_stats *s)
 	tot->dbl += stat_read(&s->dbl);
 	tot->wrong_result += stat_read(&s->wrong_result);
 	tot->eagain += stat_read(&s->eagain);
+	tot->enodev += stat_read(&s->enodev);
+	tot->cancel_enodev += stat_read(&s->cancel_enodev);
+	tot->enodev_submits += stat_read(&s->enodev_submits);
+	tot->hangups += stat_read(&s->hangups);
+	tot->enomem += stat_read(&s->enomem);
+	tot->sync_submitted += stat_read(&s->sync_submitted);
 	tot->cancels += stat_read(&s->cancels);
 	tot->drain_cancels += stat_read(&s->drain_cancels);
 	tot->drain_cancel_won += stat_read(&s->drain_cancel_won);
@@ -222,6 +256,8 @@ static void sum_counters(struct stress_stats *tot, const struct stress_stats *s)
 		t->completion_won += stat_read(&o->completion_won);
 		t->cancel_late += stat_read(&o->cancel_late);
 		t->cancel_enoent += stat_read(&o->cancel_enoent);
+		t->sync += stat_read(&o->sync);
+		t->enodev += stat_read(&o->enodev);
 	}
 }
 
@@ -384,6 +420,10 @@ static void monitor(struct run *run, const sigset_t *sigs)
 		fputc('\n', stderr);
 }
 
+/*
+ * Join the workers, then their submit-and-wait threads, but those still in
+ * a call that has not returned (their requests are counted as lost).
+ */
 static void join_workers(struct run *run)
 {
 	unsigned int i;
@@ -391,6 +431,12 @@ static void join_workers(struct run *run)
 	for (i = 0; i < run->started; i++)
 		pthread_join(run->workers[i]->thread, NULL);
 	run->t_end = now_ns();
+	for (i = 0; i < run->started; i++) {
+		struct syncer *sy = &run->workers[i]->syncer;
+
+		if (sy->started && !sy->stuck)
+			pthread_join(sy->thread, NULL);
+	}
 }
 
 /* Print the results; the exit status. */
@@ -408,6 +454,7 @@ static int report(const struct run *run)
 	res->cfg = cfg;
 	res->seconds = (double)(run->t_end - run->t_start) / NSEC_PER_SEC;
 	res->interrupted = run->signals;
+	res->removed = __atomic_load_n(&run->sh.removed, __ATOMIC_RELAXED);
 	sum_stats(run, &res->stats, true);
 	for (op = 1; op <= KCANCEL_OP_MAX; op++) {
 		hist_merge(&res->lat, &res->stats.op[op].lat);
@@ -420,6 +467,32 @@ static int report(const struct run *run)
 	rc = stress_passed(&res->stats) ? 0 : 1;
 	free(res);
 	return rc;
+}
+
+/*
+ * --fail-alloc: check that the kernel has fault injection, then lock the
+ * memory. Returns -1, having said why, if either cannot be done.
+ */
+static int setup_fail_alloc(const struct stress_config *cfg)
+{
+	int fd;
+
+	if (!cfg->fail_alloc)
+		return 0;
+	fd = open(MAKE_IT_FAIL, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, STRESS_PROG ": --fail-alloc: cannot open %s: %s%s\n",
+			MAKE_IT_FAIL, strerror(errno),
+			errno == ENOENT ? " (a kernel without CONFIG_FAULT_INJECTION)" : "");
+		return -1;
+	}
+	close(fd);
+	if (mlockall(MCL_CURRENT | MCL_FUTURE)) {
+		fprintf(stderr, STRESS_PROG ": --fail-alloc: mlockall: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -447,6 +520,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	stress_parse_args(cfg, argc, argv);
+	if (setup_fail_alloc(cfg))
+		return 1;
 	setup_progress(&run);
 	if (open_files(&run))
 		return 1;
@@ -469,6 +544,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < run.started; i++) {
 		close(run.fds[2 * i]);
 		close(run.fds[2 * i + 1]);
+		/* A call that has not returned still writes there. */
+		if (run.workers[i]->syncer.stuck)
+			continue;
 		worker_destroy(run.workers[i]);
 		free(run.workers[i]);
 	}

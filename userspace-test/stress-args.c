@@ -52,9 +52,14 @@ void cli_print_help(FILE *f)
 		"                          dma_to_dev, dma_from_dev, doorbell, or dma for\n"
 		"                          both directions (default: all 1). Not named: 0\n"
 		"      --ops OP[,...]      weight 1 to each of factorial, dma, doorbell\n"
+		"      --sync-pct P        submit P%% of the requests with\n"
+		"                          KCANCEL_IOC_SUBMIT_WAIT, from a second thread\n"
+		"                          per worker, and check their completions as\n"
+		"                          events (default 0). They are never cancelled\n"
 		"\n"
 		"Cancels and timeouts:\n"
-		"  -c, --cancel-pct P      cancel P%% of the requests (default 30)\n"
+		"  -c, --cancel-pct P      cancel P%% of the requests (default 30), of those\n"
+		"                          submitted with KCANCEL_IOC_SUBMIT\n"
 		"      --cancel-delay MIN[-MAX]\n"
 		"                          issue each cancel MIN to MAX us after its submit,\n"
 		"                          0-%llu (default: delays steered so that about\n"
@@ -63,6 +68,17 @@ void cli_print_help(FILE *f)
 		"  -T, --timeout-pct P     give P%% of the requests a timeout (default 5)\n"
 		"      --timeout MIN[-MAX] timeouts of MIN to MAX us, 0-%llu, 0 meaning 1 ns\n"
 		"                          (default: up to twice the operation's latency)\n"
+		"\n"
+		"Faults:\n"
+		"      --removal           the device may be removed during the run: -ENODEV\n"
+		"                          events, ENODEV from a submit, end of file and\n"
+		"                          POLLHUP are expected and end the run; each\n"
+		"                          request must still get exactly one event\n"
+		"      --fail-alloc        each thread that submits sets\n"
+		"                          /proc/thread-self/make-it-fail, so that the\n"
+		"                          kernel's fault injection (task-filter=Y) fails\n"
+		"                          its allocations; ENOMEM from a submit is expected.\n"
+		"                          The memory is locked first (mlockall)\n"
 		"\n"
 		"Output:\n"
 		"      --seed N            seed of the random choices (default: the clock)\n"
@@ -188,6 +204,9 @@ enum {
 	OPT_PROGRESS_MS,
 	OPT_JSON,
 	OPT_QUIET,
+	OPT_SYNC_PCT,
+	OPT_REMOVAL,
+	OPT_FAIL_ALLOC,
 };
 
 static const struct option long_options[] = {
@@ -203,6 +222,9 @@ static const struct option long_options[] = {
 	{ "cancel-delay", required_argument, NULL, OPT_CANCEL_DELAY },
 	{ "timeout-pct", required_argument, NULL, 'T' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "sync-pct", required_argument, NULL, OPT_SYNC_PCT },
+	{ "removal", no_argument, NULL, OPT_REMOVAL },
+	{ "fail-alloc", no_argument, NULL, OPT_FAIL_ALLOC },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "progress-ms", required_argument, NULL, OPT_PROGRESS_MS },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -252,6 +274,8 @@ static void check_args(struct stress_config *cfg, const struct args_seen *seen)
 			      cfg->progress_ms);
 	if (cfg->cancel_delay_set && !cfg->cancel_pct)
 		cli_bad_usage("--cancel-delay with --cancel-pct 0: nothing to delay");
+	if (cfg->cancel_delay_set && cfg->sync_pct == 100)
+		cli_bad_usage("--cancel-delay with --sync-pct 100: no request is cancelled");
 	if (cfg->timeout_set && !cfg->timeout_pct)
 		cli_bad_usage("--timeout with --timeout-pct 0: no request gets one");
 	if (cfg->timeout_set && !cfg->timeout_min_ns)
@@ -310,6 +334,15 @@ static void parse_opt(struct stress_config *cfg, int c, struct args_seen *seen)
 		parse_range_us("--timeout", optarg, &cfg->timeout_min_ns,
 			       &cfg->timeout_max_ns);
 		cfg->timeout_set = true;
+		break;
+	case OPT_SYNC_PCT:
+		cfg->sync_pct = cli_parse_uint("--sync-pct", optarg, 0, 100);
+		break;
+	case OPT_REMOVAL:
+		cfg->removal = true;
+		break;
+	case OPT_FAIL_ALLOC:
+		cfg->fail_alloc = true;
 		break;
 	case OPT_SEED:
 		cfg->seed = cli_parse_uint("--seed", optarg, 0, ULLONG_MAX);

@@ -66,7 +66,37 @@ static void print_run(const struct stress_result *res)
 	if (cfg->timeout_set)
 		printf(", %llu-%llu us", cfg->timeout_min_ns / NSEC_PER_USEC,
 		       cfg->timeout_max_ns / NSEC_PER_USEC);
+	if (cfg->sync_pct)
+		printf("; submit-and-wait %u%%", cfg->sync_pct);
 	printf("\n");
+	if (cfg->removal || cfg->fail_alloc)
+		printf("faults:%s%s\n",
+		       cfg->removal ? " the device may be removed" : "",
+		       cfg->fail_alloc ? (cfg->removal ? ", allocations fail" :
+					  " allocations fail") : "");
+}
+
+/* What the faults did, when they were asked for or happened anyway. */
+static void print_faults(const struct stress_result *res)
+{
+	const struct stress_config *cfg = res->cfg;
+	const struct stress_stats *s = &res->stats;
+
+	if (cfg->sync_pct)
+		printf("submit-and-wait: %llu requests\n", s->sync_submitted);
+	if (!cfg->removal && res->removed)
+		printf("removal: the device went away (errors without --removal)\n");
+	if (cfg->removal) {
+		printf("removal: the device %s; %llu -ENODEV events ",
+		       res->removed ? "went away" : "stayed", s->enodev);
+		printf("(%llu after a cancel that returned 0), ",
+		       s->cancel_enodev);
+		printf("%llu submits refused with ENODEV, %llu files hung up\n",
+		       s->enodev_submits, s->hangups);
+	}
+	if (cfg->fail_alloc)
+		printf("allocations: %llu submits refused with ENOMEM\n",
+		       s->enomem);
 }
 
 static void print_counts(const struct stress_result *res)
@@ -81,6 +111,7 @@ static void print_counts(const struct stress_result *res)
 	       s->cancels, s->drain_cancels, s->drain_cancel_won);
 	printf("DMA reads: %llu checked, %llu of unknown content\n",
 	       s->dma_checked, s->dma_unchecked);
+	print_faults(res);
 	printf("reads: %llu read() calls, %.2f events each; %.0f ops/s\n",
 	       s->reads, events_per_read(s), per_sec(s->completed, res->seconds));
 	printf("latency: p50 %.1f us, p99 %.1f us, max %.1f us\n",
@@ -216,6 +247,9 @@ static void print_json_config(const struct stress_result *res)
 	printf("},\"seed\":%llu,\"backend\":\"%s\",\"abi_version\":%u,",
 	       cfg->seed, cli_backend_name(cfg->info.backend),
 	       cfg->info.abi_version);
+	printf("\"sync_pct\":%u,\"removal\":%s,\"fail_alloc\":%s,",
+	       cfg->sync_pct, cfg->removal ? "true" : "false",
+	       cfg->fail_alloc ? "true" : "false");
 }
 
 static void print_json_latency(const struct stress_result *res)
@@ -244,6 +278,7 @@ static void print_json_op(unsigned int op, const struct op_stats *o)
 	       o->cancel_won, o->completion_won);
 	printf("\"cancel_late\":%llu,\"cancel_enoent\":%llu,",
 	       o->cancel_late, o->cancel_enoent);
+	printf("\"sync\":%llu,\"enodev\":%llu,", o->sync, o->enodev);
 	printf("\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,",
 	       hist_quantile_us(&o->lat, 0.5), hist_quantile_us(&o->lat, 0.99));
 	printf("\"cancel_lat_p50_us\":%.1f,\"cancel_lat_p99_us\":%.1f}",
@@ -266,6 +301,11 @@ void stress_print_json(const struct stress_result *res)
 	       s->eagain, s->cancels, s->drain_cancels, s->drain_cancel_won);
 	printf("\"dma_checked\":%llu,\"dma_unchecked\":%llu,", s->dma_checked,
 	       s->dma_unchecked);
+	printf("\"sync_submitted\":%llu,\"enodev\":%llu,\"cancel_enodev\":%llu,",
+	       s->sync_submitted, s->enodev, s->cancel_enodev);
+	printf("\"enodev_submits\":%llu,\"hangups\":%llu,\"removed\":%s,\"enomem\":%llu,",
+	       s->enodev_submits, s->hangups, res->removed ? "true" : "false",
+	       s->enomem);
 	printf("\"reads\":%llu,\"events_per_read\":%.2f,", s->reads,
 	       events_per_read(s));
 	printf("\"ops_per_sec\":%.1f,", per_sec(s->completed, res->seconds));

@@ -21,6 +21,26 @@
  * requests still in flight. At the end of time or on a signal it first
  * cancels them all, to be quick; the budget's end lets them finish, so that
  * each request meets the fate it was dealt.
+ *
+ * With --sync-pct, a share of the requests goes to the worker's
+ * submit-and-wait thread (stress-sync.c), which submits each with
+ * KCANCEL_IOC_SUBMIT_WAIT and hands the call's outcome back; the worker
+ * checks the completion written back as it checks an event read. Such a
+ * request has no id until the call returns, so it is never cancelled, and it
+ * must never show up in read().
+ *
+ * With --removal, the device may go away: an event with -ENODEV is right
+ * for any request, a submit refused with ENODEV stops the worker's
+ * submitting, and a file that reports end of file (read() returns 0) or
+ * POLLHUP has nothing more to give. The first sign of the removal, in any
+ * worker, makes every worker drain without cancelling; a worker ends when
+ * every request has its event, or when both its files have hung up and no
+ * submit-and-wait call is left (what is still in flight then is lost).
+ *
+ * With --fail-alloc, ENOMEM from a submit is counted, not an error: the
+ * next request is drawn anew, but a submit-and-wait request is handed back
+ * to the thread as it is (as after EAGAIN), so that the budget of --requests
+ * is met whatever fails.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -136,13 +156,17 @@ int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
 		size = 0;
 	w->evbuf_len = cfg->batch ? cfg->batch : WORKER_READ_EVENTS;
 	w->evbuf = calloc(w->evbuf_len, sizeof(*w->evbuf));
+	w->syncer.efd = -1;
 	if (!w->evbuf || reqtab_init(&w->tab, cfg->depth))
+		return -1;
+	if (cfg->sync_pct && syncer_init(&w->syncer, cfg->depth))
 		return -1;
 	return dma_region_init(&w->dma, idx * size, size);
 }
 
 void worker_destroy(struct worker *w)
 {
+	syncer_destroy(&w->syncer);
 	reqtab_destroy(&w->tab);
 	dma_region_destroy(&w->dma);
 	free(w->evbuf);
@@ -173,9 +197,10 @@ static const char *cancel_desc(const struct req *r)
 /* @r in one line, for the diagnostics. */
 static const char *req_desc(const struct req *r, char *buf, size_t size)
 {
-	snprintf(buf, size, "id %llu %s tag %#llx arg %llu len %u off %u timeout %llu cancel %s",
+	snprintf(buf, size, "id %llu %s tag %#llx arg %llu len %u off %u timeout %llu cancel %s%s",
 		 r->id, op_name(r->op), r->tag, r->arg, r->len, r->offset,
-		 r->timeout_ns, cancel_desc(r));
+		 r->timeout_ns, cancel_desc(r),
+		 r->sync ? ", submit-and-wait" : "");
 	return buf;
 }
 
@@ -187,6 +212,19 @@ static void worker_error(struct worker *w, const char *what, int err)
 
 /* Submitting is over: drain, and with @cancel_all cancel what is in flight. */
 static void begin_drain(struct worker *w, bool cancel_all);
+static void handle_event(struct worker *w, const struct kcancel_event *ev,
+			 u64 now);
+
+/*
+ * The device went away. With --removal, submitting is over: drain, and let
+ * the removal decide how each request in flight ends.
+ */
+static void device_gone(struct worker *w)
+{
+	__atomic_store_n(&w->sh->removed, 1, __ATOMIC_RELAXED);
+	if (w->sh->cfg.removal)
+		begin_drain(w, false);
+}
 
 /* Whether @op may be submitted now. */
 static bool op_allowed(const struct worker *w, u32 op)
@@ -308,7 +346,8 @@ static void prepare(struct worker *w, struct req *r, u32 op,
 
 /*
  * Take one unit of the request budget, if there is one. A unit taken and not
- * used, because the submit got EAGAIN, is kept for the next try.
+ * used, because the submit got EAGAIN (or, with --fail-alloc, ENOMEM), is
+ * kept for the next try.
  */
 static bool reserve(struct worker *w)
 {
@@ -323,8 +362,17 @@ static bool reserve(struct worker *w)
 	return true;
 }
 
-static void submit_failed(struct worker *w, int err)
+/*
+ * A submit failed with @err; @sync: it was a KCANCEL_IOC_SUBMIT_WAIT call.
+ * The unit of the budget that the worker holds for its next submit is kept
+ * when that submit may use it; a submit-and-wait request took its own with
+ * it.
+ */
+static void submit_failed(struct worker *w, bool sync, int err)
 {
+	const struct stress_config *cfg = &w->sh->cfg;
+	char buf[64];
+
 	if (err == EAGAIN) {
 		stat_add(&w->stats.eagain, 1);
 		if (w->tab.used) {
@@ -333,10 +381,23 @@ static void submit_failed(struct worker *w, int err)
 			return;
 		}
 	}
-	w->reserved = false;
+	if (err == ENOMEM && cfg->fail_alloc) {
+		stat_add(&w->stats.enomem, 1);
+		return;
+	}
+	if (!sync)
+		w->reserved = false;
+	if (err == ENODEV && cfg->removal) {
+		stat_add(&w->stats.enodev_submits, 1);
+		device_gone(w);
+		return;
+	}
 	w->submit_errors++;
-	worker_error(w, err == EAGAIN ? "submit: EAGAIN with nothing in flight" :
-		     "submit", err);
+	snprintf(buf, sizeof(buf), "%s%s", sync ? "submit-and-wait" : "submit",
+		 err == EAGAIN ? ": EAGAIN with nothing in flight" : "");
+	worker_error(w, buf, err);
+	if (err == ENODEV)
+		__atomic_store_n(&w->sh->removed, 1, __ATOMIC_RELAXED);
 	if (err == ENODEV || w->submit_errors >= WORKER_MAX_SUBMIT_ERRORS)
 		begin_drain(w, true);
 }
@@ -371,15 +432,126 @@ static void track_submitted(struct worker *w, struct req *r)
 	cancelq_push(&w->tab, r);
 }
 
+/*
+ * Hand @r, prepared as @s, to the submit-and-wait thread. It holds its slot
+ * of the table (and, for a DMA, the region) until the call returns.
+ */
+static void submit_sync(struct worker *w, struct req *r,
+			const struct kcancel_submit *s)
+{
+	r->sync = true;
+	r->t_submit = now_ns();
+	w->reserved = false;
+	if (op_is_dma(r->op))
+		w->dma_busy = true;
+	w->sync_pending++;
+	stat_add(&w->stats.inflight, 1);
+	syncer_push(&w->syncer, r->slot, r->fd, s);
+}
+
+/*
+ * Whether a submit-and-wait call refused with @err is to be made again:
+ * EAGAIN while other requests hold the file (backpressure), ENOMEM with
+ * --fail-alloc. The request goes back to the thread as it is, so that it
+ * keeps its unit of the budget.
+ */
+static bool sync_may_retry(const struct worker *w, int err)
+{
+	return (err == EAGAIN && w->tab.used > 1) ||
+	       (err == ENOMEM && w->sh->cfg.fail_alloc);
+}
+
+/* Hand @r back to the thread, unless the run is stopping. */
+static bool sync_retry(struct worker *w, struct req *r)
+{
+	const struct stress_config *cfg = &w->sh->cfg;
+	struct kcancel_submit s = w->syncer.io[r->slot].sw.req;
+
+	if (w->drain_cancelled ||
+	    (cfg->removal && __atomic_load_n(&w->sh->removed, __ATOMIC_RELAXED)))
+		return false;
+	s.id = 0;
+	w->sync_pending++;
+	syncer_push(&w->syncer, r->slot, r->fd, &s);
+	return true;
+}
+
+/*
+ * A submit-and-wait call returned: count @r as submitted if it was, and
+ * check its completion as an event read at the time the call returned.
+ */
+static void sync_returned(struct worker *w, struct req *r,
+			  const struct sync_io *io)
+{
+	if (io->rc && io->rc != EINTR) {
+		bool again = sync_may_retry(w, io->rc);
+
+		if (again) {
+			stat_add(io->rc == EAGAIN ? &w->stats.eagain :
+				 &w->stats.enomem, 1);
+			if (sync_retry(w, r))
+				return;
+		}
+		stat_add(&w->stats.inflight, -1);
+		if (op_is_dma(r->op))
+			w->dma_busy = false;
+		reqtab_release(&w->tab, r);
+		/* Dropped, or refused as the run stops: not an error. */
+		if (io->rc != SYNC_DROPPED && !again)
+			submit_failed(w, true, io->rc);
+		return;
+	}
+	r->id = io->sw.req.id;
+	r->t_submit = io->t_submit;
+	reqtab_insert(&w->tab, r);
+	stat_add(&w->stats.submitted, 1);
+	stat_add(&w->stats.sync_submitted, 1);
+	stat_add(&w->stats.op[r->op].submitted, 1);
+	stat_add(&w->stats.op[r->op].sync, 1);
+	w->backpressure = false;
+	/* Nothing here sends a signal: a cancelled call is an error. */
+	if (io->rc == EINTR)
+		worker_error(w, "submit-and-wait", EINTR);
+	handle_event(w, &io->sw.done, io->t_done);
+}
+
+/* Take back what the submit-and-wait thread has done. */
+static void sync_reap(struct worker *w)
+{
+	struct syncer *sy = &w->syncer;
+	unsigned int slot;
+	u64 count;
+	int err;
+
+	if (!sy->cap)
+		return;
+	if (read(sy->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		worker_error(w, "eventfd", errno);
+	while (syncer_pop_done(sy, &slot)) {
+		w->sync_pending--;
+		sync_returned(w, &w->tab.slots[slot], &sy->io[slot]);
+	}
+	err = __atomic_load_n(&sy->setup_err, __ATOMIC_RELAXED);
+	if (err && !sy->setup_seen) {
+		sy->setup_seen = true;
+		worker_error(w, "submit-and-wait thread: " MAKE_IT_FAIL, err);
+	}
+}
+
 /* Submit one request of @op; false if the submit failed. */
 static bool submit_one(struct worker *w, u32 op)
 {
+	const struct stress_config *cfg = &w->sh->cfg;
 	struct kcancel_submit s;
 	struct req *r = reqtab_alloc(&w->tab);
 	int rc;
 
 	prepare(w, r, op, &s);
 	r->fd = op_is_dma(op) ? w->dma_fd : w->fd;
+	if (cfg->sync_pct && rng_pct(w, cfg->sync_pct)) {
+		submit_sync(w, r, &s);
+		return true;
+	}
 	r->t_submit = now_ns();
 	do {
 		rc = ioctl(r->fd, KCANCEL_IOC_SUBMIT, &s);
@@ -388,7 +560,7 @@ static bool submit_one(struct worker *w, u32 op)
 		int err = errno;
 
 		reqtab_release(&w->tab, r);
-		submit_failed(w, err);
+		submit_failed(w, false, err);
 		return false;
 	}
 	w->reserved = false;
@@ -469,6 +641,9 @@ static void begin_drain(struct worker *w, bool cancel_all)
 	if (!cancel_all || w->drain_cancelled)
 		return;
 	w->drain_cancelled = true;
+	/* A submit-and-wait request cannot be cancelled: drop those not sent. */
+	if (w->syncer.cap)
+		syncer_drop(&w->syncer);
 	for (i = 0; i <= t->index_mask; i++) {
 		struct req *r;
 
@@ -501,10 +676,13 @@ static const char *check_result(const struct req *r,
 /*
  * What is wrong with @ev as the completion of @r, or NULL. -ECANCELED comes
  * only from a cancel that returned 0 (nothing here closes the file while
- * requests are in flight), and such a cancel admits nothing else.
+ * requests are in flight), and such a cancel admits nothing else, but,
+ * with @removal, -ENODEV: the removal may complete a request whose cancel
+ * it overtook. -ENODEV is right for any request then; without @removal it
+ * is counted as an error, not here.
  */
 static const char *check_event(const struct req *r,
-			       const struct kcancel_event *ev)
+			       const struct kcancel_event *ev, bool removal)
 {
 	bool cancel_won = r->cancel_state >= REQ_CANCEL_RANDOM &&
 			  !r->cancel_rc;
@@ -515,7 +693,8 @@ static const char *check_event(const struct req *r,
 		return "op differs";
 	if (ev->status && ev->result)
 		return "result set with a nonzero status";
-	if (cancel_won && ev->status != -ECANCELED)
+	if (cancel_won && ev->status != -ECANCELED &&
+	    !(removal && ev->status == -ENODEV))
 		return "the cancel returned 0 but the status is not -ECANCELED";
 	switch (ev->status) {
 	case 0:
@@ -561,9 +740,20 @@ static void count_status(struct worker *w, const struct req *r,
 		stat_add(&w->stats.timed_out, 1);
 		stat_add(&os->timed_out, 1);
 		break;
-	case -EIO:
 	case -ENODEV:
-		worker_error(w, op_name(r->op), -ev->status);
+		__atomic_store_n(&w->sh->removed, 1, __ATOMIC_RELAXED);
+		if (!w->sh->cfg.removal) {
+			worker_error(w, op_name(r->op), ENODEV);
+			break;
+		}
+		stat_add(&w->stats.enodev, 1);
+		stat_add(&os->enodev, 1);
+		if (r->cancel_state >= REQ_CANCEL_RANDOM && !r->cancel_rc)
+			stat_add(&w->stats.cancel_enodev, 1);
+		device_gone(w);
+		break;
+	case -EIO:
+		worker_error(w, op_name(r->op), EIO);
 		break;
 	}
 	if (r->cancel_state == REQ_CANCEL_RANDOM && cancel_won)
@@ -684,7 +874,7 @@ static void handle_event(struct worker *w, const struct kcancel_event *ev,
 		hist_add(&w->stats.op[r->op].cancel_lat, now - r->t_cancel);
 	stat_add(&w->stats.completed, 1);
 	stat_add(&w->stats.inflight, -1);
-	why = check_event(r, ev);
+	why = check_event(r, ev, w->sh->cfg.removal);
 	count_status(w, r, ev);
 	learn_latency(w, r, ev, lat);
 	learn_cancel(w, r, ev);
@@ -693,6 +883,20 @@ static void handle_event(struct worker *w, const struct kcancel_event *ev,
 	if (why)
 		wrong_result(w, r, ev, why);
 	reqtab_release(&w->tab, r);
+}
+
+/*
+ * With --removal: file @i (0: &worker.fd, 1: &worker.dma_fd) said end of
+ * file or POLLHUP. No event will come from it any more, so it is polled and
+ * read no more; its requests still in the table are lost.
+ */
+static void file_hup(struct worker *w, int i)
+{
+	if (w->hup[i])
+		return;
+	w->hup[i] = true;
+	stat_add(&w->stats.hangups, 1);
+	device_gone(w);
 }
 
 /*
@@ -713,6 +917,10 @@ static void reap_fd(struct worker *w, int fd)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
+		if (!n && w->sh->cfg.removal) {
+			file_hup(w, fd == w->dma_fd);
+			return;
+		}
 		if (n <= 0) {
 			/* A read that returns 0 would make poll() spin. */
 			worker_error(w, "read", n ? errno : EPROTO);
@@ -733,9 +941,11 @@ static void reap_fd(struct worker *w, int fd)
 
 static void reap(struct worker *w)
 {
-	reap_fd(w, w->fd);
-	if (!w->gone)
+	if (!w->hup[0])
+		reap_fd(w, w->fd);
+	if (!w->gone && !w->hup[1])
 		reap_fd(w, w->dma_fd);
+	sync_reap(w);
 }
 
 /* Submit one more request; false if none may be submitted now. */
@@ -779,13 +989,18 @@ static struct timespec ns_to_timespec(u64 ns)
 	};
 }
 
-/* Sleep until an event is ready, a cancel is due, or the tick ends. */
+/*
+ * Sleep until an event is ready, a submit-and-wait call returned, a cancel
+ * is due, or the tick ends.
+ */
 static void wait_events(struct worker *w)
 {
-	struct pollfd p[2] = {
-		{ .fd = w->fd, .events = POLLIN },
-		{ .fd = w->dma_fd, .events = POLLIN },
+	struct pollfd p[3] = {
+		{ .fd = w->hup[0] ? -1 : w->fd, .events = POLLIN },
+		{ .fd = w->hup[1] ? -1 : w->dma_fd, .events = POLLIN },
+		{ .fd = w->syncer.efd, .events = POLLIN },
 	};
+	nfds_t nfds = w->syncer.cap ? 3 : 2;
 	struct req *first = cancelq_first(&w->tab);
 	u64 now = now_ns(), timeout = WORKER_TICK_NS;
 	struct timespec ts;
@@ -799,7 +1014,7 @@ static void wait_events(struct worker *w)
 	if (w->draining && w->drain_deadline < now + timeout)
 		timeout = w->drain_deadline > now ? w->drain_deadline - now : 0;
 	ts = ns_to_timespec(timeout);
-	if (ppoll(p, 2, &ts, NULL) < 0) {
+	if (ppoll(p, nfds, &ts, NULL) < 0) {
 		if (errno != EINTR) {
 			worker_error(w, "poll", errno);
 			w->gone = true;
@@ -809,10 +1024,18 @@ static void wait_events(struct worker *w)
 	for (i = 0; i < 2; i++)
 		if ((p[i].revents & POLLIN) && w->at_event)
 			fire_at_event(w, p[i].fd);
-	revents = p[0].revents | p[1].revents;
+	revents = p[0].revents | p[1].revents | p[2].revents;
 	if (revents & (POLLERR | POLLNVAL)) {
 		worker_error(w, "poll", EIO);
 		w->gone = true;
+	} else if ((revents & POLLHUP) && w->sh->cfg.removal) {
+		/* Read what came before the hang-up: nothing, in fact. */
+		for (i = 0; i < 2; i++) {
+			if (!(p[i].revents & POLLHUP))
+				continue;
+			reap_fd(w, p[i].fd);
+			file_hup(w, i);
+		}
 	} else if (revents & POLLHUP) {
 		/* The device is gone: what has no event now never will. */
 		reap(w);
@@ -831,23 +1054,32 @@ static bool worker_step(struct worker *w)
 	reap(w);
 	if (__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
 		begin_drain(w, true);
+	if (sh->cfg.removal && __atomic_load_n(&sh->removed, __ATOMIC_RELAXED))
+		begin_drain(w, false);
 	fill(w);
 	if (w->gone || __atomic_load_n(&sh->abort, __ATOMIC_RELAXED))
 		return false;
 	now = now_ns();
 	if (w->draining && (!w->tab.used || now >= w->drain_deadline))
 		return false;
+	/* Both files hung up: only submit-and-wait calls can still end. */
+	if (w->hup[0] && w->hup[1] && !w->sync_pending)
+		return false;
 	wait_events(w);
 	return true;
 }
 
-/* Whatever is still in flight has had its chance: it is lost. */
+/*
+ * Whatever is still in flight has had its chance: it is lost. So is a
+ * submit-and-wait call that has not returned; one not made yet is dropped.
+ */
 static void count_lost(struct worker *w)
 {
 	struct reqtab *t = &w->tab;
 	u64 now = now_ns();
-	unsigned int i;
+	unsigned int i, stuck;
 
+	sync_reap(w);
 	for (i = 0; i <= t->index_mask; i++) {
 		const struct req *r;
 		char buf[REQ_DESC_LEN];
@@ -860,16 +1092,34 @@ static void count_lost(struct worker *w)
 		     w->idx, (double)(now - r->t_submit) / NSEC_PER_SEC,
 		     req_desc(r, buf, sizeof(buf)));
 	}
+	if (w->syncer.cap) {
+		syncer_quit(&w->syncer);
+		stuck = syncer_count(&w->syncer, SYNC_RUNNING);
+		w->syncer.stuck = stuck;
+		stat_add(&w->stats.lost, stuck);
+		if (stuck)
+			diag(w->sh, "thread %u: lost: %u submit-and-wait calls have not returned\n",
+			     w->idx, stuck);
+	}
 	__atomic_store_n(&w->stats.inflight, 0, __ATOMIC_RELAXED);
 }
 
 void *worker_run(void *arg)
 {
 	struct worker *w = arg;
+	int fi = -1;
 
-	while (worker_step(w))
+	if (w->sh->cfg.fail_alloc) {
+		fi = fail_alloc_begin();
+		if (fi < 0) {
+			worker_error(w, MAKE_IT_FAIL, errno);
+			w->gone = true;
+		}
+	}
+	while (!w->gone && worker_step(w))
 		;
 	count_lost(w);
+	fail_alloc_end(fi);
 	__atomic_fetch_add(&w->sh->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }

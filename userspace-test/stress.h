@@ -6,11 +6,14 @@
  * requests in flight, the deadlines of the cancels it has planned, and a
  * region of the device memory for DMA. Its counters are written by it alone
  * and read, relaxed, by the main thread for the progress line; everything
- * else is read only after the worker has been joined.
+ * else is read only after the worker has been joined. With --sync-pct, a
+ * second thread per worker makes the worker's KCANCEL_IOC_SUBMIT_WAIT calls
+ * and hands each completion back to it, through a &struct syncer.
  */
 #ifndef KCANCEL_STRESS_H
 #define KCANCEL_STRESS_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -94,6 +97,13 @@ double hist_max_us(const struct hist *h);
  *	is not a terminal.
  * @json: print only the JSON line on stdout.
  * @quiet: no progress and no summary: only the JSON line on stdout.
+ * @sync_pct: the percentage of requests submitted with
+ *	KCANCEL_IOC_SUBMIT_WAIT, by the worker's submit-and-wait thread.
+ * @removal: the device may be removed during the run: -ENODEV events,
+ *	ENODEV from a submit, end of file and POLLHUP are expected, and end
+ *	the run.
+ * @fail_alloc: the threads that submit fail their kernel allocations
+ *	(/proc/thread-self/make-it-fail); ENOMEM from a submit is expected.
  * @info: what KCANCEL_IOC_INFO said about the device.
  */
 struct stress_config {
@@ -117,6 +127,9 @@ struct stress_config {
 	bool progress_set;
 	bool json;
 	bool quiet;
+	unsigned int sync_pct;
+	bool removal;
+	bool fail_alloc;
 	struct kcancel_info info;
 };
 
@@ -132,6 +145,8 @@ struct stress_config {
  *	due.
  * @cancel_enoent: cancels that returned ENOENT although the event was not
  *	reaped yet.
+ * @sync: requests submitted with KCANCEL_IOC_SUBMIT_WAIT (in @submitted).
+ * @enodev: events with status -ENODEV, with --removal.
  * @lat: the submit-to-event latency of every event.
  * @cancel_lat: from the start of a random cancel that returned 0 to its
  *	event.
@@ -145,6 +160,8 @@ struct op_stats {
 	u64 completion_won;
 	u64 cancel_late;
 	u64 cancel_enoent;
+	u64 sync;
+	u64 enodev;
 	struct hist lat;
 	struct hist cancel_lat;
 };
@@ -156,12 +173,19 @@ struct op_stats {
  * @ok: events with status 0.
  * @cancelled: events with status -ECANCELED.
  * @timed_out: events with status -ETIMEDOUT.
- * @errors: failed ioctls and reads (but EAGAIN backpressure), and events
- *	with status -EIO or -ENODEV.
+ * @errors: failed ioctls and reads (but EAGAIN backpressure, and what
+ *	--removal and --fail-alloc expect), and events with status -EIO, or
+ *	-ENODEV without --removal.
  * @lost: requests without an event at the end of the drain.
  * @dbl: events for an id not in flight: completed already, or unknown.
  * @wrong_result: events that contradict the request or the cancel.
  * @eagain: submits refused with EAGAIN (backpressure, not an error).
+ * @enodev: events with status -ENODEV, with --removal.
+ * @cancel_enodev: of those, events of a request whose cancel returned 0.
+ * @enodev_submits: submits refused with ENODEV, with --removal.
+ * @hangups: files that reported end of file or POLLHUP, with --removal.
+ * @enomem: submits refused with ENOMEM, with --fail-alloc.
+ * @sync_submitted: requests submitted with KCANCEL_IOC_SUBMIT_WAIT.
  * @cancels: random cancels issued.
  * @drain_cancels: cancels issued at the end, to speed the drain.
  * @drain_cancel_won: of those, the ones that returned 0.
@@ -183,6 +207,12 @@ struct stress_stats {
 	u64 dbl;
 	u64 wrong_result;
 	u64 eagain;
+	u64 enodev;
+	u64 cancel_enodev;
+	u64 enodev_submits;
+	u64 hangups;
+	u64 enomem;
+	u64 sync_submitted;
 	u64 cancels;
 	u64 drain_cancels;
 	u64 drain_cancel_won;
@@ -225,6 +255,9 @@ static inline u64 stat_read(const u64 *p)
  * @fd: the file it was submitted on.
  * @at_event: its cancel was (or is to be) issued at an event, not at a
  *	time: it does not steer the cancel delays.
+ * @sync: it is submitted with KCANCEL_IOC_SUBMIT_WAIT, by the worker's
+ *	submit-and-wait thread; it has no id (and is not in the index) until
+ *	that call returns, and no cancel.
  * @heap_idx: its place in the cancel heap, -1 if not there.
  * @slot: its place in the table.
  */
@@ -243,6 +276,7 @@ struct req {
 	int cancel_state;
 	int fd;
 	bool at_event;
+	bool sync;
 	int heap_idx;
 	int slot;
 };
@@ -354,6 +388,8 @@ enum dma_check dma_region_read(struct dma_region *d, u32 off, u32 len,
  * @stop: set when submitting must stop (time up or a signal): cancel what
  *	is in flight and drain.
  * @abort: set by a second signal: give up the drain now.
+ * @removed: the device went away: a -ENODEV event, ENODEV from a submit,
+ *	end of file or POLLHUP. With --removal, every worker then drains.
  * @done: how many workers have finished.
  * @diag_budget: how many more diagnostic lines may be printed.
  */
@@ -362,9 +398,108 @@ struct stress_shared {
 	u64 issued;
 	int stop;
 	int abort;
+	int removed;
 	unsigned int done;
 	int diag_budget;
 };
+
+/**
+ * enum sync_state - where a request handed to a submit-and-wait thread is
+ * @SYNC_IDLE: nowhere: the slot is not a submit-and-wait request.
+ * @SYNC_QUEUED: waiting for the thread.
+ * @SYNC_RUNNING: in KCANCEL_IOC_SUBMIT_WAIT.
+ * @SYNC_DONE: the call returned (or the request was dropped); the worker
+ *	has not taken it back yet.
+ */
+enum sync_state {
+	SYNC_IDLE,
+	SYNC_QUEUED,
+	SYNC_RUNNING,
+	SYNC_DONE,
+};
+
+/* &sync_io.rc of a request dropped by the drain before it was submitted. */
+#define SYNC_DROPPED	ESRCH
+
+/**
+ * struct sync_io - a request of a submit-and-wait thread
+ * @sw: the request, then, once the call returned, its completion in
+ *	@sw.done and its id in @sw.req.id.
+ * @fd: the file to submit it on.
+ * @rc: 0, the errno of KCANCEL_IOC_SUBMIT_WAIT, or %SYNC_DROPPED.
+ * @state: an &enum sync_state.
+ * @t_submit: CLOCK_MONOTONIC just before the call, in ns.
+ * @t_done: just after it returned.
+ */
+struct sync_io {
+	struct kcancel_submit_wait sw;
+	int fd;
+	int rc;
+	int state;
+	u64 t_submit;
+	u64 t_done;
+};
+
+/**
+ * struct syncer - a worker's submit-and-wait thread
+ * @lock: guards the rings, the states of @io, @drop, @quit and @setup_err.
+ * @cond: the thread waits here for a request, or for @quit.
+ * @cap: the size of the rings and of @io: the worker's depth.
+ * @io: one per slot of the worker's table.
+ * @todo: the slots to submit, a ring of @todo_len from @todo_head.
+ * @todo_head: the first.
+ * @todo_len: how many.
+ * @done: the slots whose call returned, a ring of @done_len from
+ *	@done_head.
+ * @done_head: the first.
+ * @done_len: how many.
+ * @efd: an eventfd, written when a slot enters @done: the worker polls it.
+ * @drop: return the requests not yet submitted as %SYNC_DROPPED.
+ * @quit: the thread exits once @todo is empty.
+ * @setup_err: the errno with which its fault injection could not be
+ *	turned on, 0 if it was (or was not asked for).
+ * @setup_seen: the worker has counted @setup_err.
+ * @started: @thread runs.
+ * @stuck: a call had not returned when the worker ended: @thread is not
+ *	joined and the worker's memory is not freed.
+ * @thread: the thread.
+ */
+struct syncer {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int cap;
+	struct sync_io *io;
+	unsigned int *todo;
+	unsigned int todo_head;
+	unsigned int todo_len;
+	unsigned int *done;
+	unsigned int done_head;
+	unsigned int done_len;
+	int efd;
+	bool drop;
+	bool quit;
+	int setup_err;
+	bool setup_seen;
+	bool started;
+	bool stuck;
+	pthread_t thread;
+};
+
+int syncer_init(struct syncer *sy, unsigned int cap);
+void syncer_destroy(struct syncer *sy);
+void syncer_push(struct syncer *sy, unsigned int slot, int fd,
+		 const struct kcancel_submit *s);
+bool syncer_pop_done(struct syncer *sy, unsigned int *slot);
+void syncer_drop(struct syncer *sy);
+void syncer_quit(struct syncer *sy);
+unsigned int syncer_count(struct syncer *sy, enum sync_state state);
+void *syncer_run(void *arg);
+
+/* Where a thread turns the kernel's fault injection on for itself. */
+#define MAKE_IT_FAIL	"/proc/thread-self/make-it-fail"
+
+int fail_alloc_begin(void);
+void fail_alloc_end(int fd);
 
 /**
  * struct worker - one thread
@@ -392,8 +527,12 @@ struct stress_shared {
  * @draining: submitting has stopped.
  * @drain_cancelled: the drain cancelled everything in flight.
  * @gone: the device went away, or the file broke.
+ * @hup: per file (@fd, @dma_fd), with --removal: it reported end of file or
+ *	POLLHUP: no event will come from it any more.
  * @submit_errors: failed submits so far.
  * @drain_deadline: when the drain gives up, in CLOCK_MONOTONIC ns.
+ * @sync_pending: requests handed to @syncer and not taken back yet.
+ * @syncer: its submit-and-wait thread, with --sync-pct.
  * @thread: its pthread.
  */
 struct worker {
@@ -417,8 +556,11 @@ struct worker {
 	bool draining;
 	bool drain_cancelled;
 	bool gone;
+	bool hup[2];
 	unsigned int submit_errors;
 	u64 drain_deadline;
+	unsigned int sync_pending;
+	struct syncer syncer;
 	pthread_t thread;
 };
 
@@ -430,6 +572,7 @@ struct worker {
  * @cancel_lat: from every random cancel that returned 0 to its event.
  * @seconds: how long the run took, the drain included.
  * @interrupted: a signal stopped it.
+ * @removed: the device went away during the run.
  */
 struct stress_result {
 	const struct stress_config *cfg;
@@ -438,6 +581,7 @@ struct stress_result {
 	struct hist cancel_lat;
 	double seconds;
 	bool interrupted;
+	bool removed;
 };
 
 void stress_parse_args(struct stress_config *cfg, int argc, char **argv);
