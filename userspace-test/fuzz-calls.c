@@ -165,7 +165,7 @@ static bool submit_valid(const struct kcancel_submit *s, u32 dma_size)
 		return !s->buf && !s->len && !s->offset &&
 		       (s->op != KCANCEL_OP_FACTORIAL ||
 			s->arg <= KCANCEL_FACTORIAL_MAX);
-	/* Any buf: one that faults is EFAULT, at submit or in the event. */
+	/* Any buf: one that cannot be read or written is EFAULT, at submit. */
 	return !s->arg && s->len && s->len <= dma_size &&
 	       s->offset <= dma_size - s->len;
 }
@@ -326,8 +326,8 @@ static void gen_submit(struct fuzz_proc *p, struct sub *sb, bool sync)
 
 /*
  * Whether the driver can take the DMA buffer of a valid submit: one to the
- * device must be readable, one from it only in user space (it is written
- * when the event is reaped). -1 when the buffer is some number.
+ * device must be readable (it is copied at submit), one from it writable,
+ * all of it (it is pinned at submit). -1 when the buffer is some number.
  */
 static int buf_ok(const struct sub *sb)
 {
@@ -337,17 +337,17 @@ static int buf_ok(const struct sub *sb)
 		return -1;
 	if (sb->s.op == KCANCEL_OP_DMA_TO_DEV)
 		return ptr_readable(sb->buf);
-	return ptr_user(sb->buf);
+	return ptr_writable(sb->buf);
 }
 
-/* Can the event of @sb have status -EFAULT? */
-static bool may_fault(const struct sub *sb)
-{
-	return sb->s.op == KCANCEL_OP_DMA_FROM_DEV &&
-	       (sb->buf == FP_NR || !ptr_writable(sb->buf));
-}
-
-/* The outcomes a submit may have, and whether each means it was taken. */
+/*
+ * The outcomes a submit may have. Where the structure can be read but not
+ * written (@ptr read-only), the id cannot be written back, which the driver
+ * does once the fields and the buffer have passed, before it queues the
+ * request: EFAULT, for a submit that would have succeeded. A
+ * KCANCEL_IOC_SUBMIT_WAIT placed with place_split() is read-only but for
+ * the request: it runs, then done cannot be written back: EFAULT as well.
+ */
 static u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
 			 enum fuzz_ptr ptr, bool sync)
 {
@@ -359,7 +359,8 @@ static u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
 	if (!sb->valid)
 		exp = EXP_EINVAL | EXP_EAGAIN | EXP_ENOMEM;
 	else if (buf_ok(sb) < 0)
-		exp = EXP_OK | EXP_EFAULT | EXP_EAGAIN | EXP_ENOMEM;
+		exp = (ptr_writable(ptr) ? EXP_OK : 0) | EXP_EFAULT |
+		      EXP_EAGAIN | EXP_ENOMEM;
 	else if (!buf_ok(sb))
 		exp = EXP_EFAULT | EXP_EAGAIN | EXP_ENOMEM;
 	else
@@ -379,18 +380,23 @@ static u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
 	return sb->valid ? EXP_EAGAIN : exp;
 }
 
-/* Did the submit that returned @err queue the request? */
-static bool submit_taken(const struct sub *sb, enum fuzz_ptr ptr, int err)
+/*
+ * Did the submit that returned @err queue the request? A submit that fails
+ * queues nothing, EFAULT included: the id is written back before the
+ * request is queued. But a KCANCEL_IOC_SUBMIT_WAIT placed with
+ * place_split() (@split) runs, and then cannot write done back: EFAULT,
+ * and its completion becomes an event for read() and KCANCEL_IOC_WAIT.
+ */
+static bool submit_taken(const struct sub *sb, int err, bool split)
 {
 	if (!err || err == EINTR)
 		return true;
-	return err == EFAULT && sb->valid && buf_ok(sb) > 0 &&
-	       ptr_readable(ptr) && !ptr_writable(ptr);
+	return split && err == EFAULT && sb->valid && buf_ok(sb) > 0;
 }
 
 /* @id is the id written back, if the submit succeeded. */
 static void desc_submit(char *d, const struct sub *sb, int fd,
-			enum fuzz_ptr ptr, int err, u64 id)
+			enum fuzz_ptr ptr, bool split, int err, u64 id)
 {
 	const struct kcancel_submit *s = &sb->s;
 	int n;
@@ -400,9 +406,10 @@ static void desc_submit(char *d, const struct sub *sb, int fd,
 		     fd, s->op, s->flags, s->tag, s->arg, s->buf,
 		     ptr_names[sb->buf], s->len, s->offset);
 	n += snprintf(d + n, DESC_LEN - n,
-		      " timeout_ns %llu reserved %#llx,%#llx at %s: %s",
+		      " timeout_ns %llu reserved %#llx,%#llx at %s%s: %s",
 		      s->timeout_ns, s->reserved[0], s->reserved[1],
-		      ptr_names[ptr], sb->valid ? "valid" : "invalid");
+		      ptr_names[ptr], split ? " (but the request)" : "",
+		      sb->valid ? "valid" : "invalid");
 	if (!err)
 		snprintf(d + n, DESC_LEN - n, ", id %llu", id);
 }
@@ -425,8 +432,6 @@ static bool enter_rec(struct fuzz_proc *p, int file, const struct sub *sb,
 			r->flags |= REC_SYNC;
 		if (sb->s.timeout_ns)
 			r->flags |= REC_TIMEOUT;
-		if (may_fault(sb))
-			r->flags |= REC_MAY_FAULT;
 	}
 	arena_unlock(p->ar);
 	return r;
@@ -485,11 +490,11 @@ static void submit_wait_done(struct fuzz_proc *p, int file,
 }
 
 /*
- * Submit @sb, its structure at a pointer of kind @ptr, and check it.
- * Returns the errno.
+ * Submit @sb, its structure at a pointer of kind @ptr (placed with
+ * place_split() if @split), and check it. Returns the errno.
  */
 static int do_submit(struct fuzz_proc *p, int slot, const struct sub *sb,
-		     enum fuzz_ptr ptr, bool sync)
+		     enum fuzz_ptr ptr, bool sync, bool split)
 {
 	int fd = fd_of(p, slot), file = file_of(p, slot), err = 0;
 	enum fuzz_call call = sync ? FC_SUBMIT_WAIT : FC_SUBMIT;
@@ -507,7 +512,10 @@ static int do_submit(struct fuzz_proc *p, int slot, const struct sub *sb,
 	memset(&sw, 0xa5, sizeof(sw));
 	sw.req = sb->s;
 	if (sync) {
-		place_arg(p, &pl, ptr, &sw, sizeof(sw));
+		if (split)
+			place_split(p, &pl, &sw);
+		else
+			place_arg(p, &pl, ptr, &sw, sizeof(sw));
 		if (ioctl(fd, KCANCEL_IOC_SUBMIT_WAIT, pl.addr))
 			err = errno;
 	} else {
@@ -515,18 +523,22 @@ static int do_submit(struct fuzz_proc *p, int slot, const struct sub *sb,
 		if (ioctl(fd, KCANCEL_IOC_SUBMIT, pl.addr))
 			err = errno;
 	}
-	fetch_arg(&pl, &sw.req, sizeof(sw.req));
+	if (split)
+		memcpy(&sw.req, pl.local, sizeof(sw.req));
+	else
+		fetch_arg(&pl, &sw.req, sizeof(sw.req));
 	bad = judge(p, call, err, exp);
-	taken = sb->valid && submit_taken(sb, ptr, err);
+	taken = sb->valid && submit_taken(sb, err, split);
 	if (bad || p->cfg->verbose) {
-		desc_submit(desc, sb, fd, ptr, err, sw.req.id);
+		desc_submit(desc, sb, fd, ptr, split, err, sw.req.id);
 		report(p, call, err, exp, bad, desc);
 	}
 	if (!sb->valid)
 		return err;
 	if (sync && taken && err == EFAULT) {
+		/* Its id was written back, its done was not. */
 		unsync_rec(p, sb->s.tag);
-		track_submitted(p, sb->s.tag, file, true, false, 0);
+		track_submitted(p, sb->s.tag, file, true, true, sw.req.id);
 	} else if (sync) {
 		submit_wait_done(p, file, sb, &pl, err, taken);
 		if (taken)
@@ -546,15 +558,20 @@ static int do_submit(struct fuzz_proc *p, int slot, const struct sub *sb,
  */
 void call_submit(struct fuzz_proc *p, int slot, bool sync)
 {
+	bool split = false;
 	enum fuzz_ptr ptr;
 	struct sub sb;
 
 	gen_submit(p, &sb, sync);
 	ptr = pick_ptr(p);
-	/* Else an EFAULT would not tell whether it was taken. */
-	if (sb.buf == FP_NR)
-		ptr = FP_VALID;
-	do_submit(p, slot, &sb, ptr, sync);
+	/*
+	 * Half the read-only ones of a submit-and-wait are so only for done;
+	 * not with a buffer that is some number, where an EFAULT would not
+	 * tell whether the request was taken.
+	 */
+	if (sync && ptr == FP_READONLY && sb.buf != FP_NR)
+		split = rnd_pct(p, 50);
+	do_submit(p, slot, &sb, ptr, sync, split);
 }
 
 /**
@@ -579,7 +596,7 @@ void call_flood(struct fuzz_proc *p, int slot)
 	for (n = 0; n <= max; n++) {
 		sb.s.tag = plain_tag(p);
 		sb.s.arg = n;
-		if (do_submit(p, slot, &sb, FP_VALID, false) == EAGAIN)
+		if (do_submit(p, slot, &sb, FP_VALID, false, false) == EAGAIN)
 			return;
 	}
 	/* do_submit() said what was wrong with the last one. */

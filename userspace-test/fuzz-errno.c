@@ -42,7 +42,11 @@ static const struct call_doc call_docs[FC_NR] = {
 	[FC_POLL] = { "poll", { EINTR } },
 };
 
-/* The statuses of the header's top comment, but -EFAULT. */
+/*
+ * The statuses of the header's top comment, besides 0. Not -EFAULT: a DMA
+ * from the device pins its buffer at submit, so a buffer that cannot be
+ * written fails the submit instead.
+ */
 static const int event_statuses[] = {
 	ECANCELED, ETIMEDOUT, ENODEV, EIO,
 };
@@ -65,21 +69,17 @@ bool call_documents(enum fuzz_call call, int err)
 }
 
 /**
- * status_documented() - is @status one an event of @op may have?
+ * status_documented() - is @status one an event may have?
  * @status: the event's status, 0 or a negative errno.
- * @op: the event's operation.
  *
- * Return: true if the header documents it; -EFAULT only for
- * %KCANCEL_OP_DMA_FROM_DEV.
+ * Return: true if the header documents it, for any operation.
  */
-bool status_documented(int status, u32 op)
+bool status_documented(int status)
 {
 	size_t i;
 
 	if (!status)
 		return true;
-	if (status == -EFAULT)
-		return op == KCANCEL_OP_DMA_FROM_DEV;
 	for (i = 0; i < ARRAY_SIZE(event_statuses); i++)
 		if (status == -event_statuses[i])
 			return true;

@@ -10,6 +10,7 @@
  * of a writable page, and addresses where nothing is: NULL, an unmapped
  * user page, kernel and non-canonical addresses.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -142,6 +143,24 @@ void place_arg(struct fuzz_proc *p, struct place *pl, enum fuzz_ptr kind,
 	place(p, pl, kind, p->zoo->arg, p->zoo->arg_guard, size);
 	if (pl->local)
 		memcpy(pl->local, arg, size < pl->room ? size : pl->room);
+}
+
+/*
+ * Place a KCANCEL_IOC_SUBMIT_WAIT argument whose request, id included, can
+ * be written and whose done cannot: the request ends where the zoo's split
+ * page does, done lies in the read-only page after it. A kind of its own
+ * for the call alone; as far as the other calls go, it is read-only.
+ */
+void place_split(struct fuzz_proc *p, struct place *pl,
+		 const struct kcancel_submit_wait *sw)
+{
+	size_t req = offsetof(struct kcancel_submit_wait, done);
+
+	pl->kind = FP_READONLY;
+	pl->local = p->zoo->split + p->zoo->page - req;
+	pl->addr = (uintptr_t)pl->local;
+	pl->room = req;
+	memcpy(pl->local, sw, req);
 }
 
 /* Read back what the kernel wrote to an argument it could write. */

@@ -147,7 +147,6 @@ void stats_merge(struct fuzz_stats *dst, const struct fuzz_stats *src);
 #define REC_ID_KNOWN	0x04	/* @id holds the id the submit returned */
 #define REC_SUBMITTING	0x08	/* the submit has not returned yet */
 #define REC_REAPED	0x10	/* reaped while submitting; @id is the event's */
-#define REC_MAY_FAULT	0x20	/* DMA from the device to a bad buffer */
 #define REC_CANCEL_WON	0x40	/* a cancel returned 0: -ECANCELED */
 
 /**
@@ -309,8 +308,12 @@ static inline bool ptr_user(enum fuzz_ptr k)
  *	its own copy), then @arg_guard.
  * @arg_guard: a PROT_NONE page.
  * @dma: two private pages for DMA buffers, apart from the arguments: a DMA
- *	from the device writes them when its event is reaped. Then @dma_guard.
+ *	from the device pins its buffer at submit and writes it when it
+ *	completes. Then @dma_guard.
  * @dma_guard: a PROT_NONE page.
+ * @split: a private page, then a read-only one: a KCANCEL_IOC_SUBMIT_WAIT
+ *	argument whose request ends with the first, its done in the second,
+ *	see place_split().
  * @alias_rw: one shared page per stats slot, writable...
  * @alias_ro: ...and the same pages mapped read-only.
  * @page: the page size.
@@ -320,6 +323,7 @@ struct fuzz_zoo {
 	u8 *arg_guard;
 	u8 *dma;
 	u8 *dma_guard;
+	u8 *split;
 	u8 *alias_rw;
 	u8 *alias_ro;
 	size_t page;
@@ -411,7 +415,7 @@ const char *err_name(int err, char *buf, size_t size);
 const char *slot_name(unsigned int slot, char *buf, size_t size);
 int slot_errno(unsigned int slot);
 bool call_documents(enum fuzz_call call, int err);
-bool status_documented(int status, u32 op);
+bool status_documented(int status);
 const char *call_name(enum fuzz_call call);
 
 /* fuzz-track.c */
@@ -455,6 +459,8 @@ void place(struct fuzz_proc *p, struct place *pl, enum fuzz_ptr kind,
 void place_arg(struct fuzz_proc *p, struct place *pl, enum fuzz_ptr kind,
 	       const void *arg, size_t size);
 void fetch_arg(const struct place *pl, void *arg, size_t size);
+void place_split(struct fuzz_proc *p, struct place *pl,
+		 const struct kcancel_submit_wait *sw);
 
 /* The outcomes a call may have in a situation: a mask of these. */
 #define EXP_OK			BIT(0)

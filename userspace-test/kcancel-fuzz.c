@@ -227,15 +227,17 @@ static int map_zoo(struct fuzz_zoo *z)
 
 	z->page = sysconf(_SC_PAGESIZE);
 	aliases = FUZZ_MAX_SLOTS * z->page;
-	base = map_anon(6 * z->page, MAP_PRIVATE);
+	base = map_anon(8 * z->page, MAP_PRIVATE);
 	if (!base)
 		return -1;
 	z->arg = base;
 	z->arg_guard = base + 2 * z->page;
 	z->dma = base + 3 * z->page;
 	z->dma_guard = base + 5 * z->page;
+	z->split = base + 6 * z->page;
 	if (mprotect(z->arg_guard, z->page, PROT_NONE) ||
-	    mprotect(z->dma_guard, z->page, PROT_NONE))
+	    mprotect(z->dma_guard, z->page, PROT_NONE) ||
+	    mprotect(z->split + z->page, z->page, PROT_READ))
 		return -1;
 	fd = memfd_create(PROG, MFD_CLOEXEC);
 	if (fd < 0 || ftruncate(fd, aliases))

@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,17 +35,21 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/kcancel.h>
+#include <linux/magic.h>
 
 /*
  * The harness's SIGALRM handler has a parameter it does not use, which
@@ -75,6 +80,10 @@ typedef __u64 u64;
 /* A user address the kernel must refuse: x86-64's kernel text. */
 #define KC_KERNEL_ADDR		((void *)0xffffffff81000000UL)
 #define KC_SYSFS_PARAMS		"/sys/module/kcancel/parameters"
+/* What a process fills its copy of a DMA buffer with, to see it untouched. */
+#define KC_SENTINEL		0xa5
+/* Where cgroup v2 is, or is mounted by the test that needs it. */
+#define KC_CGROUP_ROOT		"/sys/fs/cgroup"
 
 /* n!, as the header defines the result of KCANCEL_OP_FACTORIAL. */
 static const u64 kc_fact[KCANCEL_FACTORIAL_MAX + 1] = {
@@ -103,6 +112,10 @@ FIXTURE(kcancel) {
 	char bind[PATH_MAX + 8];	/* device_removal: its driver's bind file */
 	char pci_addr[64];
 	bool unbound;
+	pid_t child;		/* a child process the teardown kills, or 0 */
+	char cgroup[PATH_MAX];	/* a cgroup the teardown removes, or "" */
+	bool cg_mounted;	/* cgroup2 was mounted on KC_CGROUP_ROOT for it */
+	bool cg_enabled;	/* the memory controller was enabled for it */
 };
 
 /*
@@ -303,6 +316,58 @@ static void *kc_readonly(const void *src, size_t len)
 	return p;
 }
 
+/*
+ * A copy of @len bytes of @src whose first @rw bytes lie in a writable page
+ * and the rest in the next page, which can be read, not written.
+ */
+static void *kc_split(const void *src, size_t len, size_t rw)
+{
+	size_t page = kc_page();
+	u8 *base;
+
+	if (rw > len || rw > page || len - rw > page)
+		return NULL;
+	base = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	memcpy(base + page - rw, src, len);
+	if (mprotect(base + page, page, PROT_READ))
+		return NULL;
+	return base + page - rw;
+}
+
+/* A page of its own, zeroed, for a DMA buffer; NULL if none. */
+static u8 *kc_page_buf(void)
+{
+	void *p = mmap(NULL, kc_page(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Do the @len bytes at @buf all hold @c? */
+static bool kc_is_filled(const u8 *buf, u8 c, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != c)
+			return false;
+	return true;
+}
+
+static void kc_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = ms % 1000 * NSEC_PER_MSEC,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 static void kc_on_alarm(int sig)
 {
 	(void)sig;
@@ -364,6 +429,21 @@ static int kc_read_uint(const char *path, unsigned int *v)
 		return -EINVAL;
 	*v = n;
 	return 0;
+}
+
+/* Write @what to the sysfs or cgroup file @path; 0 or -errno. */
+static int kc_write_sysfs(const char *path, const char *what)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t len = strlen(what);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, what, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
 }
 
 /* Does the sysfs directory @sys say its backend is @want? */
@@ -459,6 +539,8 @@ FIXTURE_SETUP(kcancel)
 
 	self->fd = -1;
 	self->bfd = -1;
+	self->child = 0;
+	self->cgroup[0] = '\0';
 	if (kc_find_device(variant->backend, self->path, self->sys, why,
 			   sizeof(why)))
 		SKIP(return, "%s", why);
@@ -470,15 +552,21 @@ FIXTURE_SETUP(kcancel)
 }
 
 static void kc_bind_again(KC_FIXTURE *self);
+static void kc_memcg_cleanup(KC_FIXTURE *self);
 
 FIXTURE_TEARDOWN(kcancel)
 {
+	if (self->child > 0) {
+		kill(self->child, SIGKILL);
+		waitpid(self->child, NULL, 0);
+	}
 	if (self->bfd >= 0)
 		close(self->bfd);
 	if (self->fd >= 0)
 		close(self->fd);
 	if (self->unbound)
 		kc_bind_again(self);
+	kc_memcg_cleanup(self);
 }
 
 /* ---- what the tests share --------------------------------------------- */
@@ -576,6 +664,46 @@ static void kc_expect_event(struct __test_metadata *_metadata,
 	EXPECT_EQ(op, ev->op);
 	EXPECT_EQ(status, ev->status);
 	EXPECT_EQ(result, ev->result);
+}
+
+/*
+ * Fork a child that runs @fn(@arg) and exits with what it returns; the
+ * teardown kills it if the test ends first. Returns its pid, or -errno.
+ */
+static pid_t kc_fork(KC_FIXTURE *self, int (*fn)(void *arg), void *arg)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (!pid)
+		_exit(fn(arg));
+	if (pid < 0)
+		return -errno;
+	self->child = pid;
+	return pid;
+}
+
+/* Wait for the child of kc_fork(): its wait status, or -errno. */
+static int kc_reap(KC_FIXTURE *self)
+{
+	int status;
+
+	while (waitpid(self->child, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	self->child = 0;
+	return status;
+}
+
+/* Of a child's wait status: the step it failed at, 0 if none, -1 if killed. */
+static int kc_child_step(int status)
+{
+	if (status < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
 }
 
 /* ---- KCANCEL_IOC_INFO and ioctl numbers ------------------------------- */
@@ -901,27 +1029,51 @@ TEST_F(kcancel, submit_bad_pointer)
 }
 
 /*
- * The structure can be read but its id cannot be written back: EFAULT, and
- * the request runs even so (chardev.c: "its event carries the id"). The
- * header's EFAULT line names only a structure that cannot be read.
+ * Long enough for a doorbell to have completed, on a device that was idle:
+ * doorbells run side by side, so no later request waits for them.
+ */
+static void kc_settle(KC_FIXTURE *self)
+{
+	kc_sleep_ms(self->dma_ms > 50 ? 4 * self->dma_ms : 200);
+}
+
+/*
+ * The structure can be read but its id cannot be written back: the id is
+ * written before the request is queued, so the submit fails with EFAULT
+ * and nothing was queued, whatever the operation. The same holds for
+ * KCANCEL_IOC_SUBMIT_WAIT, whose req.id is written first too.
  */
 TEST_F(kcancel, submit_id_unwritable)
 {
-	struct kcancel_submit s = {
-		.op = KCANCEL_OP_DOORBELL,
-		.arg = 0xfeedfacecafef00dULL,
-		.tag = 0x1d,
+	struct kcancel_submit s[4] = {
+		{ .op = KCANCEL_OP_DOORBELL, .arg = 0xfeedfacecafef00dULL },
+		{ .op = KCANCEL_OP_FACTORIAL, .arg = 7 },
+		{ .op = KCANCEL_OP_DMA_TO_DEV, .buf = (uintptr_t)kc_scratch,
+		  .len = 8 },
+		{ .op = KCANCEL_OP_DMA_FROM_DEV, .buf = (uintptr_t)kc_scratch,
+		  .len = 8 },
 	};
-	struct kcancel_submit *ro = kc_readonly(&s, sizeof(s));
-	struct kcancel_event ev;
+	struct kcancel_submit_wait sw, *ro_sw;
+	struct kcancel_submit *ro;
+	unsigned int i;
 
-	ASSERT_NE(NULL, ro);
-	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, ro));
-	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
-	EXPECT_NE(0ULL, ev.id);
-	kc_expect_event(_metadata, &ev, ev.id, 0x1d, KCANCEL_OP_DOORBELL, 0,
-			0xfeedfacecafef00dULL);
-	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, ev.id));
+	for (i = 0; i < ARRAY_SIZE(s); i++) {
+		s[i].tag = 0x1d00 + i;
+		ro = kc_readonly(&s[i], sizeof(s[i]));
+		ASSERT_NE(NULL, ro);
+		EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, ro))
+			TH_LOG("op %u", s[i].op);
+		memset(&sw, 0, sizeof(sw));
+		sw.req = s[i];
+		sw.req.tag |= 0x100;
+		ro_sw = kc_readonly(&sw, sizeof(sw));
+		ASSERT_NE(NULL, ro_sw);
+		EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT,
+					    ro_sw))
+			TH_LOG("op %u, by KCANCEL_IOC_SUBMIT_WAIT", s[i].op);
+	}
+	/* Had any been queued, its event would be there by now. */
+	kc_settle(self);
 	kc_expect_no_event(_metadata, self->fd);
 }
 
@@ -947,36 +1099,81 @@ TEST_F(kcancel, dma_to_dev_bad_buffer)
 				   32, 0, 0, NULL));
 }
 
+/* A DMA from the device into @buf: EFAULT at submit, both ways of submitting. */
+static void kc_expect_dma_from_efault(struct __test_metadata *_metadata,
+				      int fd, const void *buf, u32 len,
+				      const char *what)
+{
+	struct kcancel_submit_wait sw = {
+		.req = {
+			.op = KCANCEL_OP_DMA_FROM_DEV,
+			.buf = (uintptr_t)buf,
+			.len = len,
+			.tag = 0xefa,
+		},
+	};
+
+	EXPECT_EQ(-EFAULT, kc_ioctl(fd, KCANCEL_IOC_SUBMIT, &sw.req))
+		TH_LOG("buffer: %s", what);
+	EXPECT_EQ(-EFAULT, kc_ioctl(fd, KCANCEL_IOC_SUBMIT_WAIT, &sw))
+		TH_LOG("buffer: %s, by KCANCEL_IOC_SUBMIT_WAIT", what);
+}
+
 /*
- * A DMA from the device writes its buffer only when the event is reaped:
- * a buffer that cannot be written then makes the event -EFAULT (header,
- * top). An address no user buffer can have is refused at once.
+ * A DMA from the device pins its buffer, for writing, at submit: a buffer
+ * that cannot be written, all of it, fails the submit with EFAULT and
+ * nothing is queued, through KCANCEL_IOC_SUBMIT_WAIT as well. The part of
+ * a buffer that could be written is left as it was.
  */
 TEST_F(kcancel, dma_from_dev_bad_buffer)
 {
-	void *guarded = kc_guarded(64, 32);
+	static const u8 zero[64];
+	u8 *guarded = kc_guarded(64, 32), *ro = kc_readonly(zero, sizeof(zero));
+	u8 *after = kc_guarded(4096, 0), *unmapped = kc_unmapped();
+	u8 *split = kc_split(zero, sizeof(zero), sizeof(zero) - 1);
+	size_t page = kc_page();
 	struct kcancel_event ev;
+	u8 *base;
 	u64 id;
 
 	ASSERT_NE(NULL, guarded);
-	EXPECT_EQ(-EFAULT, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV,
-					 KC_KERNEL_ADDR, 16, 0, 0, NULL));
+	ASSERT_NE(NULL, ro);
+	ASSERT_NE(NULL, after);
+	ASSERT_NE(NULL, unmapped);
+	ASSERT_NE(NULL, split);
+	/* A PROT_NONE page, then a writable one. */
+	base = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	ASSERT_EQ(0, mprotect(base, page, PROT_NONE));
+	memset(guarded, KC_SENTINEL, 32);
+	memset(base + page, KC_SENTINEL, 48);
+	kc_expect_dma_from_efault(_metadata, self->fd, NULL, 16, "NULL");
+	kc_expect_dma_from_efault(_metadata, self->fd, unmapped, 16,
+				  "unmapped");
+	kc_expect_dma_from_efault(_metadata, self->fd, KC_KERNEL_ADDR, 16,
+				  "a kernel address");
+	kc_expect_dma_from_efault(_metadata, self->fd, guarded, 64,
+				  "runs into a guard page");
+	kc_expect_dma_from_efault(_metadata, self->fd, base + page - 16, 64,
+				  "starts in a guard page");
+	kc_expect_dma_from_efault(_metadata, self->fd, after, 1,
+				  "in a guard page");
+	kc_expect_dma_from_efault(_metadata, self->fd, ro, sizeof(zero),
+				  "read-only");
+	kc_expect_dma_from_efault(_metadata, self->fd, split, sizeof(zero),
+				  "its last byte read-only");
 	kc_expect_no_event(_metadata, self->fd);
+	/* Nothing was written where it could have been. */
+	EXPECT_TRUE(kc_is_filled(guarded, KC_SENTINEL, 32));
+	EXPECT_TRUE(kc_is_filled(base + page, KC_SENTINEL, 48));
+	EXPECT_TRUE(kc_is_filled(split, 0, sizeof(zero)));
 
-	/* NULL, reaped by KCANCEL_IOC_WAIT. */
-	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, NULL, 16,
-				   0, 1, &id));
-	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
-	kc_expect_event(_metadata, &ev, id, 1, KCANCEL_OP_DMA_FROM_DEV,
-			-EFAULT, 0);
-
-	/* Into a guard page, reaped by read(). */
+	/* The part before the guard page is fine. */
 	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, guarded,
-				   64, 0, 2, &id));
-	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
-	kc_expect_event(_metadata, &ev, id, 2, KCANCEL_OP_DMA_FROM_DEV,
-			-EFAULT, 0);
-	EXPECT_EQ(0, kc_poll(self->fd, 0));
+				   32, 0, 9, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	kc_expect_event(_metadata, &ev, id, 9, KCANCEL_OP_DMA_FROM_DEV, 0, 32);
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -1110,6 +1307,83 @@ TEST_F(kcancel, dma_from_dev_reaped_by_read)
 	kc_expect_event(_metadata, ev, id, 9, KCANCEL_OP_DMA_FROM_DEV, 0,
 			sizeof(in));
 	EXPECT_EQ(0, memcmp(out, in, sizeof(in)));
+}
+
+/*
+ * The data of a DMA from the device is in its buffer once the request has
+ * completed: before its event is read. A request that does not complete
+ * with status 0 leaves the buffer as it was.
+ */
+TEST_F(kcancel, dma_from_dev_data_at_completion)
+{
+	u8 out[64], *in = kc_page_buf();
+	struct kcancel_event ev;
+	u64 id;
+
+	ASSERT_NE(NULL, in);
+	kc_fill(out, sizeof(out), 78);
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, out,
+				   sizeof(out), 640, 0, &id));
+	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	ASSERT_EQ(0, ev.status);
+	memset(in, KC_SENTINEL, sizeof(out) + 16);
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, in,
+				   sizeof(out), 640, 10, &id));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	EXPECT_EQ(0, memcmp(out, in, sizeof(out)))
+		TH_LOG("the request completed, its data is not in the buffer");
+	EXPECT_TRUE(kc_is_filled(in + sizeof(out), KC_SENTINEL, 16));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	kc_expect_event(_metadata, &ev, id, 10, KCANCEL_OP_DMA_FROM_DEV, 0,
+			sizeof(out));
+	EXPECT_EQ(0, memcmp(out, in, sizeof(out)));
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		return;
+	/* Cancelled while queued: -ECANCELED, and nothing written. */
+	kc_block(_metadata, self);
+	memset(in, KC_SENTINEL, sizeof(out) + 16);
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, in,
+				   sizeof(out), 640, 11, &id));
+	EXPECT_EQ(0, kc_cancel(self->fd, id));
+	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
+	kc_expect_event(_metadata, &ev, id, 11, KCANCEL_OP_DMA_FROM_DEV,
+			-ECANCELED, 0);
+	EXPECT_TRUE(kc_is_filled(in, KC_SENTINEL, sizeof(out) + 16));
+}
+
+/*
+ * The buffer of a DMA from the device is unmapped before the request
+ * completes: the pages stay the request's until then, and it completes
+ * as if nothing had happened (no event has status -EFAULT).
+ */
+TEST_F(kcancel, dma_from_dev_buffer_unmapped)
+{
+	size_t page = kc_page();
+	struct kcancel_event ev[2];
+	u8 *buf = kc_page_buf();
+	u64 ids[2];
+
+	ASSERT_NE(NULL, buf);
+	if (self->dma_ms >= KC_MIN_DMA_MS)
+		kc_block(_metadata, self);
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, buf, 64,
+				   0, 12, &ids[0]));
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV,
+				   buf + page - 32, 32, 0, 13, &ids[1]));
+	ASSERT_EQ(0, munmap(buf, page));
+	ASSERT_EQ(0, kc_read_all(self->fd, ev, 2));
+	/* In completion order, which several DMAs at once may change. */
+	if (ev[0].id != ids[0]) {
+		struct kcancel_event t = ev[0];
+
+		ev[0] = ev[1];
+		ev[1] = t;
+	}
+	kc_expect_event(_metadata, &ev[0], ids[0], 12, KCANCEL_OP_DMA_FROM_DEV,
+			0, 64);
+	kc_expect_event(_metadata, &ev[1], ids[1], 13, KCANCEL_OP_DMA_FROM_DEV,
+			0, 32);
 }
 
 /* KCANCEL_IOC_SUBMIT_WAIT of @s: 0 or -errno, its completion in @done. */
@@ -1657,9 +1931,10 @@ static void *kc_sw_thread_fn(void *arg)
 }
 
 /*
- * The id of a KCANCEL_IOC_SUBMIT_WAIT request is only written back when it
- * returns, but ids are given out in order: the one after a request just
- * submitted on the device, with nothing else submitting meanwhile.
+ * A wait for the id of a KCANCEL_IOC_SUBMIT_WAIT request: EINVAL. The
+ * thread's structure is a copy, read back only when the call returns, but
+ * ids are given out in order: the one after a request just submitted on
+ * the device, with nothing else submitting meanwhile.
  */
 TEST_F(kcancel, wait_submit_wait_id)
 {
@@ -1741,7 +2016,7 @@ TEST_F(kcancel, submit_wait_signal)
 
 TEST_F(kcancel, submit_wait_errors)
 {
-	struct kcancel_submit_wait sw, *guarded, *ro;
+	struct kcancel_submit_wait sw, *guarded, *ro, *split;
 	struct kcancel_event ev;
 
 	memset(&sw, 0, sizeof(sw));
@@ -1764,21 +2039,189 @@ TEST_F(kcancel, submit_wait_errors)
 				    guarded));
 	kc_expect_no_event(_metadata, self->fd);
 	/*
-	 * All of it can be read, none written: it runs, and then EFAULT. Its
-	 * completion is not lost: it comes to read() as an event.
+	 * All of it can be read, none written: the id cannot be written back
+	 * before the request is queued, so nothing is.
 	 */
 	kc_valid_submit(&sw.req);
-	sw.req.tag = 77;
+	sw.req.tag = 76;
 	ro = kc_readonly(&sw, sizeof(sw));
 	ASSERT_NE(NULL, ro);
 	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT, ro));
+	kc_expect_no_event(_metadata, self->fd);
+	/*
+	 * The request, its id included, can be written, done cannot: it runs,
+	 * and then EFAULT. Its completion is not lost: it comes to read() as
+	 * an event, with the id that was written back.
+	 */
+	sw.req.tag = 77;
+	split = kc_split(&sw, sizeof(sw),
+			 offsetof(struct kcancel_submit_wait, done));
+	ASSERT_NE(NULL, split);
+	EXPECT_EQ(-EFAULT, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT_WAIT, split));
+	EXPECT_NE(0ULL, split->req.id);
 	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
 	ASSERT_EQ((ssize_t)sizeof(ev), read(self->fd, &ev, sizeof(ev)));
-	EXPECT_EQ(77U, ev.tag);
-	EXPECT_EQ(0, ev.status);
-	EXPECT_EQ((u32)KCANCEL_OP_FACTORIAL, ev.op);
-	EXPECT_EQ(kc_fact[3], ev.result);
+	kc_expect_event(_metadata, &ev, split->req.id, 77, KCANCEL_OP_FACTORIAL,
+			0, kc_fact[3]);
 	kc_expect_no_event(_metadata, self->fd);
+}
+
+/*
+ * Wait up to 5 s for the id @id to be on @fd; returns what a wait with
+ * timeout 0 says of it then: EINVAL for a KCANCEL_IOC_SUBMIT_WAIT request.
+ */
+static int kc_wait_for_id(int fd, u64 id)
+{
+	u64 t0 = kc_now_ns();
+	int ret;
+
+	do {
+		ret = kc_wait(fd, id, 0, NULL);
+		if (ret == -ENOENT)
+			kc_sleep_ms(1);
+	} while (ret == -ENOENT && kc_now_ns() - t0 < 5 * NSEC_PER_SEC);
+	return ret;
+}
+
+struct kc_sw_shared {
+	int fd;
+	struct kcancel_submit_wait sw;
+	int ret;
+	int returned;	/* the call has returned */
+};
+
+static void *kc_sw_shared_fn(void *arg)
+{
+	struct kc_sw_shared *t = arg;
+
+	t->ret = kc_ioctl(t->fd, KCANCEL_IOC_SUBMIT_WAIT, &t->sw);
+	__atomic_store_n(&t->returned, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * KCANCEL_IOC_SUBMIT_WAIT writes req.id back before it queues the request:
+ * another thread finds it there while the call still waits, and can wait
+ * for the request by it (EINVAL) and cancel it.
+ */
+TEST_F(kcancel, submit_wait_id_written_first)
+{
+	struct kc_sw_shared t = {
+		.fd = self->fd,
+		.sw.req = {
+			.op = KCANCEL_OP_DMA_TO_DEV,
+			.buf = (uintptr_t)kc_scratch,
+			.len = 8,
+			.tag = 28,
+		},
+	};
+	bool returned;
+	pthread_t th;
+	u64 id, t0;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	ASSERT_EQ(0, pthread_create(&th, NULL, kc_sw_shared_fn, &t));
+	t0 = kc_now_ns();
+	for (;;) {
+		returned = __atomic_load_n(&t.returned, __ATOMIC_ACQUIRE);
+		id = __atomic_load_n(&t.sw.req.id, __ATOMIC_ACQUIRE);
+		if (id || returned || kc_now_ns() - t0 > 5 * NSEC_PER_SEC)
+			break;
+		kc_sleep_ms(1);
+	}
+	EXPECT_FALSE(returned) TH_LOG("the id came only with the return");
+	EXPECT_NE(0ULL, id);
+	if (id && !returned) {
+		EXPECT_EQ(-EINVAL, kc_wait_for_id(self->fd, id));
+		EXPECT_EQ(0, kc_cancel(self->fd, id));
+	}
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, t.ret);
+	kc_expect_event(_metadata, &t.sw.done, id, 28, KCANCEL_OP_DMA_TO_DEV,
+			-ECANCELED, 0);
+}
+
+/*
+ * A child stuck in KCANCEL_IOC_SUBMIT_WAIT, of a DMA to the device. It
+ * runs above the software device's DPC thread, if it may: a cancel stops a
+ * software operation at once and leaves its completion to that thread, so
+ * the fatal signal's return comes before the completion there too, as it
+ * does on edu, which cannot stop a DMA.
+ */
+static int kc_submit_wait_child(void *arg)
+{
+	struct sched_param sp = {
+		.sched_priority = sched_get_priority_max(SCHED_FIFO),
+	};
+	struct kcancel_submit_wait sw = {
+		.req = {
+			.op = KCANCEL_OP_DMA_TO_DEV,
+			.buf = (uintptr_t)kc_scratch,
+			.len = 8,
+			.tag = 29,
+		},
+	};
+
+	sched_setscheduler(0, SCHED_FIFO, &sp);
+	kc_ioctl(*(const int *)arg, KCANCEL_IOC_SUBMIT_WAIT, &sw);
+	/* It should have been killed first. */
+	return 1;
+}
+
+/* Requests whose waiter submit_wait_fatal_signal kills. */
+#define KC_KILLS	3
+
+/*
+ * A fatal signal ends KCANCEL_IOC_SUBMIT_WAIT without waiting. The request,
+ * in the device, completes on its own (edu cannot stop a DMA), leaves no
+ * event, and then no longer counts against max_pending, though its file
+ * stays open in the parent: the parent gets max_pending submits in, not
+ * one fewer per killed waiter.
+ */
+TEST_F_TIMEOUT(kcancel, submit_wait_fatal_signal, 120)
+{
+	unsigned int max = self->info.max_pending, round, n;
+	int ret, status;
+	u64 before;
+
+	if (max > 65536)
+		SKIP(return, "max_pending is %u: too many to fill", max);
+	if (self->dma_ms < KC_MIN_DMA_MS || self->parallel != 1)
+		SKIP(return, KC_TOO_FAST, self->path);
+	for (round = 0; round < KC_KILLS; round++) {
+		/* Nothing on the DMA channel: the child's DMA starts at once. */
+		kc_sync(_metadata, self->fd, KCANCEL_OP_DMA_TO_DEV);
+		ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 0, 0,
+				       &before));
+		ASSERT_EQ(0, kc_wait(self->fd, before, KCANCEL_WAIT_FOREVER,
+				     NULL));
+		ASSERT_LT(0, kc_fork(self, kc_submit_wait_child, &self->fd));
+		/* The next id is the child's, once it is on the file. */
+		ASSERT_EQ(-EINVAL, kc_wait_for_id(self->fd, before + 1));
+		ASSERT_EQ(0, kill(self->child, SIGKILL));
+		status = kc_reap(self);
+		ASSERT_TRUE(status >= 0 && WIFSIGNALED(status) &&
+			    WTERMSIG(status) == SIGKILL)
+			TH_LOG("the child ended with status %#x", status);
+		/* One DMA at a time: the one behind it ends after it. */
+		kc_sync(_metadata, self->fd, KCANCEL_OP_DMA_TO_DEV);
+		EXPECT_EQ(0, kc_poll(self->fd, 0));
+		ret = kc_wait(self->fd, before + 1, 0, NULL);
+		EXPECT_TRUE(ret == -ENOENT || ret == -EINVAL)
+			TH_LOG("a wait for the killed waiter's request: %d", ret);
+	}
+	for (n = 0; n <= max; n++) {
+		ret = kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, kc_scratch,
+				    1, 0, n, NULL);
+		if (ret)
+			break;
+	}
+	EXPECT_EQ(-EAGAIN, ret);
+	EXPECT_EQ(max, n)
+		TH_LOG("%u submits before EAGAIN, max_pending %u, after %u killed waiters",
+		       n, max, KC_KILLS);
 }
 
 /* ---- read() and poll() ------------------------------------------------ */
@@ -2057,59 +2500,261 @@ TEST_F(kcancel, dup_shares_file)
 	close(fd2);
 }
 
+/* What a child that reaps a DMA from the device gets to know. */
+struct kc_reaper {
+	int fd;
+	u64 parents;	/* a factorial of 5 the parent submitted, or 0 */
+	u64 dma_id;	/* the parent's DMA from the device */
+	u8 *buf;	/* its buffer: the child's copy of it, at the same address */
+	u32 len;
+	bool by_read;	/* reap it with read(), else with KCANCEL_IOC_WAIT */
+};
+
 /*
  * The child's steps; it exits with the number of the first that failed,
  * 0 if none did.
  */
-static int kc_fork_child(int fd, u64 parents, u8 *buf, const u8 *pattern,
-			 u64 dma_id)
+static int kc_reaper_child(void *arg)
 {
-	struct kcancel_event ev;
+	const struct kc_reaper *r = arg;
+	struct kcancel_event ev[4];
 
-	if (kc_wait(fd, parents, KCANCEL_WAIT_FOREVER, &ev) ||
-	    ev.result != kc_fact[5])
+	/* Its own copy of the buffer, which the DMA must leave as it is. */
+	memset(r->buf, KC_SENTINEL, r->len + 16);
+	if (r->parents &&
+	    (kc_wait(r->fd, r->parents, KCANCEL_WAIT_FOREVER, ev) ||
+	     ev[0].result != kc_fact[5]))
 		return 1;
-	/* The data lands in the reaper's address space: this one. */
-	if (kc_wait(fd, dma_id, KCANCEL_WAIT_FOREVER, &ev) || ev.status)
+	if (r->by_read ? kc_read(r->fd, ev, ARRAY_SIZE(ev)) != 1 :
+			 kc_wait(r->fd, r->dma_id, KCANCEL_WAIT_FOREVER, ev))
 		return 2;
-	if (memcmp(buf, pattern, 32))
+	if (ev[0].id != r->dma_id || ev[0].status || ev[0].result != r->len)
 		return 3;
-	/* Submitted here, reaped by the parent after this child exits. */
-	if (kc_submit(fd, KCANCEL_OP_DOORBELL, 25, 25, NULL))
+	/* The data went to the submitter's buffer, not to the reaper's. */
+	if (!kc_is_filled(r->buf, KC_SENTINEL, r->len + 16))
 		return 4;
+	/* Submitted here, reaped by the parent after this child exits. */
+	if (r->parents && kc_submit(r->fd, KCANCEL_OP_DOORBELL, 25, 25, NULL))
+		return 5;
 	return 0;
 }
 
+/* Write @len bytes of pattern @seed to the device at @off. */
+static void kc_put_pattern(struct __test_metadata *_metadata, int fd,
+			   u8 *pattern, u32 len, u32 off, u32 seed)
+{
+	struct kcancel_event ev;
+	u64 id;
+
+	kc_fill(pattern, len, seed);
+	ASSERT_EQ(0, kc_submit_dma(fd, KCANCEL_OP_DMA_TO_DEV, pattern, len,
+				   off, 0, &id));
+	ASSERT_EQ(0, kc_wait(fd, id, KCANCEL_WAIT_FOREVER, &ev));
+	ASSERT_EQ(0, ev.status);
+}
+
+/*
+ * A child shares the file: it reaps what its parent submitted, with
+ * KCANCEL_IOC_WAIT. The data of a DMA from the device lands in the
+ * submitter's buffer, the parent's; the child's copy of it, at the same
+ * address, is not touched.
+ */
 TEST_F(kcancel, fork_shares_file)
 {
-	u8 pattern[32], buf[32] = { 0 }, zero[32] = { 0 };
+	struct kc_reaper r = { .fd = self->fd, .len = 32 };
 	struct kcancel_event ev;
-	u64 parents, dma_id;
+	u8 pattern[32];
 	int status;
-	pid_t pid;
 
-	kc_fill(pattern, sizeof(pattern), 25);
-	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, pattern,
-				   sizeof(pattern), 256, 0, &dma_id));
-	ASSERT_EQ(0, kc_wait(self->fd, dma_id, KCANCEL_WAIT_FOREVER, &ev));
-	ASSERT_EQ(0, ev.status);
-	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 5, 0, &parents));
-	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, buf,
-				   sizeof(buf), 256, 0, &dma_id));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid)
-		_exit(kc_fork_child(self->fd, parents, buf, pattern, dma_id));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
-	/* The child reaped them; the parent's buffer was not written. */
-	EXPECT_EQ(-ENOENT, kc_wait(self->fd, parents, 0, &ev));
-	EXPECT_EQ(-ENOENT, kc_wait(self->fd, dma_id, 0, &ev));
-	EXPECT_EQ(0, memcmp(buf, zero, sizeof(buf)));
+	r.buf = kc_page_buf();
+	ASSERT_NE(NULL, r.buf);
+	kc_put_pattern(_metadata, self->fd, pattern, sizeof(pattern), 256, 25);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 5, 0,
+			       &r.parents));
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, r.buf,
+				   r.len, 256, 0, &r.dma_id));
+	ASSERT_LT(0, kc_fork(self, kc_reaper_child, &r));
+	status = kc_reap(self);
+	EXPECT_EQ(0, memcmp(r.buf, pattern, sizeof(pattern)))
+		TH_LOG("the data did not reach the submitter's buffer");
+	EXPECT_TRUE(kc_is_filled(r.buf + r.len, 0, 16));
+	ASSERT_EQ(0, kc_child_step(status))
+		TH_LOG("the child failed at step %d", kc_child_step(status));
+	/* The child reaped them. */
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, r.parents, 0, &ev));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, r.dma_id, 0, &ev));
 	/* The child's request outlives the child. */
 	ASSERT_EQ(1, kc_read(self->fd, &ev, 1));
 	kc_expect_event(_metadata, &ev, ev.id, 25, KCANCEL_OP_DOORBELL, 0, 25);
+}
+
+/*
+ * The same with read(), and the DMA still queued when the child starts: it
+ * completes while the child's read() waits for it.
+ */
+TEST_F(kcancel, fork_reaper_read)
+{
+	struct kc_reaper r = { .fd = self->fd, .len = 64, .by_read = true };
+	u8 pattern[64];
+	int status;
+
+	r.buf = kc_page_buf();
+	ASSERT_NE(NULL, r.buf);
+	kc_put_pattern(_metadata, self->fd, pattern, sizeof(pattern), 1280, 26);
+	if (self->dma_ms >= KC_MIN_DMA_MS)
+		kc_block(_metadata, self);
+	ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV, r.buf,
+				   r.len, 1280, 0, &r.dma_id));
+	ASSERT_LT(0, kc_fork(self, kc_reaper_child, &r));
+	status = kc_reap(self);
+	EXPECT_EQ(0, kc_child_step(status))
+		TH_LOG("the child failed at step %d", kc_child_step(status));
+	EXPECT_EQ(0, memcmp(r.buf, pattern, sizeof(pattern)))
+		TH_LOG("the data did not reach the submitter's buffer");
+	EXPECT_TRUE(kc_is_filled(r.buf + r.len, 0, 16));
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+}
+
+/* Send @fd and @id over the unix socket @sock; 0 or -errno. */
+static int kc_send_fd(int sock, int fd, u64 id)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &id, .iov_len = sizeof(id) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == sizeof(id) ? 0 : -errno;
+}
+
+/* Receive a descriptor and an id sent with kc_send_fd(); the fd or -1. */
+static int kc_recv_fd(int sock, u64 *id)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = id, .iov_len = sizeof(*id) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != sizeof(*id))
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* What the child of scm_rights_shares_file has. */
+struct kc_scm {
+	int sock;
+	u8 *mine;	/* the parent's DMA buffer; the child's copy of it */
+	u8 *theirs;	/* the child's DMA buffers; the parent's copy of them */
+	const u8 *pattern;	/* what the device holds at 1536 */
+};
+
+/*
+ * The child gets the file from its parent over a unix socket (it did not
+ * inherit it). It reaps the parent's DMA from the device, which must not
+ * touch its own copy of the buffer; then submits two DMAs from the device
+ * into its own memory: it sees the data of the first land before the
+ * event is read, and exits while the second may still run. It leaves
+ * both events to the parent. It exits with the step that failed, 0 if
+ * none did.
+ */
+static int kc_scm_child(void *arg)
+{
+	const struct kc_scm *c = arg;
+	struct kcancel_event ev;
+	int fd;
+	u64 id;
+
+	memset(c->mine, KC_SENTINEL, 64);
+	fd = kc_recv_fd(c->sock, &id);
+	if (fd < 0)
+		return 1;
+	if (kc_read(fd, &ev, 1) != 1)
+		return 2;
+	if (ev.id != id || ev.status || ev.result != 64)
+		return 3;
+	if (!kc_is_filled(c->mine, KC_SENTINEL, 64))
+		return 4;
+	memset(c->theirs, 0, 128);
+	if (kc_submit_dma(fd, KCANCEL_OP_DMA_FROM_DEV, c->theirs, 64, 1536, 1,
+			  NULL))
+		return 5;
+	if (kc_poll(fd, 10000) != (POLLIN | POLLRDNORM))
+		return 6;
+	if (memcmp(c->theirs, c->pattern, 64))
+		return 7;
+	if (kc_submit_dma(fd, KCANCEL_OP_DMA_FROM_DEV, c->theirs + 64, 64, 1536,
+			  2, NULL))
+		return 8;
+	return 0;
+}
+
+/*
+ * A file passed to another process with SCM_RIGHTS: each process's DMA
+ * from the device lands in its own memory, whichever process reaps the
+ * event, and even after the submitter has exited.
+ */
+TEST_F(kcancel, scm_rights_shares_file)
+{
+	struct kc_scm c = { 0 };
+	struct kcancel_event ev[2];
+	u8 pattern[64];
+	int sv[2], fd2, status;
+	unsigned int i;
+	u64 id;
+
+	c.mine = kc_page_buf();
+	c.theirs = kc_page_buf();
+	c.pattern = pattern;
+	ASSERT_NE(NULL, c.mine);
+	ASSERT_NE(NULL, c.theirs);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	kc_put_pattern(_metadata, self->fd, pattern, sizeof(pattern), 1536, 27);
+	c.sock = sv[1];
+	/* Before the file is opened: the child gets it only by the socket. */
+	ASSERT_LT(0, kc_fork(self, kc_scm_child, &c));
+	fd2 = kc_open(self, 0);
+	ASSERT_LE(0, fd2);
+	memset(c.theirs, KC_SENTINEL, 128);
+	if (self->dma_ms >= KC_MIN_DMA_MS)
+		kc_block(_metadata, self);
+	ASSERT_EQ(0, kc_submit_dma(fd2, KCANCEL_OP_DMA_FROM_DEV, c.mine, 64,
+				   1536, 0, &id));
+	ASSERT_EQ(0, kc_send_fd(sv[0], fd2, id));
+	status = kc_reap(self);
+	EXPECT_EQ(0, memcmp(c.mine, pattern, sizeof(pattern)))
+		TH_LOG("the data did not reach the submitter's buffer");
+	ASSERT_EQ(0, kc_child_step(status))
+		TH_LOG("the child failed at step %d", kc_child_step(status));
+	/* The child's two requests; its data never comes here. */
+	ASSERT_EQ(0, kc_read_all(fd2, ev, 2));
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(i + 1, ev[i].tag);
+		EXPECT_EQ(0, ev[i].status);
+		EXPECT_EQ(64U, ev[i].result);
+	}
+	EXPECT_TRUE(kc_is_filled(c.theirs, KC_SENTINEL, 128));
+	EXPECT_EQ(0, kc_poll(fd2, 0));
+	close(fd2);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_F(kcancel, max_pending)
@@ -2146,6 +2791,261 @@ TEST_F(kcancel, max_pending)
 	ASSERT_EQ(1, kc_read(fd2, &ev, 1));
 	EXPECT_EQ(0, kc_submit(fd2, KCANCEL_OP_DOORBELL, 0, 0, NULL));
 	close(fd2);
+}
+
+/* A number from the first line of @path, as a u64; 0 or -errno. */
+static int kc_read_u64(const char *path, u64 *v)
+{
+	char buf[32], *end;
+	unsigned long long n;
+	int ret = kc_read_line(path, buf, sizeof(buf));
+
+	if (ret)
+		return ret;
+	errno = 0;
+	n = strtoull(buf, &end, 10);
+	if (end == buf || *end || errno)
+		return -EINVAL;
+	*v = n;
+	return 0;
+}
+
+/* Is @word one of the words of the line @line? */
+static bool kc_has_word(const char *line, const char *word)
+{
+	size_t len = strlen(word);
+	const char *p;
+
+	for (p = strstr(line, word); p; p = strstr(p + 1, word)) {
+		if ((p == line || p[-1] == ' ') &&
+		    (p[len] == ' ' || p[len] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A cgroup v2 of its own with the memory controller, as self->cgroup:
+ * mounts cgroup2 on KC_CGROUP_ROOT if nothing is mounted there, enables
+ * the memory controller for the root's children if it is not. 0, or why
+ * not in @why. kc_memcg_cleanup() undoes it.
+ */
+static int kc_memcg_setup(KC_FIXTURE *self, char *why, size_t whysz)
+{
+	char line[256], cmdline[4096];
+	struct statfs sfs;
+	int ret;
+
+	if (geteuid()) {
+		snprintf(why, whysz, "needs root: it moves a process into a cgroup");
+		return -EPERM;
+	}
+	if (!kc_read_line("/proc/cmdline", cmdline, sizeof(cmdline)) &&
+	    strstr(cmdline, "cgroup.memory=nokmem")) {
+		snprintf(why, whysz,
+			 "cgroup.memory=nokmem: kernel memory is not charged to memory cgroups");
+		return -EOPNOTSUPP;
+	}
+	if (statfs(KC_CGROUP_ROOT, &sfs)) {
+		snprintf(why, whysz, "no %s: %s (CONFIG_CGROUPS?)",
+			 KC_CGROUP_ROOT, strerror(errno));
+		return -ENOENT;
+	}
+	if (sfs.f_type == SYSFS_MAGIC) {
+		if (mount("cgroup2", KC_CGROUP_ROOT, "cgroup2", 0, NULL)) {
+			snprintf(why, whysz, "cannot mount cgroup2 on %s: %s",
+				 KC_CGROUP_ROOT, strerror(errno));
+			return -errno;
+		}
+		self->cg_mounted = true;
+	} else if (sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(why, whysz,
+			 "%s is not cgroup v2 (a cgroup v1 hierarchy?): this test needs v2 there",
+			 KC_CGROUP_ROOT);
+		return -EOPNOTSUPP;
+	}
+	if (kc_read_line(KC_CGROUP_ROOT "/cgroup.controllers", line,
+			 sizeof(line)) || !kc_has_word(line, "memory")) {
+		snprintf(why, whysz,
+			 "cgroup v2 has no memory controller (CONFIG_MEMCG, cgroup_disable=memory, or it is bound to cgroup v1)");
+		return -EOPNOTSUPP;
+	}
+	if (kc_read_line(KC_CGROUP_ROOT "/cgroup.subtree_control", line,
+			 sizeof(line)))
+		line[0] = '\0';
+	if (!kc_has_word(line, "memory")) {
+		ret = kc_write_sysfs(KC_CGROUP_ROOT "/cgroup.subtree_control",
+				     "+memory");
+		if (ret) {
+			snprintf(why, whysz,
+				 "cannot enable the memory controller in %s/cgroup.subtree_control: %s",
+				 KC_CGROUP_ROOT, strerror(-ret));
+			return ret;
+		}
+		self->cg_enabled = true;
+	}
+	snprintf(self->cgroup, sizeof(self->cgroup), "%s/kcancel-selftest.%d",
+		 KC_CGROUP_ROOT, getpid());
+	if (mkdir(self->cgroup, 0755)) {
+		ret = -errno;
+		snprintf(why, whysz, "cannot create a cgroup in %s: %s",
+			 KC_CGROUP_ROOT, strerror(errno));
+		self->cgroup[0] = '\0';
+		return ret;
+	}
+	return 0;
+}
+
+/* Undo kc_memcg_setup(), once the cgroup has no process left. */
+static void kc_memcg_cleanup(KC_FIXTURE *self)
+{
+	unsigned int i;
+
+	if (self->cgroup[0]) {
+		/* It may take a moment for an exited process to leave it. */
+		for (i = 0; i < 100 && rmdir(self->cgroup) && errno == EBUSY;
+		     i++)
+			kc_sleep_ms(10);
+		self->cgroup[0] = '\0';
+	}
+	if (self->cg_enabled) {
+		kc_write_sysfs(KC_CGROUP_ROOT "/cgroup.subtree_control",
+			       "-memory");
+		self->cg_enabled = false;
+	}
+	if (self->cg_mounted) {
+		umount(KC_CGROUP_ROOT);
+		self->cg_mounted = false;
+	}
+}
+
+/* DMAs submit_memcg_charged keeps queued, at most. */
+#define KC_MEMCG_REQUESTS	2048U
+/* What a request costs the kernel, at the least, besides its DMA buffer. */
+#define KC_REQUEST_BYTES	320U
+
+/* What the child of submit_memcg_charged is told, and tells. */
+struct kc_memcg_child {
+	const char *path;
+	int in;		/* one byte: go on */
+	int out;	/* an int: 0 or -errno, after each step */
+	u8 *buf;
+	u32 len;
+	unsigned int n;
+};
+
+static int kc_memcg_say(const struct kc_memcg_child *c, int what)
+{
+	return write(c->out, &what, sizeof(what)) == sizeof(what) ? 0 : -1;
+}
+
+static int kc_memcg_wait(const struct kc_memcg_child *c)
+{
+	char go;
+
+	return read(c->in, &go, 1) == 1 ? 0 : -1;
+}
+
+/* What the child said on @fd: 0 or -errno; -EPIPE if it said nothing. */
+static int kc_memcg_hear(int fd)
+{
+	int said;
+
+	return read(fd, &said, sizeof(said)) == sizeof(said) ? said : -EPIPE;
+}
+
+/*
+ * In its cgroup: open the device, fault in the buffer, then, when told,
+ * submit n DMAs to the device that stay queued, and wait until told to
+ * exit (which closes the file, cancelling them).
+ */
+static int kc_memcg_child_fn(void *arg)
+{
+	const struct kc_memcg_child *c = arg;
+	struct kcancel_submit s = {
+		.op = KCANCEL_OP_DMA_TO_DEV,
+		.buf = (uintptr_t)c->buf,
+		.len = c->len,
+	};
+	unsigned int i;
+	int fd;
+
+	if (kc_memcg_wait(c))
+		return 1;
+	fd = open(c->path, O_RDWR | O_CLOEXEC);
+	memset(c->buf, 0x3c, c->len);
+	if (kc_memcg_say(c, fd < 0 ? -errno : 0) || fd < 0)
+		return 2;
+	if (kc_memcg_wait(c))
+		return 3;
+	for (i = 0; i < c->n; i++) {
+		s.tag = i;
+		if (ioctl(fd, KCANCEL_IOC_SUBMIT, &s))
+			break;
+	}
+	if (kc_memcg_say(c, i < c->n ? -errno : 0) || kc_memcg_wait(c))
+		return 4;
+	close(fd);
+	return 0;
+}
+
+/*
+ * The kernel memory of a file's requests (each request's structure and its
+ * DMA buffer) is charged to the memory cgroup of the process that submits
+ * them: a child in a cgroup of its own submits DMAs that stay queued, and
+ * the cgroup's memory.current grows by about what they take.
+ */
+TEST_F(kcancel, submit_memcg_charged)
+{
+	struct kc_memcg_child c = { .path = self->path };
+	char why[256], path[PATH_MAX + 32], pid[16];
+	int to_child[2], to_parent[2], said, ret;
+	u64 before, after, want;
+
+	c.len = self->info.dma_size;
+	c.n = KC_MEMCG_REQUESTS;
+	if (c.n > self->info.max_pending)
+		c.n = self->info.max_pending;
+	if (kc_memcg_setup(self, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	c.buf = kc_page_buf();
+	ASSERT_NE(NULL, c.buf);
+	ASSERT_EQ(0, pipe2(to_child, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(to_parent, O_CLOEXEC));
+	c.in = to_child[0];
+	c.out = to_parent[1];
+	/* A child that is gone makes a write fail, not the test. */
+	signal(SIGPIPE, SIG_IGN);
+	ASSERT_LT(0, kc_fork(self, kc_memcg_child_fn, &c));
+	close(to_child[0]);
+	close(to_parent[1]);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", self->cgroup);
+	snprintf(pid, sizeof(pid), "%d", self->child);
+	ret = kc_write_sysfs(path, pid);
+	if (ret)
+		SKIP(return, "cannot move a process into %s: %s", self->cgroup,
+		     strerror(-ret));
+	ASSERT_EQ(1, write(to_child[1], "g", 1));
+	said = kc_memcg_hear(to_parent[0]);
+	ASSERT_EQ(0, said) TH_LOG("the child cannot open %s", self->path);
+	snprintf(path, sizeof(path), "%s/memory.current", self->cgroup);
+	ASSERT_EQ(0, kc_read_u64(path, &before));
+	ASSERT_EQ(1, write(to_child[1], "s", 1));
+	said = kc_memcg_hear(to_parent[0]);
+	ASSERT_EQ(0, said) TH_LOG("a submit of the child failed: %s",
+				  strerror(-said));
+	ASSERT_EQ(0, kc_read_u64(path, &after));
+	ASSERT_EQ(1, write(to_child[1], "x", 1));
+	ret = kc_reap(self);
+	EXPECT_EQ(0, kc_child_step(ret));
+	close(to_child[1]);
+	close(to_parent[0]);
+
+	want = (u64)c.n * (c.len + KC_REQUEST_BYTES) * 3 / 4;
+	TH_LOG("memory.current: %llu before, %llu after %u requests of %u bytes",
+	       before, after, c.n, c.len);
+	EXPECT_LE(want, after > before ? after - before : 0)
+		TH_LOG("expected it to grow by %llu bytes at least", want);
 }
 
 /* ---- the device: interrupts and removal ------------------------------ */
@@ -2215,21 +3115,6 @@ TEST_F(kcancel, irq_mode)
 	/* That interrupt is the one that served them. */
 	ASSERT_EQ(0, kc_irq_line(&after, &msi));
 	EXPECT_LT(before, after);
-}
-
-/* Write @what to the sysfs file @path; 0 or -errno. */
-static int kc_write_sysfs(const char *path, const char *what)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t len = strlen(what);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, what, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 static void kc_bind_again(KC_FIXTURE *self)
