@@ -1815,8 +1815,12 @@ TEST_F(kcancel, wait_short_timeout)
 	id = kc_queued_dma(_metadata, self->fd, 10);
 	t0 = kc_now_ns();
 	EXPECT_EQ(-ETIMEDOUT, kc_wait(self->fd, id, 20 * NSEC_PER_MSEC, &ev));
-	/* In jiffies, at least one tick less than asked. */
-	EXPECT_LE(10 * NSEC_PER_MSEC, kc_now_ns() - t0);
+	/*
+	 * It waited, rather than only looked. The wait counts jiffies, which a
+	 * guest under a loaded host advances several at a time: a 20 ms wait
+	 * has been seen to end after 5.4 ms of CLOCK_MONOTONIC.
+	 */
+	EXPECT_LE(2 * NSEC_PER_MSEC, kc_now_ns() - t0);
 	/* Nothing was cancelled: it completes once the DMAs ahead are done. */
 	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
 	kc_expect_event(_metadata, &ev, id, 10, KCANCEL_OP_DMA_TO_DEV, 0, 16);
