@@ -482,8 +482,9 @@ static void kc_dt_finish(struct kc_dt *dt)
 	KUNIT_EXPECT_EQ_MSG(test, wrong, 0U,
 			    "requests not completed exactly once by removal");
 	kunit_release_action(test, kc_dt_put_all, dt);
-	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&dt->alive), 0,
-			    "requests never released");
+	/* A timer may drop its reference just after the removal returned. */
+	KUNIT_EXPECT_TRUE_MSG(test, kc_dt_wait_alive(dt, 0),
+			      "requests never released");
 	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&dt->bad), 0,
 			    "requests completed other than once");
 }
@@ -1291,6 +1292,76 @@ static void kc_dev_fail_ends_everything(struct kunit *test)
 	kc_dt_finish(dt);
 }
 
+#define KC_DT_FAIL_ROUNDS	150
+
+/**
+ * struct kc_dt_storm - a thread that raises bits until stopped
+ * @dt: the case.
+ * @mask: the bits.
+ */
+struct kc_dt_storm {
+	struct kc_dt *dt;
+	u64 mask;
+};
+
+static int kc_dt_storm_fn(void *arg)
+{
+	struct kc_dt_storm *st = arg;
+
+	while (!kthread_should_stop()) {
+		kc_dt_raise(st->dt, st->mask);
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * kc_dev_fail() racing the DPC: the bits of three started slots keep coming
+ * from another CPU while the device is failed. Each slot's bit is taken once,
+ * by the DPC (its request ends with its result) or by the failure (-EIO),
+ * never by both, in both synchronization modes.
+ */
+static void kc_dev_fail_races_dpc(struct kunit *test)
+{
+	const struct kc_dt_param *p = test->param_value;
+	unsigned int round, i, by_dpc = 0, by_fail = 0, wrong = 0;
+	struct task_struct *task;
+	struct kc_dt_storm st;
+	struct kc_dt_io *tio[3];
+	struct kc_dt *dt;
+	int status;
+
+	for (round = 0; round < KC_DT_FAIL_ROUNDS; round++) {
+		dt = kc_dt_init(test, KC_DT_FAST_NS, 0, 1, true, p->mode);
+		kc_sim_stall(dt->sim, true);
+		tio[0] = kc_dt_fact(dt, 7, 0);
+		tio[1] = kc_dt_dma(dt, KCANCEL_OP_DMA_TO_DEV, 0, 32, 3);
+		tio[2] = kc_dt_bell(dt, 5, 0);
+		st = (struct kc_dt_storm){ .dt = dt };
+		for (i = 0; i < ARRAY_SIZE(tio); i++)
+			st.mask |= BIT_ULL(kc_dt_slot(tio[i]));
+		task = kc_test_run_on_other_cpu(test, kc_dt_storm_fn, &st);
+		udelay(get_random_u32_below(40));
+		kc_dev_fail(dt->kd, -EIO);
+		kc_test_join(task);
+		for (i = 0; i < ARRAY_SIZE(tio); i++) {
+			status = tio[i]->io.req.status;
+			if (atomic_read(&tio[i]->completions) != 1 ||
+			    (status && status != -EIO))
+				wrong++;
+			else if (status)
+				by_fail++;
+			else
+				by_dpc++;
+		}
+		kc_dt_finish(dt);
+	}
+	kunit_info(test, "%u slots ended by the DPC, %u by the failure\n",
+		   by_dpc, by_fail);
+	KUNIT_EXPECT_EQ(test, wrong, 0U);
+	KUNIT_EXPECT_EQ(test, by_dpc + by_fail, 3 * KC_DT_FAIL_ROUNDS);
+}
+
 #define KC_DT_ID_ROUNDS		4
 #define KC_DT_ID_BATCH		16
 
@@ -1558,6 +1629,8 @@ static struct kunit_case kc_dev_cases[] = {
 	KUNIT_CASE_PARAM(kc_dev_spurious_bits_ignored, kc_dt_mode_gen_params),
 	KUNIT_CASE_PARAM(kc_dev_remove_stalled, kc_dt_abort_gen_params),
 	KUNIT_CASE_PARAM(kc_dev_fail_ends_everything, kc_dt_abort_gen_params),
+	KUNIT_CASE_PARAM_ATTR(kc_dev_fail_races_dpc, kc_dt_mode_gen_params,
+			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM(kc_dev_ids_never_reused, kc_dt_mode_gen_params),
 	KUNIT_CASE_PARAM_ATTR(kc_dev_race_cancel, kc_dt_abort_gen_params,
 			      { .speed = KUNIT_SPEED_SLOW }),

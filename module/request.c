@@ -680,9 +680,12 @@ static void kc_queue_claim_all(struct kc_queue *q, int reason,
  * Every request on the cancelable list gets its cancel callback; a request
  * marked from now on counts as cancelled (until kc_queue_resume()). Then
  * waits until every request bound to @q has completed and every cancel
- * delivery and timer of @q has finished: no callback runs for @q after this
- * returns. Requests the driver owns are not cancelled here; the driver
- * completes them (or cancels them through their target) for this to return.
+ * delivery and timer of @q has finished: no cancel callback, timeout or
+ * completion runs for @q after this returns. The last reference of a
+ * request may still be dropped just after (a timer or a delivery lets go of
+ * @q first), so &kc_request_ops.release must not need @q. Requests the
+ * driver owns are not cancelled here; the driver completes them (or cancels
+ * them through their target) for this to return.
  *
  * Context: process context; sleeps. Must not be called from a cancel
  * callback or a DPC of @q.
