@@ -19,7 +19,8 @@
 # four), kcancel_stress_seconds (per stress run, default 20),
 # kcancel_fuzz_calls (in all, default 200000), kcancel_selftest_args
 # (options of kcancel-selftest, commas for spaces: -v,sim), kcancel_kunit_args
-# (module parameters of kcancel_test.ko, e.g. race_requests=20000) and
+# (module parameters of kcancel_test.ko, commas for spaces, e.g.
+# race_requests=20000,dev_race_requests=500) and
 # kcancel_kmemleak=1 (the kernel has kmemleak: report what it finds once the
 # modules are gone).
 #
@@ -161,8 +162,8 @@ if step kunit; then
 		hung=/proc/sys/kernel/hung_task_timeout_secs
 		was=$(cat $hung 2>/dev/null)
 		[ -z "$was" ] || echo 900 >$hung
-		# shellcheck disable=SC2086 # a list of module parameters
-		insmod /modules/kcancel_test.ko ${kcancel_kunit_args:-} ||
+		# shellcheck disable=SC2046 # a list of module parameters
+		insmod /modules/kcancel_test.ko $(echo "${kcancel_kunit_args:-}" | tr ',' ' ') ||
 			fail "insmod kcancel_test.ko"
 		[ -z "$was" ] || echo "$was" >$hung
 		say "KUnit end at $(now) s"
