@@ -7,11 +7,11 @@
  * kc_dev_prepare() gives the request its id and binds it to the device's
  * queue; kc_dev_queue() puts it on its channel's software queue, marked
  * cancelable, and kicks the dispatcher. The dispatcher (kc_dev_kick()) moves
- * queued requests to free slots under &kc_dev.lock and starts them outside
- * it. When a slot's status bit reaches kc_dev_dpc(), the backend fetches the
- * result, the slot is freed, and the request is finished: through the
- * target's completion routine for a sent request, or, for a doorbell, by the
- * DPC itself if unmarking it did not return -ECANCELED.
+ * queued requests to free slots and starts them, send and start in one
+ * critical section under &kc_dev.lock. When a slot's status bit reaches
+ * kc_dev_dpc(), the backend fetches the result, the slot is freed, and the
+ * request is finished: through the target's completion routine for a sent
+ * request, or, for a doorbell, by the DPC itself if unmarking it returned 0.
  */
 #include <linux/bitops.h>
 #include <linux/errno.h>

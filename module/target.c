@@ -167,7 +167,8 @@ static void kc_target_finish(struct kc_target *t, struct kc_request *req)
  * Runs the completion routine now, unless a cancel is in progress on @req:
  * then the cancel runs it when it is done with @req.
  *
- * Context: any context; no kcancel lock held; may not sleep.
+ * Context: any context; may not sleep. No kcancel lock held but the sync
+ * lock of a synchronized DPC (see &struct kc_target_ops).
  */
 void kc_target_io_done(struct kc_target *t, struct kc_request *req,
 		       int status)
@@ -190,10 +191,13 @@ EXPORT_SYMBOL_GPL(kc_target_io_done);
  * with -ECANCELED. If @req is in flight, asks the lower device to abort it;
  * the completion routine may run inside this call, on this thread.
  *
- * Context: any context; may not sleep. The caller must not hold the
- * collection lock or any lock the completion routine takes.
- * Return: true if @req was in flight and the lower device was asked to
- * cancel it; false if it was not: already completed, or not sent yet.
+ * Context: as kc_request_cancel(), which it calls: any context, hard IRQ
+ * included except on PREEMPT_RT; may not sleep. The caller must not hold
+ * the collection lock, a queue's sync lock, or any lock the completion
+ * routine takes.
+ * Return: true if @req was in flight (the lower device was asked to cancel
+ * it, if it has a cancel operation); false if it was not: already
+ * completed, or not sent yet.
  */
 bool kc_target_cancel_sent(struct kc_target *t, struct kc_request *req,
 			   int reason)

@@ -123,10 +123,11 @@ typedef void (*kc_timeout_fn)(struct kc_request *req);
 /**
  * struct kc_request_ops - what the embedding driver provides
  * @release: frees the request when its last reference is dropped.
- * @completed: optional; called once by kc_request_complete() after the
- *	status and result are set, before waiters are woken and before the
- *	I/O reference is dropped (for example to deliver data and queue a
- *	completion event, which a woken waiter then finds in place).
+ * @completed: optional; called once by kc_request_complete() or
+ *	kc_request_finish() after the status and result are set, before
+ *	waiters are woken and before the I/O reference is dropped (for example
+ *	to deliver data and queue a completion event, which a woken waiter then
+ *	finds in place).
  *
  * Context: both are called in any context, hard IRQ included, and may not
  * sleep.
@@ -163,8 +164,9 @@ struct kc_request_ops {
  * A file's lock (chardev.c, taken when a request completes) and
  * &kc_dev.files_lock are leaves: taken under none of these but @sync_lock,
  * and nothing is taken under them. No kcancel lock is held while a cancel
- * callback runs, except @sync_lock in %KC_SYNC_AUTOMATIC mode, nor while a
- * target's completion routine runs. Every spinlock but &kc_dev.files_lock
+ * callback or a target's completion routine runs, except @sync_lock in
+ * %KC_SYNC_AUTOMATIC mode (the routine, when a synchronized DPC ends the
+ * I/O). Every spinlock but &kc_dev.files_lock
  * is taken with interrupts disabled: cancels come from hard-IRQ hrtimers.
  */
 struct kc_queue {

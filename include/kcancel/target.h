@@ -46,8 +46,10 @@ struct kc_target;
  *	kc_target_io_done(); normally completes @req. kc_request_is_canceled()
  *	tells whether a cancel was asked for.
  *
- * Context: both are called in any context with no kcancel lock held, and may
- * not sleep.
+ * Context: both are called in any context and may not sleep, with no
+ * kcancel lock held but, for @completion called from a DPC run through
+ * kc_queue_synchronize() in %KC_SYNC_AUTOMATIC mode, that queue's sync lock
+ * (as KMDF runs a CompletionRoutine called from a synchronized DPC).
  */
 struct kc_target_ops {
 	void (*cancel)(struct kc_target *t, struct kc_request *req);
