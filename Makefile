@@ -23,7 +23,12 @@ check:
 demo:
 	scripts/demo.sh $(SECONDS)
 
+# `make soak [SOAK_ARGS="--percent 10"]`: the long fault run (hours), which
+# writes docs/reliability.md; see scripts/soak.sh.
+soak:
+	scripts/soak.sh $(SOAK_ARGS)
+
 lint:
 	scripts/lint.sh $(if $(filter command line environment,$(origin KDIR)),$(KDIR),"$$(scripts/kernel.sh)")
 
-.PHONY: all modules clean check demo lint
+.PHONY: all modules clean check demo soak lint

@@ -6,14 +6,18 @@
 # (kcancel-stress, kcancel-selftest, kcancel-fuzz), boots the debug kernel in
 # QEMU where the tools run on each device and the KUnit suites run, parses
 # their results, and scans the console for kernel reports (KASAN, lockdep,
-# kmemleak, ...). Then the kernel matrix: the same module, the selftests and
-# shorter stress and fuzz runs on each of Debian's stock kernels
-# (scripts/check-kernel.sh), one line per kernel.
+# kmemleak, ...). Then the fault scenarios on the debug kernel
+# (scripts/check-faults.sh: removal, hot-unplug, unload, kill, failslab,
+# hostile device), stress and KUnit on the KCSAN kernel
+# (scripts/check-kcsan.sh), and the kernel matrix: the same module, the
+# selftests and shorter stress and fuzz runs on each of Debian's stock
+# kernels (scripts/check-kernel.sh), one line per kernel.
 #
 # Environment: KCANCEL_STRESS_SECONDS (each stress run on the debug kernel,
 # default 20), KCANCEL_FUZZ_CALLS (fuzz calls on the debug kernel, default
 # 1000000), KCANCEL_MATRIX (the stock kernels, default "6.1-amd64 6.12-amd64
-# 6.12-rt-amd64"; empty for none). Prints one line per check, then, last,
+# 6.12-rt-amd64"; empty for none), KCANCEL_FAULTS=0 and KCANCEL_KCSAN=0 to
+# skip the fault scenarios or the KCSAN run. Prints one line per check, then, last,
 # "N passed, N failed": KUnit test cases plus one for each other check. Fails
 # if anything failed. Logs stay in build/check-DATE (build/check-last).
 set -euo pipefail
@@ -123,6 +127,15 @@ elif scripts/scan-log.sh "$log" >"$run/reports.txt"; then
 else
 	cat "$run/reports.txt" >&2
 	check FAIL "kernel reports: $(grep -c '^>' "$run/reports.txt") line(s), see $run/reports.txt"
+fi
+
+if [ "${KCANCEL_FAULTS:-1}" != 0 ]; then
+	kc_log "fault scenarios on the debug kernel"
+	tally faults scripts/check-faults.sh --ko "$ko" "$kdir" "$tooldir" "$run/faults"
+fi
+if [ "${KCANCEL_KCSAN:-1}" != 0 ]; then
+	kc_log "stress and KUnit on the KCSAN kernel"
+	tally kcsan scripts/check-kcsan.sh "$tooldir" "$run/kcsan"
 fi
 
 for flavour in ${KCANCEL_MATRIX-6.1-amd64 6.12-amd64 6.12-rt-amd64}; do
