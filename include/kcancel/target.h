@@ -49,7 +49,8 @@ struct kc_target;
  * Context: both are called in any context and may not sleep, with no
  * kcancel lock held but, for @completion called from a DPC run through
  * kc_queue_synchronize() in %KC_SYNC_AUTOMATIC mode, that queue's sync lock
- * (as KMDF runs a CompletionRoutine called from a synchronized DPC).
+ * (KMDF runs a CompletionRoutine under no framework lock: keep @completion
+ * free of the sync lock and of anything that waits for the DPC).
  */
 struct kc_target_ops {
 	void (*cancel)(struct kc_target *t, struct kc_request *req);
