@@ -2729,7 +2729,12 @@ TEST_F(kcancel, scm_rights_shares_file)
 	c.pattern = pattern;
 	ASSERT_NE(NULL, c.mine);
 	ASSERT_NE(NULL, c.theirs);
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		/* The debug test kernel is built without networking. */
+		if (errno == EAFNOSUPPORT)
+			SKIP(return, "no AF_UNIX sockets in this kernel");
+		ASSERT_EQ(0, -errno);
+	}
 	kc_put_pattern(_metadata, self->fd, pattern, sizeof(pattern), 1536, 27);
 	c.sock = sv[1];
 	/* Before the file is opened: the child gets it only by the socket. */
