@@ -748,7 +748,11 @@ static void kc_file_drain(struct kc_file *f)
 	wait_var_event(&f->outstanding, !atomic_read(&f->outstanding));
 }
 
-/* close(): cancel every request of the file, wait for all, free. */
+/*
+ * close(): cancel every request of the file, wait for all, free. An orphan
+ * (kc_file_orphan()) leaves the table, and may be freed, as it completes:
+ * each request is cancelled under a reference taken with the look-up.
+ */
 static int kc_fop_release(struct inode *inode, struct file *file)
 {
 	struct kc_file *f = file->private_data;
@@ -756,7 +760,11 @@ static int kc_fop_release(struct inode *inode, struct file *file)
 	unsigned long id;
 
 	xa_for_each(&f->ios, id, fio) {
-		kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
+		fio = kc_file_lookup(f, id);
+		if (fio) {
+			kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
+			kc_request_put(&fio->io.req);
+		}
 		cond_resched();
 	}
 	kc_file_drain(f);

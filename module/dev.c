@@ -97,6 +97,7 @@ struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
 	kc_queue_init(&kd->queue, driver_sync ? KC_SYNC_DRIVER : mode);
 	kc_target_init(&kd->target, &kc_dev_target_ops);
 	spin_lock_init(&kd->lock);
+	mutex_init(&kd->fail_lock);
 	for (c = 0; c < KC_CHAN_NR; c++) {
 		INIT_LIST_HEAD(&kd->pending[c]);
 		kd->chan_slots[c] = chan_slots[c];
@@ -518,8 +519,10 @@ static void kc_dev_sent_cancel(struct kc_target *t, struct kc_request *req)
 
 	if (!kd->ops->abort)
 		return;
+	/* Only an operation whose bit has not come: a stale abort would stay. */
 	spin_lock_irqsave(&kd->lock, flags);
-	if (io->slot >= 0 && kd->slot_io[io->slot] == io)
+	if (io->slot >= 0 && kd->slot_io[io->slot] == io &&
+	    (kd->started & BIT_ULL(io->slot)))
 		kd->ops->abort(kd, io);
 	spin_unlock_irqrestore(&kd->lock, flags);
 }
@@ -644,8 +647,9 @@ static void kc_dev_force_locked(void *arg)
  * backend halts the hardware (&kc_dev_ops.halt: no more data moved, no more
  * bits), every started slot ends with @status as if its bit had come, and
  * every queued request is cancelled with @status. Returns once all of them
- * have completed. Only the first call does anything; the device stays failed
- * until it is removed.
+ * have completed. Only the first call does anything, and none once
+ * kc_dev_shutdown() has returned; the device stays failed until it is
+ * removed.
  *
  * Context: process context; sleeps. No kcancel lock held; not from a cancel
  * callback or a DPC.
@@ -657,14 +661,18 @@ void kc_dev_fail(struct kc_dev *kd, int status)
 	bool first;
 
 	might_sleep();
+	/* The backend's data lives until kc_dev_shutdown() returns: see there. */
+	mutex_lock(&kd->fail_lock);
 	spin_lock_irqsave(&kd->lock, flags);
 	kd->dead = true;
-	first = !kd->failed;
-	kd->failed = true;
+	first = !kd->failed && !kd->gone;
+	kd->failed |= first;
 	spin_unlock_irqrestore(&kd->lock, flags);
+	if (first)
+		kd->ops->halt(kd);
+	mutex_unlock(&kd->fail_lock);
 	if (!first)
 		return;
-	kd->ops->halt(kd);
 	/* No slot starts once @dead is set: one pass takes every bit left. */
 	kc_queue_synchronize(&kd->queue, kc_dev_force_locked, &a);
 	kc_queue_purge(&kd->queue, status);
@@ -710,5 +718,13 @@ void kc_dev_shutdown(struct kc_dev *kd)
 	if (!kc_dev_wait_idle(kd))
 		kc_dev_fail(kd, -ENODEV);
 	kc_target_drain(&kd->target);
+	/*
+	 * The backend frees its data once this returns: a kc_dev_fail() from a
+	 * close() that gave up waiting must not halt it after that. One that
+	 * is halting it now is waited for.
+	 */
+	mutex_lock(&kd->fail_lock);
+	kd->gone = true;
+	mutex_unlock(&kd->fail_lock);
 }
 EXPORT_SYMBOL_GPL(kc_dev_shutdown);

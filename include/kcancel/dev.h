@@ -50,6 +50,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -162,6 +163,10 @@ struct kc_dev_ops {
  *	and kc_dev_prepare() refuses. Written under @lock, read with
  *	READ_ONCE() where a stale value is harmless.
  * @failed: kc_dev_fail() ran: the hardware is halted.
+ * @fail_lock: held by kc_dev_fail() while it decides and halts the
+ *	hardware, and by kc_dev_shutdown() to set @gone.
+ * @gone: kc_dev_shutdown() has returned: the backend may free its data, and
+ *	kc_dev_fail() does nothing. Under @fail_lock.
  * @op_timeout: the longest, in jiffies, the hardware may take to end what
  *	it was given once cancelled; set by the backend before the device is
  *	used. close() and removal wait that long, then kc_dev_fail().
@@ -194,6 +199,8 @@ struct kc_dev {
 	u64 started;
 	bool dead;
 	bool failed;
+	struct mutex fail_lock;		/* see above */
+	bool gone;
 	unsigned long op_timeout;
 	atomic64_t spurious;
 	atomic64_t forced;

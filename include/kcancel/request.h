@@ -156,9 +156,11 @@ struct kc_request_ops {
  *
  * 1. the mutex of the software devices' list (sim.c), held while a software
  *    device is created or removed;
- * 2. @sync_lock (%KC_SYNC_AUTOMATIC mode: cancel callbacks and the DPC);
- * 3. a device's &kc_dev.lock (dev.h: software queues and slots);
- * 4. either @lock or a target's collection lock (target.h; a send runs
+ * 2. a device's &kc_dev.fail_lock (dev.h), a mutex held while kc_dev_fail()
+ *    halts the hardware;
+ * 3. @sync_lock (%KC_SYNC_AUTOMATIC mode: cancel callbacks and the DPC);
+ * 4. a device's &kc_dev.lock (dev.h: software queues and slots);
+ * 5. either @lock or a target's collection lock (target.h; a send runs
  *    under &kc_dev.lock), never one under the other.
  *
  * A file's lock (chardev.c, taken when a request completes) and
