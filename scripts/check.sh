@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: every test of kcancel. Builds (once) the debug KUnit kernel,
-# runs the static checks, builds the modules and the user-space tools
+# runs the static checks and the spin model (scripts/check-model.sh), builds the modules and the user-space tools
 # (kcancel-stress, kcancel-selftest, kcancel-fuzz), boots the debug kernel in
 # QEMU where the tools run on each device and the KUnit suites run, parses
 # their results, and scans the console for kernel reports (KASAN, lockdep,
@@ -62,6 +62,8 @@ ln -sfn "$(basename "$run")" "$KC_TOP/build/check-last"
 kc_log "logs in $run"
 
 tally lint scripts/lint.sh "$kdir" "$run/lint"
+kc_log "checking the Promela model with spin"
+tally model scripts/check-model.sh "$run/model"
 
 kc_log "building the modules"
 ko=$run/tree/kcancel.ko test_ko=$run/tree/kunit/kcancel_test.ko
