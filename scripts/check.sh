@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: every test of kcancel. Builds (once) the debug KUnit kernel,
-# runs the static checks and the spin model (scripts/check-model.sh), builds the modules and the user-space tools
-# (kcancel-stress, kcancel-selftest, kcancel-fuzz), boots the debug kernel in
+# runs the static checks and the spin model (scripts/check-model.sh), builds
+# the modules and the user-space tools (kcancel-stress, kcancel-selftest,
+# kcancel-fuzz), boots the debug kernel in
 # QEMU where the tools run on each device and the KUnit suites run, parses
 # their results, and scans the console for kernel reports (KASAN, lockdep,
 # kmemleak, ...). Then the fault scenarios on the debug kernel
