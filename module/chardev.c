@@ -530,15 +530,31 @@ static long kc_wait_jiffies(u64 timeout_ns)
 	return clamp_t(u64, j, 1, MAX_SCHEDULE_TIMEOUT - 1);
 }
 
-/* Wait for @fio to complete; 0, -ETIMEDOUT or -EINTR. */
-static int kc_file_wait_done(struct kc_file_io *fio, u64 timeout_ns)
+/* Has kc_file_io_completed() run for @fio: is its event there? */
+static bool kc_file_io_is_completed(struct kc_file *f, struct kc_file_io *fio)
+{
+	bool completed;
+
+	xa_lock_irq(&f->ios);
+	completed = fio->completed;
+	xa_unlock_irq(&f->ios);
+	return completed;
+}
+
+/*
+ * Wait for @fio to complete; 0, -ETIMEDOUT or -EINTR. A look (timeout 0)
+ * asks whether its event is there, which poll() may have reported before
+ * the request's waiters are woken.
+ */
+static int kc_file_wait_done(struct kc_file *f, struct kc_file_io *fio,
+			     u64 timeout_ns)
 {
 	struct completion *done = &fio->io.req.done;
 	long t = kc_wait_jiffies(timeout_ns);
 	long ret;
 
 	if (!t)
-		return completion_done(done) ? 0 : -ETIMEDOUT;
+		return kc_file_io_is_completed(f, fio) ? 0 : -ETIMEDOUT;
 	ret = wait_for_completion_interruptible_timeout(done, t);
 	if (ret < 0)
 		return -EINTR;
@@ -557,7 +573,7 @@ static long kc_ioctl_wait(struct kc_file *f, void __user *uarg)
 	fio = kc_file_lookup(f, w.id);
 	if (!fio)
 		return -ENOENT;
-	ret = fio->sync ? -EINVAL : kc_file_wait_done(fio, w.timeout_ns);
+	ret = fio->sync ? -EINVAL : kc_file_wait_done(f, fio, w.timeout_ns);
 	if (ret)
 		goto out;
 	xa_lock_irq(&f->ios);
