@@ -1405,8 +1405,8 @@ static void kc_dev_ids_never_reused(struct kunit *test)
 
 #define KC_DT_RACE_TIMER_NS	(100 * NSEC_PER_USEC)
 #define KC_DT_RACE_DELAY_US	40
-/* The delay of every fourth cancel: well past the device's latency. */
-#define KC_DT_RACE_LATE_US	2000
+/* The longest every fourth cancel waits for its request to end first. */
+#define KC_DT_RACE_LATE_MS	20
 
 /**
  * struct kc_dt_race - one race of cancels against a device
@@ -1441,9 +1441,10 @@ static bool kc_dt_race_wait(struct kc_dt_race *race, unsigned int i)
 /*
  * The canceller thread: cancel every request soon after its submit, after a
  * random delay, some twice. Counts only. Most delays are shorter than the
- * device's latency; every fourth may run well past it, so that completions
- * also win on a device that aborts at once, however closely the canceller
- * keeps up with the submits under TCG.
+ * device's latency; every fourth cancel waits for its request to end (up to
+ * KC_DT_RACE_LATE_MS), so that completions also win, on a device that
+ * aborts at once or cannot abort, however slow the machine (TCG, KCSAN)
+ * makes the device against the canceller.
  */
 static int kc_dt_race_canceller(void *arg)
 {
@@ -1452,7 +1453,8 @@ static int kc_dt_race_canceller(void *arg)
 
 	for (i = 0; kc_dt_race_wait(race, i); i++) {
 		if (i % 4 == 1)
-			fsleep(get_random_u32_below(KC_DT_RACE_LATE_US));
+			kc_request_wait(&race->ios[i]->io.req,
+					msecs_to_jiffies(KC_DT_RACE_LATE_MS));
 		else
 			udelay(get_random_u32_below(KC_DT_RACE_DELAY_US));
 		kc_dt_cancel(race->ios[i]);
