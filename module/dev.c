@@ -26,7 +26,7 @@
 static bool driver_sync;
 module_param(driver_sync, bool, 0444);
 MODULE_PARM_DESC(driver_sync,
-		 "Devices created from now on synchronize their cancel callbacks and DPC themselves (KC_SYNC_DRIVER) instead of under the queue's sync lock");
+		 "Devices created from now on synchronize their cancel callbacks and DPC themselves (KC_SYNC_DRIVER) instead of under the queue's sync lock (default N)");
 
 /* The channel of each operation. */
 static const enum kc_chan kc_op_chan[KCANCEL_OP_MAX + 1] = {

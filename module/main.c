@@ -56,5 +56,7 @@ static void __exit kc_exit(void)
 module_init(kc_init);
 module_exit(kc_exit);
 
+MODULE_AUTHOR("The kcancel developers");
 MODULE_DESCRIPTION("kcancel: cancelable requests with exactly-once completion");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(KC_VERSION);

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: every test of kcancel. Builds (once) the debug KUnit kernel,
-# runs the static checks and the spin model (scripts/check-model.sh), builds
+# runs the static checks (with a clang build and the uapi padding), the spin
+# model (scripts/check-model.sh) and a DKMS install against Debian's
+# installed headers (scripts/check-dkms.sh), builds
 # the modules and the user-space tools (kcancel-stress, kcancel-selftest,
 # kcancel-fuzz), boots the debug kernel in
 # QEMU where the tools run on each device and the KUnit suites run, parses
@@ -65,6 +67,8 @@ kc_log "logs in $run"
 tally lint scripts/lint.sh "$kdir" "$run/lint"
 kc_log "checking the Promela model with spin"
 tally model scripts/check-model.sh "$run/model"
+kc_log "DKMS, modinfo and the udev rule"
+tally dkms scripts/check-dkms.sh "$run/dkms"
 
 kc_log "building the modules"
 ko=$run/tree/kcancel.ko test_ko=$run/tree/kunit/kcancel_test.ko
