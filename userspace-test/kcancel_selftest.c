@@ -2730,10 +2730,11 @@ TEST_F(kcancel, scm_rights_shares_file)
 	ASSERT_NE(NULL, c.mine);
 	ASSERT_NE(NULL, c.theirs);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		/* The debug test kernel is built without networking. */
-		if (errno == ENOSYS || errno == EAFNOSUPPORT)
-			SKIP(return, "no AF_UNIX sockets in this kernel");
-		ASSERT_EQ(0, -errno);
+		/*
+		 * The debug test kernel is built without networking; Debian's
+		 * kernels run this test.  Sockets are not what is tested here.
+		 */
+		SKIP(return, "no AF_UNIX socket pair: %s", strerror(errno));
 	}
 	kc_put_pattern(_metadata, self->fd, pattern, sizeof(pattern), 1536, 27);
 	c.sock = sv[1];
