@@ -45,6 +45,8 @@
 #include <kcancel/chardev.h>
 #include <kcancel/debugfs.h>
 
+#include "trace.h"
+
 /* The most pages a DMA buffer of %KCANCEL_DMA_SIZE bytes can span. */
 #define KC_FILE_DMA_PAGES	(DIV_ROUND_UP(KCANCEL_DMA_SIZE, PAGE_SIZE) + 1)
 
@@ -423,6 +425,18 @@ static long kc_ioctl_submit(struct kc_file *f, void __user *uarg)
 }
 
 /*
+ * Cancel a request of the file, for one of the file's reasons (@how: a
+ * KC_FILE_CANCEL_* of trace.h). True if this call cancelled it.
+ */
+static bool kc_file_cancel(struct kc_file *f, struct kc_file_io *fio, int how)
+{
+	bool canceled = kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
+
+	trace_kcancel_file_cancel(f->kd, fio->io.req.id, how, canceled);
+	return canceled;
+}
+
+/*
  * Give back an event a waiter took but could not deliver, at the head, for
  * read() and KCANCEL_IOC_WAIT: also that of a KCANCEL_IOC_SUBMIT_WAIT
  * request, which then becomes an ordinary one. Waiters wake only after
@@ -479,7 +493,7 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 	done = &fio->io.req.done;
 	if (wait_for_completion_interruptible(done)) {
 		intr = true;
-		kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
+		kc_file_cancel(f, fio, KC_FILE_CANCEL_SIGNAL);
 		if (wait_for_completion_killable(done)) {
 			kc_file_orphan(f, fio);
 			kc_request_put(&fio->io.req);
@@ -512,7 +526,7 @@ static long kc_ioctl_cancel(struct kc_file *f, void __user *uarg)
 	fio = kc_file_lookup(f, c.id);
 	if (!fio)
 		return -ENOENT;
-	canceled = kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
+	canceled = kc_file_cancel(f, fio, KC_FILE_CANCEL_IOCTL);
 	kc_request_put(&fio->io.req);
 	return canceled ? 0 : -EALREADY;
 }
@@ -778,7 +792,7 @@ static int kc_fop_release(struct inode *inode, struct file *file)
 	xa_for_each(&f->ios, id, fio) {
 		fio = kc_file_lookup(f, id);
 		if (fio) {
-			kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
+			kc_file_cancel(f, fio, KC_FILE_CANCEL_CLOSE);
 			kc_request_put(&fio->io.req);
 		}
 		cond_resched();

@@ -23,6 +23,8 @@
 
 #include <kcancel/dev.h>
 
+#include "trace.h"
+
 static bool driver_sync;
 module_param(driver_sync, bool, 0444);
 MODULE_PARM_DESC(driver_sync,
@@ -336,6 +338,7 @@ static void kc_dev_start_locked(struct kc_dev *kd, struct kc_io *io,
 	kd->started |= BIT_ULL(slot);
 	kc_request_get(&io->req);	/* the slot's reference */
 	kd->slot_io[slot] = io;
+	trace_kcancel_send(kd, io);
 	kd->ops->start(kd, io);
 }
 
@@ -478,6 +481,7 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns)
 		kc_request_start_timer_fn(&io->req, timeout_ns,
 					  kc_dev_io_timeout);
 	list_add_tail(&io->queue_node, &kd->pending[io->chan]);
+	trace_kcancel_submit(kd, io, timeout_ns);
 	/* Never calls kc_dev_cancel_io() inline, which takes kd->lock. */
 	kc_request_mark_cancelable(&io->req, kc_dev_cancel_io);
 	spin_unlock_irqrestore(&kd->lock, flags);
@@ -568,6 +572,7 @@ static void kc_dev_dpc_locked(void *arg)
 {
 	struct kc_dev_dpc_args *a = arg;
 	struct kc_dev *kd = a->kd;
+	unsigned int spurious = 0;
 	u64 done = a->done;
 	unsigned long flags;
 	struct kc_io *io;
@@ -580,11 +585,13 @@ static void kc_dev_dpc_locked(void *arg)
 		if (!io) {
 			/* Spurious, duplicate, stale, or a shared line's. */
 			atomic64_inc(&kd->spurious);
+			spurious++;
 			continue;
 		}
 		kc_dev_finish_slot(kd, io, kd->ops->fetch(kd, io));
 		kc_request_put(&io->req);
 	}
+	trace_kcancel_dpc(kd, a->done, spurious);
 	kc_dev_kick(kd);
 }
 

@@ -35,6 +35,8 @@
 #include <kcancel/dev.h>
 #include <kcancel/edu.h>
 
+#include "trace.h"
+
 static bool intx;
 module_param(intx, bool, 0444);
 MODULE_PARM_DESC(intx, "edu: use the INTx interrupt even where MSI works (default N)");
@@ -223,6 +225,7 @@ static irqreturn_t kc_edu_isr(int irq, void *data)
 		return IRQ_NONE;
 	}
 	kc_edu_write(edu, KC_EDU_IRQ_ACK, status);
+	trace_kcancel_irq(edu->kd, status);
 	atomic_or(status, &edu->pending);
 	return IRQ_WAKE_THREAD;
 }

@@ -34,6 +34,8 @@
 
 #include <kcancel/request.h>
 
+#include "trace.h"
+
 /* Kbuild defines KC_HAVE_STATIC_STUB where the kernel has it (6.2 on). */
 #ifdef KC_HAVE_STATIC_STUB
 #include <kunit/static_stub.h>
@@ -353,6 +355,7 @@ int kc_request_mark_cancelable(struct kc_request *req, kc_cancel_fn fn)
 	spin_lock_irqsave(&q->lock, flags);
 	ret = kc_request_mark_locked(req, fn, false);
 	spin_unlock_irqrestore(&q->lock, flags);
+	trace_kcancel_mark(req, ret);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(kc_request_mark_cancelable);
@@ -380,6 +383,7 @@ int kc_request_mark_cancelable_ex(struct kc_request *req, kc_cancel_fn fn)
 	spin_lock_irqsave(&q->lock, flags);
 	ret = kc_request_mark_locked(req, fn, true);
 	spin_unlock_irqrestore(&q->lock, flags);
+	trace_kcancel_mark(req, ret);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(kc_request_mark_cancelable_ex);
@@ -415,6 +419,7 @@ static void kc_request_unlink(struct kc_request *req)
 int kc_request_unmark_cancelable(struct kc_request *req)
 {
 	unsigned int old = atomic_read(&req->state);
+	int ret = 0;
 
 	do {
 		switch (old & KC_REQ_STATE_MASK) {
@@ -422,21 +427,26 @@ int kc_request_unmark_cancelable(struct kc_request *req)
 			break;
 		case KC_REQ_CANCEL_PENDING:
 		case KC_REQ_CANCEL_DELIVERED:
-			return -ECANCELED;
+			ret = -ECANCELED;
+			goto out;
 		case KC_REQ_COMPLETED:
+			ret = -ECANCELED;
 			if (old & KC_REQ_F_DELIVERED)
-				return -ECANCELED;
+				goto out;
 			fallthrough;
 		default:
 			kc_request_report_misuse(req, "unmark of a request that is not cancelable");
-			return -EINVAL;
+			ret = -EINVAL;
+			goto out;
 		}
 	} while (!atomic_try_cmpxchg(&req->state, &old,
 				     (old & ~KC_REQ_STATE_MASK) | KC_REQ_OWNED));
 
 	kc_request_unlink(req);
 	kc_request_put(req);	/* the cancelable list's reference */
-	return 0;
+out:
+	trace_kcancel_unmark(req, ret);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(kc_request_unmark_cancelable);
 
@@ -481,6 +491,7 @@ static int __kc_request_complete(struct kc_request *req, int status,
 		status = kc_request_cancel_reason(req);
 		result = 0;
 	}
+	trace_kcancel_complete(req, old, status, result);
 	kc_request_stop_timer(req);
 	req->status = status;
 	req->result = result;
@@ -571,16 +582,21 @@ bool kc_request_cancel(struct kc_request *req, int reason)
 	}
 	do {
 		if ((old & KC_REQ_F_CANCELED) ||
-		    (old & KC_REQ_STATE_MASK) == KC_REQ_COMPLETED)
+		    (old & KC_REQ_STATE_MASK) == KC_REQ_COMPLETED) {
+			trace_kcancel_cancel(req, reason, KC_CANCEL_LATE);
 			return false;
+		}
 		new = old | kc_request_canceled_bits(old, reason);
 		if ((old & KC_REQ_STATE_MASK) == KC_REQ_CANCELABLE)
 			new = kc_request_canceled_bits(old, reason) |
 			      KC_REQ_CANCEL_PENDING;
 	} while (!atomic_try_cmpxchg(&req->state, &old, new));
 
-	if ((old & KC_REQ_STATE_MASK) != KC_REQ_CANCELABLE)
+	if ((old & KC_REQ_STATE_MASK) != KC_REQ_CANCELABLE) {
+		trace_kcancel_cancel(req, reason, KC_CANCEL_RECORDED);
 		return true;
+	}
+	trace_kcancel_cancel(req, reason, KC_CANCEL_CLAIMED);
 
 	/* Claimed: the queue stays busy until the callback has returned. */
 	kc_queue_get_active(q);

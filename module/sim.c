@@ -47,6 +47,8 @@
 #include <kcancel/debugfs.h>
 #include <kcancel/sim.h>
 
+#include "trace.h"
+
 static unsigned int sim_devices;
 module_param(sim_devices, uint, 0444);
 MODULE_PARM_DESC(sim_devices, "Software devices to create at load (0-8, default 0)");
@@ -128,6 +130,7 @@ static DEFINE_MUTEX(kc_sim_lock);	/* guards kc_sim_list, kc_sim.removing */
  */
 static void kc_sim_raise(struct kc_sim *sim, unsigned int slot)
 {
+	trace_kcancel_irq(sim->kd, BIT_ULL(slot));
 	atomic64_fetch_or(BIT_ULL(slot), &sim->pending);
 	kthread_queue_work(sim->worker, &sim->dpc);
 }
@@ -225,6 +228,7 @@ static void kc_sim_raise_mask(struct kc_dev *kd, u64 mask)
 {
 	struct kc_sim *sim = kd->priv;
 
+	trace_kcancel_irq(kd, mask);
 	atomic64_fetch_or(mask, &sim->pending);
 	kthread_queue_work(sim->worker, &sim->dpc);
 }

@@ -5,7 +5,7 @@
 # (scripts/stock-kernel.sh FLAVOUR), build kcancel.ko against its headers,
 # boot it in QEMU (TCG, two CPUs, the edu device) with the user-space tools
 # found in TOOLDIR (kcancel-selftest, kcancel-stress, kcancel-fuzz, static),
-# and run scripts/guest-check.sh's selftest, stress and fuzz steps there.
+# and run scripts/guest-check.sh's selftest, stress, fuzz and trace steps there.
 # Logs go to LOGDIR. Prints one line for the kernel, PASS or FAIL with what
 # each tool said, then "N passed, N failed" (one check); fails if it failed.
 #
@@ -50,7 +50,7 @@ log=$logdir/console.log
 start=$SECONDS
 # loglevel=5: warnings and worse reach the console, for scan-log.sh.
 if ! scripts/qemu.sh "$bzimage" "$logdir/initramfs.cpio.gz" "$log" loglevel=5 \
-	kcancel_steps=stress,selftest,fuzz \
+	kcancel_steps=stress,selftest,fuzz,trace \
 	kcancel_stress_seconds="${KCANCEL_MATRIX_STRESS_SECONDS:-5}" \
 	kcancel_fuzz_calls="${KCANCEL_MATRIX_FUZZ_CALLS:-100000}" 2>"$logdir/qemu.err"; then
 	verdict FAIL "$release: the guest did not finish, see $log"
@@ -58,7 +58,7 @@ fi
 secs=$((SECONDS - start))
 
 problems=()
-results=$(scripts/guest-results.sh --steps stress,selftest,fuzz "$log") || true
+results=$(scripts/guest-results.sh --steps stress,selftest,fuzz,trace "$log") || true
 sed '$d' <<<"$results" >"$logdir/results.txt"
 grep -q '^FAIL' "$logdir/results.txt" && problems+=("$(grep '^FAIL' "$logdir/results.txt" | sed 's/^FAIL //' | paste -sd ';' -)")
 grep -q 'kcancel-guest: FAIL' "$log" && problems+=("a step failed: $(grep -m1 'kcancel-guest: FAIL' "$log" | tr -d '\r' | sed 's/.*FAIL: //')")

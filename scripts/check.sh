@@ -124,7 +124,7 @@ fi
 if [ ! -f "$log" ]; then
 	check FAIL "user-space tools: not run"
 else
-	tally tools scripts/guest-results.sh --steps stress,selftest,fuzz "$log"
+	tally tools scripts/guest-results.sh --steps stress,selftest,fuzz,trace "$log"
 fi
 
 if [ ! -f "$log" ]; then

@@ -12,11 +12,14 @@
 #   selftest  kcancel-selftest, with MSI and then with INTx; the software
 #             device is slow and serial there, so cancels can be aimed
 #   fuzz      kcancel-fuzz on the edu device and on a software device
+#   trace     kcancel's tracepoints enabled around a short stress run on the
+#             edu device: every event kind shows up, each submitted request
+#             has exactly one completion, and no event was lost
 #   kunit     kcancel_test.ko, whose KUnit suites print KTAP as they load
 #
 # Parameters come from the kernel command line, which the kernel hands to
 # init as environment variables: kcancel_steps (a comma list, default all
-# four), kcancel_stress_seconds (per stress run, default 20),
+# five), kcancel_stress_seconds (per stress run, default 20),
 # kcancel_fuzz_calls (in all, default 200000), kcancel_selftest_args
 # (options of kcancel-selftest, commas for spaces: -v,sim), kcancel_kunit_args
 # (module parameters of kcancel_test.ko, commas for spaces, e.g.
@@ -25,7 +28,8 @@
 # modules are gone).
 #
 # Each tool's outcome is one line for the host: "kcancel-stress-json NAME:",
-# "kcancel-selftest-totals NAME:" and "kcancel-fuzz-json NAME:". A step that
+# "kcancel-selftest-totals NAME:", "kcancel-fuzz-json NAME:" and
+# "kcancel-trace-json NAME:". A step that
 # fails prints "kcancel-guest: FAIL ..."; a missing tool is a failure too.
 # The last line, "kcancel-guest: done", tells the host the run finished.
 set -u
@@ -34,7 +38,7 @@ say() { echo "kcancel-guest: $*"; }
 fail() { say "FAIL: $*"; }
 now() { cut -d' ' -f1 /proc/uptime; }
 
-steps=",${kcancel_steps:-stress,selftest,fuzz,kunit},"
+steps=",${kcancel_steps:-stress,selftest,fuzz,trace,kunit},"
 seconds=${kcancel_stress_seconds:-20}
 fuzz_calls=${kcancel_fuzz_calls:-200000}
 kmemleak=/sys/kernel/debug/kmemleak
@@ -147,6 +151,79 @@ if step fuzz && tool kcancel-fuzz; then
 			[ -c "$dev" ] && fuzz "$dev" $((fuzz_calls / 2))
 		done
 		unload "after the fuzz runs"
+	fi
+fi
+
+# trace DEV - kcancel's events around a short stress run on DEV: a summary
+# of the trace for the host (scripts/guest-results.sh checks it).
+trace() {
+	t=/sys/kernel/tracing
+	[ -d $t/events ] || mount -t tracefs nodev $t 2>/dev/null
+	if [ ! -d $t/events/kcancel ]; then
+		fail "no $t/events/kcancel (CONFIG_EVENT_TRACING, tracefs)"
+		return
+	fi
+	name=$(backend "$1")
+	say "trace $1 ($name) at $(now) s"
+	echo 0 >$t/tracing_on
+	echo >$t/trace
+	echo 16384 >$t/buffer_size_kb
+	echo 1 >$t/events/kcancel/enable
+	echo 1 >$t/tracing_on
+	/modules/kcancel-stress -d "$1" -s 3 -t 2 -T 10 >/tmp/stress.out ||
+		fail "kcancel-stress on $1 exited with $? under tracing"
+	echo 0 >$t/tracing_on
+	echo 0 >$t/events/kcancel/enable
+	overrun=$(cat $t/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')
+	# One line per event: "task-pid [cpu] flags time: EVENT: fields".
+	echo "kcancel-trace-json $name: $(awk -v overrun="$overrun" '
+	{
+		ev = ""; id = ""
+		for (i = 1; i <= NF; i++) {
+			if ($i ~ /^kcancel_[a-z_]+:$/ && ev == "")
+				ev = substr($i, 9, length($i) - 9)
+			else if ($i ~ /^id=/ && id == "")
+				id = substr($i, 4)
+		}
+		if (ev == "")
+			next
+		n[ev]++
+		if (ev == "submit")
+			sub_n[id]++
+		if (ev == "complete") {
+			done_n[id]++
+			if ($0 ~ /winner=cancel/)
+				won++
+			else if ($0 ~ /winner=completion/)
+				lost++
+		}
+	}
+	END {
+		for (id in sub_n) {
+			ids++
+			if (done_n[id] != 1 || sub_n[id] != 1)
+				bad++
+		}
+		for (id in done_n)
+			if (!(id in sub_n))
+				bad++
+		printf "{\"ids\":%d,\"unmatched\":%d,\"overrun\":%d,", ids, bad, overrun
+		printf "\"cancel_won\":%d,\"completion_won\":%d,\"events\":{", won, lost
+		sep = ""
+		for (e in n) {
+			printf "%s\"%s\":%d", sep, e, n[e]
+			sep = ","
+		}
+		print "}}"
+	}' $t/trace)"
+	echo >$t/trace
+	echo 1408 >$t/buffer_size_kb
+}
+
+if step trace && tool kcancel-stress; then
+	if load; then
+		trace /dev/kcancel0
+		unload "after the trace run"
 	fi
 fi
 

@@ -4,16 +4,19 @@
 # Read what the user-space tools printed in a test guest's console LOG
 # (scripts/guest-check.sh): "kcancel-stress-json NAME: {...}",
 # "kcancel-selftest-totals NAME: rc N # Totals: ..." and
-# "kcancel-fuzz-json NAME: {...}" lines. Prints one check line per run, then
-# "N passed, N failed".
+# "kcancel-fuzz-json NAME: {...}" and "kcancel-trace-json NAME: {...}" lines.
+# Prints one check line per run, then "N passed, N failed".
 #
 # A stress run passes when it submitted requests and lost none, completed
 # none twice, got no wrong result and no error; with --races, every operation
 # must also have seen a cancel win and a completion win. A selftest run
 # passes when the tool exited 0, ran tests and none failed. A fuzz run passes
 # when it made calls, did not fail, and saw no undocumented errno or status,
-# no wrong outcome, no bad and no lost event.
-# --steps LIST (a comma list of stress, selftest, fuzz) names the steps that
+# no wrong outcome, no bad and no lost event. A trace run passes when every
+# kind of kcancel event was seen, each request submitted had exactly one
+# completion (and none completed that was not submitted), a cancel won at
+# least once, and the ring buffer lost nothing.
+# --steps LIST (a comma list of stress, selftest, fuzz, trace) names the steps that
 # must have left results: a step with none fails.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -28,7 +31,7 @@ while [ $# -gt 1 ]; do
 	shift
 done
 if [ $# -ne 1 ] || [[ $1 == -* ]]; then
-	echo "usage: $0 [--races] [--steps stress,selftest,fuzz] CONSOLE.LOG" >&2
+	echo "usage: $0 [--races] [--steps stress,selftest,fuzz,trace] CONSOLE.LOG" >&2
 	exit 2
 fi
 [ -f "$1" ] || kc_die "no console log $1"
@@ -91,9 +94,30 @@ def fuzz(name, text):
                  f"{r.get('lost')} lost, {events} events, seed {r.get('seed')}")
 
 
+TRACE_EVENTS = ("submit", "mark", "unmark", "send", "irq", "dpc", "cancel",
+                "file_cancel", "complete")
+
+
+def trace(name, text):
+    r = json.loads(text)
+    ev = r.get("events", {})
+    bad = [f"no {e} event" for e in TRACE_EVENTS if not ev.get(e)]
+    if r.get("ids", 0) <= 0:
+        bad.append("no request")
+    if r.get("unmatched", 1):
+        bad.append(f"{r.get('unmatched')} request(s) without exactly one completion")
+    if r.get("overrun", 1):
+        bad.append(f"{r.get('overrun')} event(s) lost")
+    if not r.get("cancel_won"):
+        bad.append("no cancel won")
+    return bad, (f"{r.get('ids')} requests traced; "
+                 f"cancel/completion won {r.get('cancel_won')}/{r.get('completion_won')}; "
+                 + ", ".join(f"{e} {ev.get(e, 0)}" for e in TRACE_EVENTS))
+
+
 kinds = {"stress-json": ("stress", stress), "selftest-totals": ("selftest", selftest),
-         "fuzz-json": ("fuzz", fuzz)}
-pat = re.compile(r"kcancel-(stress-json|selftest-totals|fuzz-json) (\S+): (.*?)\s*$")
+         "fuzz-json": ("fuzz", fuzz), "trace-json": ("trace", trace)}
+pat = re.compile(r"kcancel-(stress-json|selftest-totals|fuzz-json|trace-json) (\S+): (.*?)\s*$")
 for line in open(log, errors="replace"):
     m = pat.search(line)
     if not m:
