@@ -35,6 +35,7 @@
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -46,6 +47,21 @@
 #include <kcancel/debugfs.h>
 
 #include "trace.h"
+
+static int kc_max_pending_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, KC_FILE_MAX_PENDING_LIMIT);
+}
+
+static const struct kernel_param_ops kc_max_pending_ops = {
+	.set = kc_max_pending_set,
+	.get = param_get_uint,
+};
+
+static unsigned int max_pending = KC_FILE_MAX_PENDING;
+module_param_cb(max_pending, &kc_max_pending_ops, &max_pending, 0444);
+MODULE_PARM_DESC(max_pending,
+		 "Requests one file may have submitted and not yet reaped (1-1048576, default 4096)");
 
 /* The most pages a DMA buffer of %KCANCEL_DMA_SIZE bytes can span. */
 #define KC_FILE_DMA_PAGES	(DIV_ROUND_UP(KCANCEL_DMA_SIZE, PAGE_SIZE) + 1)
@@ -62,8 +78,8 @@ static DEFINE_IDA(kc_minor_ida);
  * @events: completed requests whose event is not reaped, oldest first.
  * @wq: readers and pollers wait here for @events.
  * @outstanding: requests submitted and not completed.
- * @count: requests in @ios (submitted and not reaped), at most
- *	%KC_FILE_MAX_PENDING.
+ * @count: requests in @ios (submitted and not reaped), at most the
+ *	max_pending module parameter.
  */
 struct kc_file {
 	struct kc_dev *kd;
@@ -373,7 +389,7 @@ static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 	ret = kc_file_check_submit(s);
 	if (ret)
 		return ret;
-	if (atomic_inc_return(&f->count) > KC_FILE_MAX_PENDING) {
+	if (atomic_inc_return(&f->count) > max_pending) {
 		ret = -EAGAIN;
 		goto err_count;
 	}
@@ -621,7 +637,7 @@ static long kc_ioctl_info(struct kc_file *f, void __user *uarg)
 		.backend = f->kd->backend,
 		.doorbells = kc_dev_doorbells(f->kd),
 		.dma_size = f->kd->dma_size,
-		.max_pending = KC_FILE_MAX_PENDING,
+		.max_pending = max_pending,
 	};
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;

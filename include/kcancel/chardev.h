@@ -12,8 +12,12 @@
 
 #include <kcancel/dev.h>
 
-/* How many requests one file may have submitted and not yet reaped. */
-#define KC_FILE_MAX_PENDING	4096
+/*
+ * How many requests one file may have submitted and not yet reaped: the
+ * default of the max_pending module parameter, and its limit.
+ */
+#define KC_FILE_MAX_PENDING		4096
+#define KC_FILE_MAX_PENDING_LIMIT	1048576
 
 int kc_chardev_register(struct kc_dev *kd, struct device *parent);
 void kc_chardev_unregister(struct kc_dev *kd);
