@@ -371,7 +371,8 @@ err:
  * @fiop: the request, for @sync; may be NULL otherwise.
  *
  * The id is written to @uid before the request exists for the device, so
- * that a failure leaves nothing queued. The request enters the file's table
+ * that a failure leaves nothing queued; a failure after that sets it back
+ * to 0. The request enters the file's table
  * (with the table's reference) before it is queued, so that its completion,
  * which may come at once, finds everything in place.
  *
@@ -404,7 +405,7 @@ static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 		goto err_free;
 	ret = xa_reserve_irq(&f->ios, id, GFP_KERNEL_ACCOUNT);
 	if (ret)
-		goto err_free;
+		goto err_unwrite;
 	ret = kc_dev_prepare(kd, &fio->io, id, &kc_file_io_ops);
 	if (ret)
 		goto err_unreserve;
@@ -423,6 +424,13 @@ static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 
 err_unreserve:
 	xa_cmpxchg_irq(&f->ios, id, XA_ZERO_ENTRY, NULL, 0);
+err_unwrite:
+	/*
+	 * Not queued: an id left there would say it was (KCANCEL_IOC_BATCH).
+	 * The id was written a moment ago; if the page went since, the
+	 * caller's error stands.
+	 */
+	(void)put_user(0, uid);
 err_free:
 	kc_file_free_io(fio);
 err_count:
@@ -643,25 +651,29 @@ static long kc_ioctl_info(struct kc_file *f, void __user *uarg)
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
-static long kc_fop_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+/* Take up to @max ready events onto @got, oldest first; how many. */
+static size_t kc_file_take(struct kc_file *f, size_t max,
+			   struct list_head *got)
 {
-	struct kc_file *f = file->private_data;
-	void __user *uarg = (void __user *)arg;
+	struct kc_file_io *fio;
+	size_t n = 0;
 
-	switch (cmd) {
-	case KCANCEL_IOC_SUBMIT:
-		return kc_ioctl_submit(f, uarg);
-	case KCANCEL_IOC_SUBMIT_WAIT:
-		return kc_ioctl_submit_wait(f, uarg);
-	case KCANCEL_IOC_CANCEL:
-		return kc_ioctl_cancel(f, uarg);
-	case KCANCEL_IOC_WAIT:
-		return kc_ioctl_wait(f, uarg);
-	case KCANCEL_IOC_INFO:
-		return kc_ioctl_info(f, uarg);
-	default:
-		return -ENOTTY;
+	xa_lock_irq(&f->ios);
+	while (n < max && !list_empty(&f->events)) {
+		fio = list_first_entry(&f->events, struct kc_file_io,
+				       event_node);
+		fio->reaped = true;
+		list_move_tail(&fio->event_node, got);
+		n++;
 	}
+	xa_unlock_irq(&f->ios);
+	return n;
+}
+
+/* Is there an event to reap, or nothing more to come? For wait queues. */
+static bool kc_file_readable(struct kc_file *f)
+{
+	return !list_empty_careful(&f->events) || kc_file_hup(f);
 }
 
 /*
@@ -671,27 +683,14 @@ static long kc_fop_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 static int kc_file_pop(struct kc_file *f, size_t max, struct list_head *got,
 		       bool nonblock)
 {
-	struct kc_file_io *fio;
-	size_t n = 0;
 	int ret;
 
 	for (;;) {
-		xa_lock_irq(&f->ios);
-		while (n < max && !list_empty(&f->events)) {
-			fio = list_first_entry(&f->events, struct kc_file_io,
-					       event_node);
-			fio->reaped = true;
-			list_move_tail(&fio->event_node, got);
-			n++;
-		}
-		xa_unlock_irq(&f->ios);
-		if (n || kc_file_hup(f))
+		if (kc_file_take(f, max, got) || kc_file_hup(f))
 			return 0;
 		if (nonblock)
 			return -EAGAIN;
-		ret = wait_event_interruptible(f->wq,
-					       !list_empty_careful(&f->events) ||
-					       kc_file_hup(f));
+		ret = wait_event_interruptible(f->wq, kc_file_readable(f));
 		if (ret)
 			return ret;
 	}
@@ -710,35 +709,144 @@ static void kc_file_unpop(struct kc_file *f, struct list_head *got)
 	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
 }
 
-static ssize_t kc_fop_read(struct file *file, char __user *ubuf, size_t count,
-			   loff_t *ppos)
+/*
+ * Write the events on @got to @uev, in order, each taken out of the file
+ * once written; those that cannot be written go back (kc_file_unpop()).
+ * Returns how many were written.
+ */
+static size_t kc_file_deliver(struct kc_file *f, struct list_head *got,
+			      struct kcancel_event __user *uev)
 {
-	struct kc_file *f = file->private_data;
 	struct kc_file_io *fio, *tmp;
 	struct kcancel_event ev;
 	size_t n = 0;
-	LIST_HEAD(got);
-	int ret;
 
-	if (count < sizeof(ev))
-		return -EINVAL;
-	ret = kc_file_pop(f, count / sizeof(ev), &got,
-			  file->f_flags & O_NONBLOCK);
-	if (ret)
-		return ret;
-	if (list_empty(&got))
-		return 0;
-	list_for_each_entry_safe(fio, tmp, &got, event_node) {
+	list_for_each_entry_safe(fio, tmp, got, event_node) {
 		kc_file_event(fio, &ev);
-		if (copy_to_user(ubuf + n * sizeof(ev), &ev, sizeof(ev)))
+		if (copy_to_user(&uev[n], &ev, sizeof(ev)))
 			break;
 		list_del_init(&fio->event_node);
 		kc_file_forget(f, fio);
 		n++;
 	}
-	if (!list_empty(&got))
-		kc_file_unpop(f, &got);
-	return n ? n * sizeof(ev) : -EFAULT;
+	if (!list_empty(got))
+		kc_file_unpop(f, got);
+	return n;
+}
+
+static ssize_t kc_fop_read(struct file *file, char __user *ubuf, size_t count,
+			   loff_t *ppos)
+{
+	struct kc_file *f = file->private_data;
+	LIST_HEAD(got);
+	size_t n;
+	int ret;
+
+	if (count < sizeof(struct kcancel_event))
+		return -EINVAL;
+	ret = kc_file_pop(f, count / sizeof(struct kcancel_event), &got,
+			  file->f_flags & O_NONBLOCK);
+	if (ret)
+		return ret;
+	if (list_empty(&got))
+		return 0;
+	n = kc_file_deliver(f, &got, (struct kcancel_event __user *)ubuf);
+	return n ? n * sizeof(struct kcancel_event) : -EFAULT;
+}
+
+/*
+ * Reap up to @max events into @uev, waiting until @min are reaped, @t
+ * jiffies have passed (MAX_SCHEDULE_TIMEOUT: no limit; 0: no wait), or
+ * nothing more can come. Returns how many, -EFAULT if not even the first
+ * ready one could be written, -EINTR for a signal before any.
+ */
+static long kc_file_reap(struct kc_file *f, struct kcancel_event __user *uev,
+			 u32 max, u32 min, long t)
+{
+	size_t taken, written;
+	LIST_HEAD(got);
+	u32 n = 0;
+	long ret;
+
+	for (;;) {
+		taken = kc_file_take(f, max - n, &got);
+		if (taken) {
+			written = kc_file_deliver(f, &got, uev + n);
+			n += written;
+			if (written < taken)
+				return n ? n : -EFAULT;
+		}
+		if (n >= min || !t || kc_file_hup(f))
+			return n;
+		ret = wait_event_interruptible_timeout(f->wq,
+						       kc_file_readable(f), t);
+		if (ret < 0)
+			return n ? n : -EINTR;
+		/* Timed out: one last look, no more waiting. */
+		t = ret;
+	}
+}
+
+/*
+ * KCANCEL_IOC_BATCH: the submits in order, as KCANCEL_IOC_SUBMIT makes each,
+ * up to the first that fails; their count and that failure go back before
+ * anything is reaped, so that a caller always knows what was queued.
+ */
+static long kc_ioctl_batch(struct kc_file *f, void __user *uarg)
+{
+	struct kcancel_batch __user *ub = uarg;
+	struct kcancel_submit __user *us;
+	struct kcancel_submit s;
+	struct kcancel_batch b;
+	int err = 0;
+	u32 i;
+
+	if (copy_from_user(&b, uarg, sizeof(b)))
+		return -EFAULT;
+	if (b.flags || b.reserved[0] || b.reserved[1] ||
+	    b.nr_submits > KCANCEL_BATCH_MAX ||
+	    b.max_events > KCANCEL_BATCH_MAX || b.min_events > b.max_events)
+		return -EINVAL;
+	us = u64_to_user_ptr(b.submits);
+	for (i = 0; i < b.nr_submits; i++) {
+		if (copy_from_user(&s, &us[i], sizeof(s))) {
+			err = -EFAULT;
+			break;
+		}
+		err = kc_file_submit(f, &s, &us[i].id, false, NULL);
+		if (err)
+			break;
+		cond_resched();
+	}
+	if (put_user(i, &ub->submitted) || put_user(err, &ub->error))
+		return -EFAULT;
+	/* A failed submit is the caller's to look at first: no wait. */
+	return kc_file_reap(f, u64_to_user_ptr(b.events), b.max_events,
+			    err ? 0 : b.min_events,
+			    err ? 0 : kc_wait_jiffies(b.timeout_ns));
+}
+
+static long kc_fop_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kc_file *f = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case KCANCEL_IOC_SUBMIT:
+		return kc_ioctl_submit(f, uarg);
+	case KCANCEL_IOC_SUBMIT_WAIT:
+		return kc_ioctl_submit_wait(f, uarg);
+	case KCANCEL_IOC_CANCEL:
+		return kc_ioctl_cancel(f, uarg);
+	case KCANCEL_IOC_WAIT:
+		return kc_ioctl_wait(f, uarg);
+	case KCANCEL_IOC_INFO:
+		return kc_ioctl_info(f, uarg);
+	case KCANCEL_IOC_BATCH:
+		return kc_ioctl_batch(f, uarg);
+	default:
+		return -ENOTTY;
+	}
 }
 
 static __poll_t kc_fop_poll(struct file *file, poll_table *wait)

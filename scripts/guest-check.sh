@@ -8,6 +8,7 @@
 # devices, with whatever is still in flight):
 #
 #   stress    kcancel-stress on the edu device (MSI) and a software device,
+#             on the software device through KCANCEL_IOC_BATCH (--batch),
 #             then on the edu device on its INTx line
 #   selftest  kcancel-selftest, with MSI and then with INTx; the software
 #             device is slow and serial there, so cancels can be aimed
@@ -84,15 +85,18 @@ unload() { rmmod kcancel || fail "rmmod kcancel $*"; }
 # backend DEV - edu or sim, from sysfs.
 backend() { cat "/sys/class/misc/${1#/dev/}/backend" 2>/dev/null || echo unknown; }
 
-# stress DEV [SUFFIX] - kcancel-stress on DEV; its JSON line for the host.
+# stress DEV [SUFFIX [ARGS...]] - kcancel-stress on DEV, with ARGS; its JSON
+# line for the host.
 stress() {
-	name=$(backend "$1")${2:-}
-	say "stress $1 ($name) for $seconds s at $(now) s"
-	/modules/kcancel-stress -d "$1" -s "$seconds" --progress-ms 5000 >/tmp/stress.out
+	dev=$1
+	name=$(backend "$dev")${2:-}
+	shift $(($# < 2 ? $# : 2))
+	say "stress $dev ($name) for $seconds s at $(now) s"
+	/modules/kcancel-stress -d "$dev" -s "$seconds" --progress-ms 5000 "$@" >/tmp/stress.out
 	rc=$?
 	cat /tmp/stress.out
 	echo "kcancel-stress-json $name: $(tail -n 1 /tmp/stress.out)"
-	[ "$rc" -eq 0 ] || fail "kcancel-stress on $1 exited with $rc"
+	[ "$rc" -eq 0 ] || fail "kcancel-stress on $dev exited with $rc"
 }
 
 # selftest NAME - kcancel-selftest on every device; its totals for the host.
@@ -120,9 +124,11 @@ fuzz() {
 
 if step stress && tool kcancel-stress; then
 	if load sim_devices=1; then
-		for dev in /dev/kcancel*; do
-			[ -c "$dev" ] && stress "$dev"
+		for d in /dev/kcancel*; do
+			[ -c "$d" ] && stress "$d"
 		done
+		# KCANCEL_IOC_BATCH: submit and reap 16 at a time.
+		stress /dev/kcancel1 -batch --batch 16
 		unload "after the stress runs"
 	fi
 	if load intx=1; then

@@ -110,8 +110,8 @@ def trace(name, text):
         bad.append(f"{r.get('overrun')} event(s) lost")
     if not r.get("cancel_won"):
         bad.append("no cancel won")
-    return bad, (f"{r.get('ids')} requests traced; "
-                 f"cancel/completion won {r.get('cancel_won')}/{r.get('completion_won')}; "
+    return bad, (f"{r.get('ids')} requests traced, "
+                 f"cancel/completion won {r.get('cancel_won')}/{r.get('completion_won')}, "
                  + ", ".join(f"{e} {ev.get(e, 0)}" for e in TRACE_EVENTS))
 
 

@@ -347,9 +347,10 @@ static int buf_ok(const struct sub *sb)
  * request: EFAULT, for a submit that would have succeeded. A
  * KCANCEL_IOC_SUBMIT_WAIT placed with place_split() is read-only but for
  * the request: it runs, then done cannot be written back: EFAULT as well.
+ * @shared: another process held the file when the call was made.
  */
 static u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
-			 enum fuzz_ptr ptr, bool sync)
+			 enum fuzz_ptr ptr, bool sync, bool shared)
 {
 	const struct fuzz_file *f = &p->ar->files[file];
 	u32 exp;
@@ -368,7 +369,7 @@ static u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
 		      EXP_ENOMEM;
 	if (sync && (exp & EXP_OK))
 		exp |= EXP_EINTR;
-	if (file_shared(p, file))
+	if (shared)
 		return exp;
 	/*
 	 * Alone on the file, the fuzzer knows how full it is; the driver
@@ -508,7 +509,7 @@ static int do_submit(struct fuzz_proc *p, int slot, const struct sub *sb,
 	if (sb->valid && !enter_rec(p, file, sb, sync))
 		return 0;
 	/* Before the call: what another process does during it widens it. */
-	exp = submit_expect(p, file, sb, ptr, sync);
+	exp = submit_expect(p, file, sb, ptr, sync, file_shared(p, file));
 	memset(&sw, 0xa5, sizeof(sw));
 	sw.req = sb->s;
 	if (sync) {
@@ -867,6 +868,514 @@ void call_wait(struct fuzz_proc *p, int slot)
 	track_event(p, file, &w.done, FR_WAIT);
 }
 
+/*
+ * KCANCEL_IOC_BATCH carries up to %FUZZ_BATCH_ENTRIES requests made up as
+ * for KCANCEL_IOC_SUBMIT (mostly valid ones, so that a batch gets far), in
+ * the zoo's batch page, and reaps into its events page; its own fields are
+ * at the edges now and then. The call itself fails only for its structure
+ * (EINVAL, EFAULT), for events it cannot write (EFAULT), or for a signal
+ * in its wait (EINTR). A submit that fails stops the submits: its errno
+ * goes to error, and is judged as that request's KCANCEL_IOC_SUBMIT would
+ * be. What the call queued, submitted says; where it cannot be written
+ * back, the ids do, which the fuzzer sets before the call to 0 or to a
+ * value no id has. Each request queued is tracked as a submit, and each
+ * event reaped as one read.
+ */
+
+/**
+ * struct batch - a KCANCEL_IOC_BATCH the fuzzer made up
+ * @b: the structure.
+ * @subs: the requests it carries: @b.nr_submits asks for no more than @n
+ *	of them, unless it is above %KCANCEL_BATCH_MAX.
+ * @n: how many were made up.
+ * @entered: per request, it is in the arena's table.
+ * @subs_at: where the requests are.
+ * @events_at: where the events go.
+ */
+struct batch {
+	struct kcancel_batch b;
+	struct sub subs[FUZZ_BATCH_ENTRIES];
+	unsigned int n;
+	bool entered[FUZZ_BATCH_ENTRIES];
+	struct place subs_at;
+	struct place events_at;
+};
+
+/* A valid doorbell or factorial. */
+static void gen_simple(struct fuzz_proc *p, struct sub *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->buf = FP_NULL;
+	sb->valid = true;
+	sb->s.tag = new_tag(p);
+	if (rnd_pct(p, 50)) {
+		sb->s.op = KCANCEL_OP_DOORBELL;
+		sb->s.arg = edge64(p);
+	} else {
+		sb->s.op = KCANCEL_OP_FACTORIAL;
+		sb->s.arg = rnd_below(p, KCANCEL_FACTORIAL_MAX + 1);
+	}
+}
+
+/* The rules of the header's struct kcancel_batch, for its own fields. */
+static bool batch_valid(const struct kcancel_batch *b)
+{
+	return !b->flags && !b->reserved[0] && !b->reserved[1] &&
+	       b->nr_submits <= KCANCEL_BATCH_MAX &&
+	       b->max_events <= KCANCEL_BATCH_MAX &&
+	       b->min_events <= b->max_events;
+}
+
+/* Can the call get to its submits: the structure read, its fields valid? */
+static bool batch_submits_at_all(const struct batch *bt, enum fuzz_ptr ptr)
+{
+	return ptr_readable(ptr) && batch_valid(&bt->b);
+}
+
+/* max_events: mostly a few, sometimes at the limit or above. */
+static u32 pick_max_events(struct fuzz_proc *p)
+{
+	u64 r = rnd_below(p, 100);
+
+	if (r < 75)
+		return rnd_below(p, FUZZ_BATCH_ENTRIES + 1);
+	if (r < 85)
+		return KCANCEL_BATCH_MAX - rnd_below(p, 2);
+	if (r < 90)
+		return KCANCEL_BATCH_MAX + 1;
+	return edge32(p);
+}
+
+/* min_events: mostly 0 or a few up to max_events, sometimes above. */
+static u32 pick_min_events(struct fuzz_proc *p, u32 max)
+{
+	u64 r = rnd_below(p, 100);
+
+	if (r < 50)
+		return 0;
+	if (r < 90)
+		return max ? 1 + rnd_below(p, max < 4 ? max : 4) : 0;
+	return rnd_pct(p, 50) ? max + 1 : edge32(p);
+}
+
+/* A batch's timeout: often 0 or short, sometimes forever or huge. */
+static u64 pick_batch_timeout(struct fuzz_proc *p)
+{
+	u64 r = rnd_below(p, 100);
+
+	if (r < 40)
+		return 0;
+	if (r < 70)
+		return 1 + rnd_below(p, 100 * NSEC_PER_USEC);
+	if (r < 85)
+		return NSEC_PER_MSEC + rnd_below(p, 2 * NSEC_PER_MSEC);
+	if (r < 95)
+		return KCANCEL_WAIT_FOREVER;
+	return edges64[ARRAY_SIZE(edges64) - 1 - rnd_below(p, 5)];
+}
+
+/*
+ * Make up a batch on @file, whose structure goes at a pointer of kind
+ * @ptr; @shared: another process holds the file.
+ */
+static void gen_batch(struct fuzz_proc *p, struct batch *bt, int file,
+		      enum fuzz_ptr ptr, bool shared)
+{
+	s32 live = __atomic_load_n(&p->ar->files[file].live, __ATOMIC_RELAXED);
+	struct kcancel_submit flat[FUZZ_BATCH_ENTRIES];
+	const size_t sz = sizeof(struct kcancel_submit);
+	struct kcancel_batch *b = &bt->b;
+	enum fuzz_ptr subs_kind, ev_kind;
+	unsigned int i;
+	u64 r;
+
+	memset(bt, 0, sizeof(*bt));
+	bt->n = rnd_below(p, FUZZ_BATCH_ENTRIES + 1);
+	for (i = 0; i < bt->n; i++) {
+		gen_submit(p, &bt->subs[i], false);
+		if (!bt->subs[i].valid && rnd_pct(p, 60))
+			gen_simple(p, &bt->subs[i]);
+		/* 0, as the header suggests, or a value no id ever has. */
+		if (rnd_pct(p, 50))
+			bt->subs[i].s.id = 0;
+		else
+			bt->subs[i].s.id = rnd(p) | 1ULL << 63;
+		flat[i] = bt->subs[i].s;
+	}
+	r = rnd_below(p, 100);
+	if (r < 85)
+		b->nr_submits = bt->n;
+	else if (r < 93)
+		b->nr_submits = rnd_below(p, bt->n + 1);
+	else
+		b->nr_submits = rnd_pct(p, 50) ? KCANCEL_BATCH_MAX + 1 :
+				~0U - rnd_below(p, 4);
+	b->max_events = pick_max_events(p);
+	b->min_events = pick_min_events(p, b->max_events);
+	b->timeout_ns = pick_batch_timeout(p);
+	/*
+	 * A long wait only for events that must come: those of requests in
+	 * flight on a file this process alone holds. The timer's SIGALRM
+	 * would end any wait, but the fuzzer does not count on it.
+	 */
+	if (b->min_events && b->timeout_ns > 3 * NSEC_PER_MSEC &&
+	    (shared || live < 0 || b->min_events > (u32)live))
+		b->timeout_ns = NSEC_PER_MSEC;
+	if (rnd_pct(p, 8))
+		b->flags = edge32(p) | 1U << rnd_below(p, 32);
+	if (rnd_pct(p, 4))
+		b->reserved[rnd_below(p, 2)] = edge64(p) | 1;
+	/* Out fields: they must be written. */
+	b->submitted = 0xa5a5a5a5;
+	b->error = 0x5a5a5a5a;
+
+	/* One read-only alias page per process: for one argument at most. */
+	subs_kind = rnd_pct(p, 85) ? FP_VALID : rnd_below(p, FP_NR);
+	ev_kind = rnd_pct(p, 85) ? FP_VALID : rnd_below(p, FP_NR);
+	if (subs_kind == FP_READONLY && ptr == FP_READONLY)
+		subs_kind = FP_VALID;
+	if (ev_kind == FP_READONLY &&
+	    (ptr == FP_READONLY || subs_kind == FP_READONLY))
+		ev_kind = FP_VALID;
+	place(p, &bt->subs_at, subs_kind, p->zoo->batch, p->zoo->batch_guard,
+	      bt->n * sz);
+	if (bt->subs_at.local)
+		memcpy(bt->subs_at.local, flat, bt->n * sz < bt->subs_at.room ?
+		       bt->n * sz : bt->subs_at.room);
+	place(p, &bt->events_at, ev_kind, p->zoo->events, p->zoo->events_guard,
+	      (size_t)b->max_events * sizeof(struct kcancel_event));
+	b->submits = bt->subs_at.addr;
+	b->events = bt->events_at.addr;
+}
+
+/*
+ * How request @i of a batch whose requests are placed at @pl can be
+ * reached: %FP_VALID if all of it can be read and written, %FP_READONLY if
+ * read only, else a kind that cannot be read.
+ */
+static enum fuzz_ptr entry_kind(const struct place *pl, unsigned int i)
+{
+	size_t end = (i + 1) * sizeof(struct kcancel_submit);
+
+	switch (pl->kind) {
+	case FP_VALID:
+	case FP_MISALIGNED:
+	case FP_END:
+	case FP_STRADDLE:
+		return end <= pl->room ? FP_VALID : FP_STRADDLE;
+	case FP_READONLY:
+		return end <= pl->room ? FP_READONLY : FP_GUARD;
+	default:
+		return pl->kind;
+	}
+}
+
+/*
+ * Enter the valid requests the call may queue, before it is made; false
+ * if the table is full (then none is).
+ */
+static bool batch_enter(struct fuzz_proc *p, int file, struct batch *bt,
+			enum fuzz_ptr ptr)
+{
+	unsigned int i;
+
+	if (!batch_submits_at_all(bt, ptr))
+		return true;
+	for (i = 0; i < bt->b.nr_submits; i++) {
+		if (!bt->subs[i].valid)
+			continue;
+		if (!enter_rec(p, file, &bt->subs[i], false)) {
+			while (i--)
+				if (bt->entered[i])
+					drop_rec(p, bt->subs[i].s.tag);
+			return false;
+		}
+		bt->entered[i] = true;
+	}
+	return true;
+}
+
+/* The outcomes the call may have, before it is made. */
+static u32 batch_expect(const struct batch *bt, enum fuzz_ptr ptr)
+{
+	const struct kcancel_batch *b = &bt->b;
+	const struct place *ev = &bt->events_at;
+	size_t room = ev->kind == FP_READONLY ? 0 : ev->room;
+	u32 exp = EXP_OK;
+
+	if (!ptr_readable(ptr))
+		return EXP_EFAULT;
+	if (!batch_valid(b))
+		return EXP_EINVAL;
+	/* The submits are made, then submitted cannot be written back. */
+	if (!ptr_writable(ptr))
+		return EXP_EFAULT;
+	/* An event may be ready that cannot be written. */
+	if (b->max_events && room < sizeof(struct kcancel_event))
+		exp |= EXP_EFAULT;
+	/* A timeout of 0 only looks: no sleep, no signal. */
+	if (b->min_events && b->timeout_ns)
+		exp |= EXP_EINTR;
+	return exp;
+}
+
+static void desc_batch(char *d, const struct batch *bt, int fd,
+		       enum fuzz_ptr ptr, int ret, const struct kcancel_batch *out)
+{
+	const struct kcancel_batch *b = &bt->b;
+	int n;
+
+	n = snprintf(d, DESC_LEN,
+		     "fd %d nr_submits %u of %u at %s (%#llx) max_events %u min_events %u timeout_ns %llu",
+		     fd, b->nr_submits, bt->n, ptr_names[bt->subs_at.kind],
+		     b->submits, b->max_events, b->min_events, b->timeout_ns);
+	n += snprintf(d + n, DESC_LEN - n,
+		      " flags %#x reserved %#llx,%#llx events at %s (%#llx, room %zu), at %s = %d",
+		      b->flags, b->reserved[0], b->reserved[1],
+		      ptr_names[bt->events_at.kind], b->events,
+		      bt->events_at.room, ptr_names[ptr], ret);
+	if (out)
+		snprintf(d + n, DESC_LEN - n, ", submitted %u error %d",
+			 out->submitted, out->error);
+}
+
+/*
+ * Something wrong with request @i of a batch on @fd: @bad, its outcome
+ * @err (0: queued), the outcomes expected @exp.
+ */
+static void entry_diag(struct fuzz_proc *p, const struct batch *bt, int fd,
+		       unsigned int i, enum fuzz_ptr kind, const char *bad,
+		       int err, u32 exp, u64 id)
+{
+	char desc[DESC_LEN], name[32], x[128];
+
+	desc_submit(desc, &bt->subs[i], fd, kind, false, err, id);
+	diag(p, "batch request %u of %u: %s: %s, expected %s (%s)\n", i,
+	     bt->b.nr_submits, bad, err_name(err, name, sizeof(name)),
+	     exp ? xdesc(exp, x, sizeof(x)) : "nothing", desc);
+}
+
+/*
+ * What the call queued, when submitted and error are not known: the
+ * requests before the first whose id is as it was before the call.
+ */
+static u32 queued_by_ids(const struct batch *bt,
+			 const struct kcancel_submit *now)
+{
+	u32 k = 0;
+
+	while (k < bt->b.nr_submits && k < bt->n &&
+	       now[k].id != bt->subs[k].s.id)
+		k++;
+	return k;
+}
+
+/*
+ * Check what the call did with the requests, and track them: the first
+ * @out->submitted were queued, the next failed with -@out->error, the
+ * rest were not looked at. @out is NULL when it could not be written back.
+ * @shared: another process held the file when the call was made.
+ */
+static void batch_submits(struct fuzz_proc *p, int slot,
+			  const struct batch *bt, enum fuzz_ptr ptr,
+			  const struct kcancel_batch *out, bool shared)
+{
+	int fd = fd_of(p, slot), file = file_of(p, slot);
+	const struct kcancel_batch *b = &bt->b;
+	const size_t sz = sizeof(struct kcancel_submit);
+	struct kcancel_submit now[FUZZ_BATCH_ENTRIES];
+	bool at_all = batch_submits_at_all(bt, ptr), err_known = false;
+	u64 ids[FUZZ_BATCH_ENTRIES];
+	enum fuzz_ptr kind;
+	const char *bad;
+	unsigned int i, j;
+	int err = 0;
+	u32 k = 0, exp;
+
+	/* The requests as they are now: the driver wrote their ids. */
+	for (i = 0; i < bt->n; i++) {
+		kind = entry_kind(&bt->subs_at, i);
+		now[i] = bt->subs[i].s;
+		if (kind == FP_VALID || kind == FP_READONLY)
+			memcpy(&now[i], bt->subs_at.local + i * sz, sz);
+	}
+	if (at_all && out) {
+		err = -out->error;
+		bad = NULL;
+		if (out->submitted > b->nr_submits)
+			bad = "submitted is above nr_submits";
+		else if ((out->submitted < b->nr_submits && !out->error) ||
+			 (out->submitted == b->nr_submits && out->error))
+			bad = "error is 0 if and only if all were submitted";
+		if (bad) {
+			p->st->wrong++;
+			diag(p, "batch: %s: nr_submits %u submitted %u error %d\n",
+			     bad, b->nr_submits, out->submitted, out->error);
+		} else {
+			k = out->submitted;
+			err_known = true;
+		}
+		if (err_known && err &&
+		    (err < 0 || !call_documents(FC_SUBMIT, err))) {
+			p->st->undocumented++;
+			diag(p, "batch: error %d, not an errno of KCANCEL_IOC_SUBMIT\n",
+			     out->error);
+		}
+	}
+	if (at_all && !err_known)
+		k = queued_by_ids(bt, now);
+
+	for (i = 0; i < bt->n; i++) {
+		const struct sub *sb = &bt->subs[i];
+		bool changed = now[i].id != sb->s.id;
+
+		kind = entry_kind(&bt->subs_at, i);
+		exp = i < b->nr_submits ?
+		      submit_expect(p, file, sb, kind, false, shared) : 0;
+		bad = NULL;
+		if (i < k) {
+			ids[i] = now[i].id;
+			for (j = 0; j < i && ids[j] != ids[i]; j++)
+				;
+			if (!(exp & EXP_OK))
+				bad = "queued, wrongly";
+			else if (!changed || !now[i].id)
+				bad = "queued without an id written";
+			else if (j < i)
+				bad = "queued with the id of another request";
+			if (bad) {
+				p->st->wrong++;
+				entry_diag(p, bt, fd, i, kind, bad, 0, exp,
+					   now[i].id);
+			}
+			if (bt->entered[i])
+				track_submitted(p, sb->s.tag, file, true,
+						changed && now[i].id,
+						now[i].id);
+			continue;
+		}
+		if (i == k && err_known && k < b->nr_submits) {
+			/* The one that failed, with error. */
+			if (err > 0 && call_documents(FC_SUBMIT, err) &&
+			    !(exp & xbit(err))) {
+				p->st->wrong++;
+				entry_diag(p, bt, fd, i, kind,
+					   "error is the wrong outcome", err,
+					   exp, now[i].id);
+			}
+		} else if (changed) {
+			p->st->wrong++;
+			entry_diag(p, bt, fd, i, kind,
+				   "not reached, but its id was written", 0,
+				   0, now[i].id);
+		}
+		if (bt->entered[i])
+			track_submitted(p, sb->s.tag, file, false, false, 0);
+	}
+}
+
+/* Check and track the @ret events the call reaped. */
+static void batch_events(struct fuzz_proc *p, int file, const struct batch *bt,
+			 int ret)
+{
+	const struct place *ev = &bt->events_at;
+	size_t room = ev->kind == FP_READONLY ? 0 : ev->room;
+	size_t n = ret, sz = sizeof(struct kcancel_event), i;
+	struct kcancel_event e;
+
+	if (n > bt->b.max_events || n * sz > room) {
+		p->st->wrong++;
+		diag(p, "batch: %d events reaped, max_events %u, room for %zu\n",
+		     ret, bt->b.max_events, room / sz);
+		n = room / sz < bt->b.max_events ? room / sz : bt->b.max_events;
+		if (n > (size_t)ret)
+			n = ret;
+	}
+	for (i = 0; i < n; i++) {
+		memcpy(&e, ev->local + i * sz, sz);
+		track_event(p, file, &e, FR_BATCH);
+	}
+}
+
+/*
+ * A batch could not write the first event that was ready: EFAULT, and the
+ * event must still be there, for this batch, which only looks.
+ */
+static void batch_again(struct fuzz_proc *p, int slot)
+{
+	struct kcancel_batch b = { .max_events = 1 };
+	int fd = fd_of(p, slot), err = 0, ret;
+	struct kcancel_event e;
+	char desc[DESC_LEN];
+	struct place pl, epl;
+	const char *bad;
+
+	place(p, &epl, FP_VALID, p->zoo->events, p->zoo->events_guard,
+	      sizeof(e));
+	b.events = epl.addr;
+	place_arg(p, &pl, FP_VALID, &b, sizeof(b));
+	ret = ioctl(fd, KCANCEL_IOC_BATCH, pl.addr);
+	if (ret < 0)
+		err = errno;
+	bad = judge(p, FC_BATCH, err, EXP_OK);
+	if (!bad && ret != 1) {
+		p->st->wrong++;
+		bad = "the event it could not write is gone";
+	}
+	if (bad || p->cfg->verbose) {
+		snprintf(desc, sizeof(desc),
+			 "fd %d max_events 1 (after EFAULT) = %d", fd, ret);
+		report(p, FC_BATCH, err, EXP_OK, bad, desc);
+	}
+	if (ret != 1)
+		return;
+	memcpy(&e, epl.local, sizeof(e));
+	track_event(p, file_of(p, slot), &e, FR_BATCH);
+}
+
+/**
+ * call_batch() - KCANCEL_IOC_BATCH
+ * @p: the process.
+ * @slot: the descriptor slot to use.
+ */
+void call_batch(struct fuzz_proc *p, int slot)
+{
+	int fd = fd_of(p, slot), file = file_of(p, slot), err = 0, ret;
+	enum fuzz_ptr ptr = pick_ptr(p);
+	bool shared = file_shared(p, file), known;
+	struct kcancel_batch out;
+	char desc[DESC_LEN];
+	struct batch bt;
+	const char *bad;
+	struct place pl;
+	u32 exp;
+
+	gen_batch(p, &bt, file, ptr, shared);
+	if (!batch_enter(p, file, &bt, ptr))
+		return;
+	exp = batch_expect(&bt, ptr);
+	place_arg(p, &pl, ptr, &bt.b, sizeof(bt.b));
+	ret = ioctl(fd, KCANCEL_IOC_BATCH, pl.addr);
+	if (ret < 0)
+		err = errno;
+	bad = judge(p, FC_BATCH, err, exp);
+	/* Whether submitted and error were written back. */
+	known = batch_submits_at_all(&bt, ptr) && ptr_writable(ptr) &&
+		(!err || err == EINTR || err == EFAULT);
+	if (known)
+		fetch_arg(&pl, &out, sizeof(out));
+	if (bad || p->cfg->verbose) {
+		desc_batch(desc, &bt, fd, ptr, ret, known ? &out : NULL);
+		report(p, FC_BATCH, err, exp, bad, desc);
+	}
+	batch_submits(p, slot, &bt, ptr, known ? &out : NULL, shared);
+	if (!err)
+		batch_events(p, file, &bt, ret);
+	/* The events could not be written: the first stays. */
+	if (err == EFAULT && known && (exp & EXP_EFAULT) && !shared)
+		batch_again(p, slot);
+}
+
 /**
  * call_info() - KCANCEL_IOC_INFO: it must say what it said at the start
  * @p: the process.
@@ -903,7 +1412,7 @@ void call_info(struct fuzz_proc *p, int slot)
 
 static const unsigned int real_cmds[] = {
 	KCANCEL_IOC_SUBMIT, KCANCEL_IOC_SUBMIT_WAIT, KCANCEL_IOC_CANCEL,
-	KCANCEL_IOC_WAIT, KCANCEL_IOC_INFO,
+	KCANCEL_IOC_WAIT, KCANCEL_IOC_INFO, KCANCEL_IOC_BATCH,
 };
 
 #ifndef FS_IOC_GETFSUUID

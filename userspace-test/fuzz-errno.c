@@ -34,6 +34,8 @@ static const struct call_doc call_docs[FC_NR] = {
 			     { EINVAL, EFAULT, EAGAIN, ENOMEM, ENODEV, EINTR } },
 	[FC_CANCEL] = { "cancel", { EALREADY, ENOENT, EINVAL, EFAULT } },
 	[FC_WAIT] = { "wait", { ETIMEDOUT, EINTR, ENOENT, EINVAL, EFAULT } },
+	/* A submit's own errno goes to error, not to the call. */
+	[FC_BATCH] = { "batch", { EINVAL, EFAULT, EINTR } },
 	[FC_INFO] = { "info", { EFAULT } },
 	/* "Any other command". */
 	[FC_BAD_IOCTL] = { "bad_ioctl", { ENOTTY } },

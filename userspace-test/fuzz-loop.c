@@ -293,11 +293,12 @@ static void step_fork(struct fuzz_proc *p, int slot)
  * step in twenty submits one.
  */
 static const struct fuzz_step steps[] = {
-	{ 2923, call_bad_ioctl },
+	{ 2523, call_bad_ioctl },
 	{ 1300, step_submit },
 	{ 60, step_submit_wait },
 	{ 1500, call_cancel },
 	{ 1300, call_wait },
+	{ 400, call_batch },
 	{ 1500, step_read },
 	{ 700, call_poll },
 	{ 600, call_info },

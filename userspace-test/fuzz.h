@@ -58,6 +58,7 @@ typedef __u64 u64;
  * @FC_SUBMIT_WAIT: KCANCEL_IOC_SUBMIT_WAIT.
  * @FC_CANCEL: KCANCEL_IOC_CANCEL.
  * @FC_WAIT: KCANCEL_IOC_WAIT.
+ * @FC_BATCH: KCANCEL_IOC_BATCH.
  * @FC_INFO: KCANCEL_IOC_INFO.
  * @FC_BAD_IOCTL: any other ioctl number, the real ones with another size
  *	or direction included.
@@ -72,6 +73,7 @@ enum fuzz_call {
 	FC_SUBMIT_WAIT,
 	FC_CANCEL,
 	FC_WAIT,
+	FC_BATCH,
 	FC_INFO,
 	FC_BAD_IOCTL,
 	FC_READ,
@@ -84,12 +86,14 @@ enum fuzz_call {
  * @FR_READ: by read().
  * @FR_WAIT: by KCANCEL_IOC_WAIT.
  * @FR_SUBMIT_WAIT: written back by KCANCEL_IOC_SUBMIT_WAIT.
+ * @FR_BATCH: by KCANCEL_IOC_BATCH.
  * @FR_NR: the number of ways.
  */
 enum fuzz_reap {
 	FR_READ,
 	FR_WAIT,
 	FR_SUBMIT_WAIT,
+	FR_BATCH,
 	FR_NR,
 };
 
@@ -314,6 +318,13 @@ static inline bool ptr_user(enum fuzz_ptr k)
  * @split: a private page, then a read-only one: a KCANCEL_IOC_SUBMIT_WAIT
  *	argument whose request ends with the first, its done in the second,
  *	see place_split().
+ * @batch: a private page for the requests of a KCANCEL_IOC_BATCH, apart
+ *	from its structure (in @arg): the driver writes their ids. Then
+ *	@batch_guard.
+ * @batch_guard: a PROT_NONE page.
+ * @events: a private page for the events a KCANCEL_IOC_BATCH reaps, then
+ *	@events_guard.
+ * @events_guard: a PROT_NONE page.
  * @alias_rw: one shared page per stats slot, writable...
  * @alias_ro: ...and the same pages mapped read-only.
  * @page: the page size.
@@ -324,6 +335,10 @@ struct fuzz_zoo {
 	u8 *dma;
 	u8 *dma_guard;
 	u8 *split;
+	u8 *batch;
+	u8 *batch_guard;
+	u8 *events;
+	u8 *events_guard;
 	u8 *alias_rw;
 	u8 *alias_ro;
 	size_t page;
@@ -480,6 +495,9 @@ void place_split(struct fuzz_proc *p, struct place *pl,
 /* Room for the description of a call. */
 #define DESC_LEN		400
 
+/* Requests a KCANCEL_IOC_BATCH of the fuzzer carries, at most. */
+#define FUZZ_BATCH_ENTRIES	8
+
 /* fuzz-calls.c */
 void count_call(struct fuzz_proc *p, enum fuzz_call call, int err);
 const char *judge(struct fuzz_proc *p, enum fuzz_call call, int err, u32 exp);
@@ -489,6 +507,7 @@ void mark_cancel_won(struct fuzz_proc *p, u64 tag);
 void call_submit(struct fuzz_proc *p, int slot, bool wait);
 void call_cancel(struct fuzz_proc *p, int slot);
 void call_wait(struct fuzz_proc *p, int slot);
+void call_batch(struct fuzz_proc *p, int slot);
 void call_info(struct fuzz_proc *p, int slot);
 void call_bad_ioctl(struct fuzz_proc *p, int slot);
 void call_flood(struct fuzz_proc *p, int slot);

@@ -227,7 +227,7 @@ static int map_zoo(struct fuzz_zoo *z)
 
 	z->page = sysconf(_SC_PAGESIZE);
 	aliases = FUZZ_MAX_SLOTS * z->page;
-	base = map_anon(8 * z->page, MAP_PRIVATE);
+	base = map_anon(12 * z->page, MAP_PRIVATE);
 	if (!base)
 		return -1;
 	z->arg = base;
@@ -235,8 +235,14 @@ static int map_zoo(struct fuzz_zoo *z)
 	z->dma = base + 3 * z->page;
 	z->dma_guard = base + 5 * z->page;
 	z->split = base + 6 * z->page;
+	z->batch = base + 8 * z->page;
+	z->batch_guard = base + 9 * z->page;
+	z->events = base + 10 * z->page;
+	z->events_guard = base + 11 * z->page;
 	if (mprotect(z->arg_guard, z->page, PROT_NONE) ||
 	    mprotect(z->dma_guard, z->page, PROT_NONE) ||
+	    mprotect(z->batch_guard, z->page, PROT_NONE) ||
+	    mprotect(z->events_guard, z->page, PROT_NONE) ||
 	    mprotect(z->split + z->page, z->page, PROT_READ))
 		return -1;
 	fd = memfd_create(PROG, MFD_CLOEXEC);
@@ -365,8 +371,8 @@ static void print_json(const struct fuzz_config *cfg,
 	}
 	printf("},\"events\":{\"read\":%llu,\"wait\":%llu,",
 	       st->events[FR_READ], st->events[FR_WAIT]);
-	printf("\"submit_wait\":%llu,\"status\":",
-	       st->events[FR_SUBMIT_WAIT]);
+	printf("\"submit_wait\":%llu,\"batch\":%llu,\"status\":",
+	       st->events[FR_SUBMIT_WAIT], st->events[FR_BATCH]);
 	json_counts(stdout, st->status);
 	printf("}");
 	for (i = 0; i < ARRAY_SIZE(counters); i++)
@@ -417,9 +423,9 @@ static void print_summary(const struct fuzz_stats *st, double secs)
 	size_t i;
 
 	print_table(st);
-	printf("events: %llu read, %llu by wait, %llu by submit_wait; status:",
+	printf("events: %llu read, %llu by wait, %llu by submit_wait, %llu by batch; status:",
 	       st->events[FR_READ], st->events[FR_WAIT],
-	       st->events[FR_SUBMIT_WAIT]);
+	       st->events[FR_SUBMIT_WAIT], st->events[FR_BATCH]);
 	for (s = 0; s < FUZZ_ERR_SLOTS; s++)
 		if (st->status[s])
 			printf(" %s %llu", slot_name(s, name, sizeof(name)),

@@ -244,6 +244,7 @@ static void sum_counters(struct stress_stats *tot, const struct stress_stats *s)
 	tot->dma_unchecked += stat_read(&s->dma_unchecked);
 	tot->inflight += stat_read(&s->inflight);
 	tot->reads += stat_read(&s->reads);
+	tot->batches += stat_read(&s->batches);
 	for (op = 1; op <= KCANCEL_OP_MAX; op++) {
 		struct op_stats *t = &tot->op[op];
 		const struct op_stats *o = &s->op[op];

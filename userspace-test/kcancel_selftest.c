@@ -199,6 +199,14 @@ static int kc_wait(int fd, u64 id, u64 timeout_ns, struct kcancel_event *ev)
 	return ret;
 }
 
+/* KCANCEL_IOC_BATCH of @b: how many events it reaped, or a negative errno. */
+static int kc_batch(int fd, struct kcancel_batch *b)
+{
+	int ret = ioctl(fd, KCANCEL_IOC_BATCH, b);
+
+	return ret < 0 ? -errno : ret;
+}
+
 /* read() of up to @n events: how many came, or a negative errno. */
 static int kc_read(int fd, struct kcancel_event *ev, size_t n)
 {
@@ -711,6 +719,7 @@ static int kc_child_step(int status)
 TEST_F(kcancel, info_fields)
 {
 	struct kcancel_info info;
+	struct kcancel_batch b;
 	char path[PATH_MAX + 16], backend[32];
 	u32 reserved = 0;
 	unsigned int i;
@@ -735,6 +744,11 @@ TEST_F(kcancel, info_fields)
 	snprintf(path, sizeof(path), "%s/backend", self->sys);
 	ASSERT_EQ(0, kc_read_line(path, backend, sizeof(backend)));
 	EXPECT_STREQ(variant->backend, backend);
+	/* Version 2 has KCANCEL_IOC_BATCH: a batch of nothing does nothing. */
+	memset(&b, 0, sizeof(b));
+	EXPECT_EQ(0, kc_batch(self->fd, &b));
+	EXPECT_EQ(0U, b.submitted);
+	EXPECT_EQ(0, b.error);
 }
 
 TEST_F(kcancel, info_bad_pointer)
@@ -760,7 +774,8 @@ TEST_F(kcancel, ioctl_unknown_number)
 	const unsigned long cmds[] = {
 		_IO(KCANCEL_IOC_MAGIC, 0),
 		_IOWR(KCANCEL_IOC_MAGIC, 0, struct kcancel_submit),
-		_IOWR(KCANCEL_IOC_MAGIC, 6, struct kcancel_submit),
+		_IOWR(KCANCEL_IOC_MAGIC, 7, struct kcancel_submit),
+		_IOWR(KCANCEL_IOC_MAGIC, 7, struct kcancel_batch),
 		_IOR(KCANCEL_IOC_MAGIC, 0xff, struct kcancel_info),
 		_IOWR(KCANCEL_IOC_MAGIC + 1, 1, struct kcancel_submit),
 		_IOR(KCANCEL_IOC_MAGIC - 1, 5, struct kcancel_info),
@@ -794,6 +809,10 @@ TEST_F(kcancel, ioctl_wrong_size_or_direction)
 		_IOW(KCANCEL_IOC_MAGIC, 5, struct kcancel_info),
 		_IOR(KCANCEL_IOC_MAGIC, 5, __u32),
 		_IO(KCANCEL_IOC_MAGIC, 5),
+		_IOWR(KCANCEL_IOC_MAGIC, 6, struct kcancel_submit),
+		_IOR(KCANCEL_IOC_MAGIC, 6, struct kcancel_batch),
+		_IOW(KCANCEL_IOC_MAGIC, 6, struct kcancel_batch),
+		_IO(KCANCEL_IOC_MAGIC, 6),
 	};
 	struct kcancel_submit s[8];
 	unsigned int i;
@@ -2226,6 +2245,691 @@ TEST_F_TIMEOUT(kcancel, submit_wait_fatal_signal, 120)
 	EXPECT_EQ(max, n)
 		TH_LOG("%u submits before EAGAIN, max_pending %u, after %u killed waiters",
 		       n, max, KC_KILLS);
+}
+
+/* ---- KCANCEL_IOC_BATCH ------------------------------------------------ */
+
+/* The entries of a batch test, at most. */
+#define KC_BATCH_N		16
+/* A wait that a batch which must not wait would make plain. */
+#define KC_LONG_WAIT_NS		(10 * NSEC_PER_SEC)
+
+/*
+ * A batch of the @nr requests at @subs, reaping up to @max events into @ev
+ * and waiting for @min of them at most @timeout_ns. Its out fields hold
+ * garbage: the call must write them.
+ */
+static void kc_batch_init(struct kcancel_batch *b, struct kcancel_submit *subs,
+			  u32 nr, struct kcancel_event *ev, u32 max, u32 min,
+			  u64 timeout_ns)
+{
+	memset(b, 0, sizeof(*b));
+	b->submits = (uintptr_t)subs;
+	b->events = (uintptr_t)ev;
+	b->nr_submits = nr;
+	b->max_events = max;
+	b->min_events = min;
+	b->timeout_ns = timeout_ns;
+	b->submitted = 0xa5a5a5a5;
+	b->error = 0x5a5a5a5a;
+}
+
+/*
+ * Entry @i of a batch: a factorial of @i % 13 if @i is even, else a
+ * doorbell; its id 0, so that a queued entry shows by its id.
+ */
+static void kc_batch_entry(struct kcancel_submit *s, unsigned int i)
+{
+	memset(s, 0, sizeof(*s));
+	s->tag = 0xba7c0000ULL + i;
+	if (i % 2) {
+		s->op = KCANCEL_OP_DOORBELL;
+		s->arg = (i + 1) * 0x9e3779b97f4a7c15ULL;
+	} else {
+		s->op = KCANCEL_OP_FACTORIAL;
+		s->arg = i % (KCANCEL_FACTORIAL_MAX + 1);
+	}
+}
+
+static void kc_batch_entries(struct kcancel_submit *subs, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		kc_batch_entry(&subs[i], i);
+}
+
+/* What an entry of kc_batch_entry() completes with. */
+static u64 kc_entry_result(const struct kcancel_submit *s)
+{
+	return s->op == KCANCEL_OP_FACTORIAL ? kc_fact[s->arg] : s->arg;
+}
+
+/*
+ * Of the @n entries at @subs, whose ids were 0, the first @k were queued:
+ * each has an id, given out in order. Those after entry @k were not
+ * looked at: their ids are still 0.
+ */
+static void kc_expect_queued(struct __test_metadata *_metadata,
+			     const struct kcancel_submit *subs, unsigned int n,
+			     unsigned int k)
+{
+	unsigned int i;
+
+	for (i = 0; i < k; i++) {
+		EXPECT_NE(0ULL, subs[i].id)
+			TH_LOG("entry %u was queued, its id is 0", i);
+		if (i) {
+			EXPECT_LT(subs[i - 1].id, subs[i].id)
+				TH_LOG("entry %u", i);
+		}
+	}
+	for (i = k + 1; i < n; i++) {
+		EXPECT_EQ(0ULL, subs[i].id)
+			TH_LOG("entry %u, after the one that failed", i);
+	}
+}
+
+/*
+ * Check @nev events against the first @n entries at @subs: each is the
+ * event of one of them, with its tag, op and result, and none comes twice
+ * (@seen, per entry, across calls).
+ */
+static void kc_check_batch_events(struct __test_metadata *_metadata,
+				  const struct kcancel_submit *subs,
+				  unsigned int n, const struct kcancel_event *ev,
+				  unsigned int nev, bool *seen)
+{
+	unsigned int i, j;
+
+	for (j = 0; j < nev; j++) {
+		for (i = 0; i < n && subs[i].id != ev[j].id; i++)
+			;
+		ASSERT_GT(n, i)
+			TH_LOG("event of id %llu tag %#llx: not of a queued entry",
+			       ev[j].id, ev[j].tag);
+		EXPECT_FALSE(seen[i]) TH_LOG("second event of id %llu", ev[j].id);
+		seen[i] = true;
+		kc_expect_event(_metadata, &ev[j], subs[i].id, subs[i].tag,
+				subs[i].op, 0, kc_entry_result(&subs[i]));
+	}
+}
+
+/*
+ * The first @k entries at @subs were queued, and a batch reaped @got
+ * events into @ev: the others come to read(), and then nothing more. Each
+ * entry has exactly one event.
+ */
+static void kc_expect_batch_events(struct __test_metadata *_metadata,
+				   KC_FIXTURE *self,
+				   const struct kcancel_submit *subs,
+				   unsigned int k,
+				   const struct kcancel_event *ev,
+				   unsigned int got)
+{
+	struct kcancel_event rest[KC_BATCH_N];
+	bool seen[KC_BATCH_N] = { false };
+
+	ASSERT_GE((unsigned int)KC_BATCH_N, k);
+	ASSERT_GE(k, got) TH_LOG("%u events reaped, %u requests queued", got, k);
+	kc_check_batch_events(_metadata, subs, k, ev, got, seen);
+	ASSERT_EQ(0, kc_read_all(self->fd, rest, k - got));
+	kc_check_batch_events(_metadata, subs, k, rest, k - got, seen);
+	/* Had an entry after them been queued, its event would be there. */
+	kc_settle(self);
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+TEST_F(kcancel, batch_submit_and_reap)
+{
+	struct kcancel_submit subs[KC_BATCH_N];
+	struct kcancel_event ev[KC_BATCH_N + 1], extra;
+	bool seen[KC_BATCH_N] = { false };
+	struct kcancel_batch b;
+
+	kc_batch_entries(subs, KC_BATCH_N);
+	memset(ev, KC_SENTINEL, sizeof(ev));
+	kc_batch_init(&b, subs, KC_BATCH_N, ev, KC_BATCH_N, KC_BATCH_N,
+		      KCANCEL_WAIT_FOREVER);
+	ASSERT_EQ(KC_BATCH_N, kc_batch(self->fd, &b));
+	EXPECT_EQ((u32)KC_BATCH_N, b.submitted);
+	EXPECT_EQ(0, b.error);
+	kc_expect_queued(_metadata, subs, KC_BATCH_N, KC_BATCH_N);
+	kc_check_batch_events(_metadata, subs, KC_BATCH_N, ev, KC_BATCH_N,
+			      seen);
+	/* No more than max_events are written. */
+	EXPECT_TRUE(kc_is_filled((u8 *)&ev[KC_BATCH_N], KC_SENTINEL,
+				 sizeof(ev[0])));
+	/* Reaped by the batch, once: nothing is left for anyone. */
+	EXPECT_EQ(-EAGAIN, kc_read_nb(self->fd, &extra, 1));
+	EXPECT_EQ(0, kc_poll(self->fd, 0));
+	EXPECT_EQ(-ENOENT, kc_wait(self->fd, subs[0].id, 0, NULL));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, subs[1].id));
+}
+
+/*
+ * Entry 5 is invalid (its op, a reserved field, a field its op does not
+ * take): the five before it are queued, it and those after are not, and
+ * error says why. The call does not fail, and reaps without waiting:
+ * min_events could never be reached.
+ */
+TEST_F(kcancel, batch_partial_einval)
+{
+	enum { K = 5 };
+	struct kcancel_submit subs[KC_BATCH_N];
+	struct kcancel_event ev[KC_BATCH_N];
+	struct kcancel_batch b;
+	unsigned int round;
+	u64 t0, took;
+	int ret;
+
+	for (round = 0; round < 3; round++) {
+		kc_batch_entries(subs, KC_BATCH_N);
+		if (round == 0)
+			subs[K].op = KCANCEL_OP_MAX + 1;
+		else if (round == 1)
+			subs[K].reserved[1] = 1;
+		else
+			subs[K].len = 1;	/* a doorbell's */
+		kc_batch_init(&b, subs, KC_BATCH_N, ev, KC_BATCH_N, KC_BATCH_N,
+			      KC_LONG_WAIT_NS);
+		t0 = kc_now_ns();
+		ret = kc_batch(self->fd, &b);
+		took = kc_now_ns() - t0;
+		ASSERT_LE(0, ret) TH_LOG("round %u: %s", round, strerror(-ret));
+		EXPECT_EQ((u32)K, b.submitted) TH_LOG("round %u", round);
+		EXPECT_EQ(-EINVAL, b.error) TH_LOG("round %u", round);
+		EXPECT_GT(KC_LONG_WAIT_NS / 2, took)
+			TH_LOG("round %u: a batch whose submit failed waited %llu ms",
+			       round, took / NSEC_PER_MSEC);
+		kc_expect_queued(_metadata, subs, KC_BATCH_N, K);
+		kc_expect_batch_events(_metadata, self, subs, K, ev, ret);
+	}
+}
+
+/*
+ * The file holds max_pending - 3 requests: a batch of 8 queues 3, and its
+ * fourth entry gets EAGAIN. Then every request of the file, those of the
+ * batch and those before it, has exactly one event.
+ */
+TEST_F_TIMEOUT(kcancel, batch_partial_eagain, 120)
+{
+	unsigned int max = self->info.max_pending, fill, i, got;
+	struct kcancel_submit subs[8];
+	struct kcancel_event *ev;
+	struct kcancel_batch b;
+	bool seen[8] = { false };
+	bool *filled;
+	int *cancel;
+	u64 *ids;
+	int ret;
+
+	if (max > 65536)
+		SKIP(return, "max_pending is %u: too many to fill", max);
+	if (max < 4)
+		SKIP(return, "max_pending is %u: too few for a partial batch",
+		     max);
+	fill = max - 3;
+	ids = calloc(fill, sizeof(*ids));
+	cancel = calloc(fill, sizeof(*cancel));
+	filled = calloc(fill, sizeof(*filled));
+	ev = calloc(max, sizeof(*ev));
+	ASSERT_NE(NULL, ids);
+	ASSERT_NE(NULL, cancel);
+	ASSERT_NE(NULL, filled);
+	ASSERT_NE(NULL, ev);
+	/* DMAs: all but the first few stay queued, and are quick to cancel. */
+	for (i = 0; i < fill; i++) {
+		ASSERT_EQ(0, kc_submit_dma(self->fd, KCANCEL_OP_DMA_FROM_DEV,
+					   kc_scratch, 1, 0, i, &ids[i]))
+			TH_LOG("submit %u of %u", i + 1, fill);
+	}
+	kc_batch_entries(subs, 8);
+	kc_batch_init(&b, subs, 8, ev, 8, 0, 0);
+	ret = kc_batch(self->fd, &b);
+	ASSERT_LE(0, ret) TH_LOG("%s", strerror(-ret));
+	EXPECT_EQ(3U, b.submitted);
+	EXPECT_EQ(-EAGAIN, b.error);
+	kc_expect_queued(_metadata, subs, 8, 3);
+	got = ret;
+	/* The DMAs whose events the batch reaped have completed... */
+	for (i = 0; i < got; i++) {
+		if (ev[i].tag < fill)
+			cancel[ev[i].tag] = -EALREADY;
+	}
+	/* ...the others are slow: cancel them, and reap everything. */
+	for (i = 0; i < fill; i++) {
+		if (cancel[i])
+			continue;
+		cancel[i] = kc_cancel(self->fd, ids[i]);
+		EXPECT_TRUE(cancel[i] == 0 || cancel[i] == -EALREADY)
+			TH_LOG("cancel of DMA %u: %d", i, cancel[i]);
+	}
+	ASSERT_EQ(0, kc_read_all(self->fd, ev + got, fill + 3 - got));
+	for (i = 0; i < fill + 3; i++) {
+		if (ev[i].tag >= fill) {
+			kc_check_batch_events(_metadata, subs, 3, &ev[i], 1, seen);
+			continue;
+		}
+		ASSERT_EQ(ids[ev[i].tag], ev[i].id);
+		EXPECT_FALSE(filled[ev[i].tag])
+			TH_LOG("second event of id %llu", ev[i].id);
+		filled[ev[i].tag] = true;
+		kc_expect_event(_metadata, &ev[i], ids[ev[i].tag], ev[i].tag,
+				KCANCEL_OP_DMA_FROM_DEV,
+				cancel[ev[i].tag] ? 0 : -ECANCELED,
+				cancel[ev[i].tag] ? 1 : 0);
+	}
+	kc_settle(self);
+	kc_expect_no_event(_metadata, self->fd);
+	free(ids);
+	free(cancel);
+	free(filled);
+	free(ev);
+}
+
+/*
+ * The array of requests runs into a PROT_NONE page: entry k starts in it,
+ * or straddles it. The entries before it are queued, it gets EFAULT, and
+ * the call still reaps without waiting.
+ */
+TEST_F(kcancel, batch_entry_unreadable)
+{
+	const size_t sz = sizeof(struct kcancel_submit);
+	const struct { unsigned int k; size_t ok; } cases[] = {
+		{ 3, 3 * sz }, { 2, 2 * sz + 8 },
+		{ 4, 4 * sz + offsetof(struct kcancel_submit, id) }, { 0, 0 },
+	};
+	struct kcancel_submit local[KC_BATCH_N], *subs;
+	struct kcancel_event ev[KC_BATCH_N];
+	struct kcancel_batch b;
+	unsigned int i, k;
+	u64 t0, took;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		k = cases[i].k;
+		subs = kc_guarded(sizeof(local), cases[i].ok);
+		ASSERT_NE(NULL, subs);
+		kc_batch_entries(local, KC_BATCH_N);
+		memcpy(subs, local, cases[i].ok);
+		kc_batch_init(&b, subs, KC_BATCH_N, ev, KC_BATCH_N, KC_BATCH_N,
+			      KC_LONG_WAIT_NS);
+		t0 = kc_now_ns();
+		ret = kc_batch(self->fd, &b);
+		took = kc_now_ns() - t0;
+		ASSERT_LE(0, ret) TH_LOG("entry %u: %s", k, strerror(-ret));
+		EXPECT_EQ(k, b.submitted);
+		EXPECT_EQ(-EFAULT, b.error) TH_LOG("entry %u", k);
+		EXPECT_GT(KC_LONG_WAIT_NS / 2, took)
+			TH_LOG("entry %u: a batch whose submit failed waited %llu ms",
+			       k, took / NSEC_PER_MSEC);
+		/* Only the entries before k can be read. */
+		kc_expect_queued(_metadata, subs, k, k);
+		kc_expect_batch_events(_metadata, self, subs, k, ev, ret);
+	}
+}
+
+/*
+ * Entry k can be read, but its id cannot be written back: it is not
+ * queued (the id is written first) and gets EFAULT; those before it are
+ * queued.
+ */
+TEST_F(kcancel, batch_entry_id_unwritable)
+{
+	enum { K = 3 };
+	struct kcancel_submit local[KC_BATCH_N], *subs;
+	struct kcancel_event ev[KC_BATCH_N];
+	struct kcancel_batch b;
+	int ret;
+
+	/* Entry 3 from its id on, and those after, in a read-only page. */
+	kc_batch_entries(local, KC_BATCH_N);
+	subs = kc_split(local, sizeof(local), K * sizeof(local[0]) +
+			offsetof(struct kcancel_submit, id));
+	ASSERT_NE(NULL, subs);
+	kc_batch_init(&b, subs, KC_BATCH_N, ev, KC_BATCH_N, 0, 0);
+	ret = kc_batch(self->fd, &b);
+	ASSERT_LE(0, ret) TH_LOG("%s", strerror(-ret));
+	EXPECT_EQ((u32)K, b.submitted);
+	EXPECT_EQ(-EFAULT, b.error);
+	kc_expect_queued(_metadata, subs, KC_BATCH_N, K);
+	kc_expect_batch_events(_metadata, self, subs, K, ev, ret);
+
+	/* All of the array read-only: the first entry fails. */
+	subs = kc_readonly(local, sizeof(local));
+	ASSERT_NE(NULL, subs);
+	kc_batch_init(&b, subs, KC_BATCH_N, ev, KC_BATCH_N, 0, 0);
+	ret = kc_batch(self->fd, &b);
+	ASSERT_LE(0, ret) TH_LOG("%s", strerror(-ret));
+	EXPECT_EQ(0U, b.submitted);
+	EXPECT_EQ(-EFAULT, b.error);
+	kc_expect_batch_events(_metadata, self, subs, 0, ev, ret);
+}
+
+/*
+ * What the call refuses: EINVAL for the structure's fields, EFAULT for a
+ * structure that cannot be read. Either way nothing is submitted, and an
+ * event that is ready is not reaped.
+ */
+TEST_F(kcancel, batch_bad_struct)
+{
+	static const char *const what[] = {
+		"flags 1", "flags 0x80000000", "reserved[0]", "reserved[1]",
+		"nr_submits KCANCEL_BATCH_MAX + 1", "nr_submits UINT32_MAX",
+		"max_events KCANCEL_BATCH_MAX + 1", "max_events UINT32_MAX",
+		"min_events above max_events", "min_events 1, max_events 0",
+	};
+	struct kcancel_submit subs[4];
+	struct kcancel_event ev[4], *many;
+	struct kcancel_batch b, *guarded;
+	void *unmapped = kc_unmapped();
+	unsigned int i, j;
+	u64 ready;
+
+	ASSERT_NE(NULL, unmapped);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 6, 6, &ready));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	for (i = 0; i < ARRAY_SIZE(what); i++) {
+		kc_batch_entries(subs, 4);
+		kc_batch_init(&b, subs, 4, ev, 4, 1, KC_LONG_WAIT_NS);
+		switch (i) {
+		case 0:
+			b.flags = 1;
+			break;
+		case 1:
+			b.flags = 0x80000000;
+			break;
+		case 2:
+			b.reserved[0] = 1;
+			break;
+		case 3:
+			b.reserved[1] = 1ULL << 63;
+			break;
+		case 4:
+			b.nr_submits = KCANCEL_BATCH_MAX + 1;
+			break;
+		case 5:
+			b.nr_submits = UINT32_MAX;
+			break;
+		case 6:
+			b.max_events = KCANCEL_BATCH_MAX + 1;
+			break;
+		case 7:
+			b.max_events = UINT32_MAX;
+			break;
+		case 8:
+			b.min_events = 5;
+			break;
+		default:
+			b.max_events = 0;
+			break;
+		}
+		EXPECT_EQ(-EINVAL, kc_batch(self->fd, &b)) TH_LOG("%s", what[i]);
+		for (j = 0; j < 4; j++) {
+			EXPECT_EQ(0ULL, subs[j].id)
+				TH_LOG("%s: entry %u has an id", what[i], j);
+		}
+	}
+
+	/* The structure cannot be read, all of it or its last field. */
+	kc_batch_entries(subs, 4);
+	kc_batch_init(&b, subs, 4, ev, 4, 0, 0);
+	guarded = kc_guarded(sizeof(b), offsetof(struct kcancel_batch,
+						 reserved[1]));
+	ASSERT_NE(NULL, guarded);
+	memcpy(guarded, &b, offsetof(struct kcancel_batch, reserved[1]));
+	EXPECT_EQ(-EFAULT, kc_batch(self->fd, NULL));
+	EXPECT_EQ(-EFAULT, kc_batch(self->fd, unmapped));
+	EXPECT_EQ(-EFAULT, kc_batch(self->fd, KC_KERNEL_ADDR));
+	EXPECT_EQ(-EFAULT, kc_batch(self->fd, guarded));
+	for (j = 0; j < 4; j++) {
+		EXPECT_EQ(0ULL, subs[j].id)
+			TH_LOG("entry %u has an id", j);
+	}
+
+	/* Nothing was reaped: the event is still there. Nor submitted. */
+	ASSERT_EQ(1, kc_read(self->fd, ev, 4));
+	kc_expect_event(_metadata, ev, ready, 6, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[6]);
+	kc_settle(self);
+	kc_expect_no_event(_metadata, self->fd);
+
+	/* The limits themselves are fine. */
+	many = calloc(KCANCEL_BATCH_MAX, sizeof(*many));
+	ASSERT_NE(NULL, many);
+	kc_batch_init(&b, NULL, 0, many, KCANCEL_BATCH_MAX, 0,
+		      KCANCEL_WAIT_FOREVER);
+	EXPECT_EQ(0, kc_batch(self->fd, &b));
+	kc_batch_entries(subs, 1);
+	kc_batch_init(&b, subs, 1, many, 1, 1, KCANCEL_WAIT_FOREVER);
+	ASSERT_EQ(1, kc_batch(self->fd, &b));
+	EXPECT_EQ(1U, b.submitted);
+	EXPECT_EQ(0, b.error);
+	kc_expect_event(_metadata, many, subs[0].id, subs[0].tag,
+			subs[0].op, 0, kc_entry_result(&subs[0]));
+	free(many);
+}
+
+/*
+ * The structure can be read, not written: the requests are queued, each
+ * with its id written, then submitted and error cannot be written back:
+ * EFAULT, and nothing was reaped.
+ */
+TEST_F(kcancel, batch_result_unwritable)
+{
+	struct kcancel_submit subs[2];
+	struct kcancel_event ev[4];
+	struct kcancel_batch b, *ro;
+	bool seen[2] = { false };
+	unsigned int i;
+	u64 ready;
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 4, 4, &ready));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	kc_batch_entries(subs, 2);
+	kc_batch_init(&b, subs, 2, ev, 4, 0, 0);
+	ro = kc_readonly(&b, sizeof(b));
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, kc_batch(self->fd, ro));
+	kc_expect_queued(_metadata, subs, 2, 2);
+	/* Three events: the one that was ready, and the batch's two. */
+	ASSERT_EQ(0, kc_read_all(self->fd, ev, 3));
+	for (i = 0; i < 3; i++) {
+		if (ev[i].id == ready)
+			kc_expect_event(_metadata, &ev[i], ready, 4,
+					KCANCEL_OP_FACTORIAL, 0, kc_fact[4]);
+		else
+			kc_check_batch_events(_metadata, subs, 2, &ev[i], 1,
+					      seen);
+	}
+	EXPECT_TRUE(seen[0] && seen[1]);
+	kc_settle(self);
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+/*
+ * The events cannot be written: EFAULT when not even the first ready one
+ * can be, and it stays for read(); a partial write returns what was
+ * written, and the rest stays. No event ready: nothing to write, no error.
+ */
+TEST_F(kcancel, batch_events_unwritable)
+{
+	const size_t sz = sizeof(struct kcancel_event);
+	struct kcancel_event ev[2], *none, *one;
+	struct kcancel_submit subs[1];
+	struct kcancel_batch b;
+	u64 ids[2];
+
+	none = kc_guarded(2 * sz, 0);
+	one = kc_guarded(2 * sz, sz);
+	ASSERT_NE(NULL, none);
+	ASSERT_NE(NULL, one);
+	kc_batch_init(&b, NULL, 0, none, 2, 0, 0);
+	EXPECT_EQ(0, kc_batch(self->fd, &b));
+
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 3, 3, &ids[0]));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	kc_batch_init(&b, NULL, 0, none, 2, 0, 0);
+	EXPECT_EQ(-EFAULT, kc_batch(self->fd, &b));
+	kc_batch_init(&b, NULL, 0, KC_KERNEL_ADDR, 2, 1, KC_LONG_WAIT_NS);
+	EXPECT_EQ(-EFAULT, kc_batch(self->fd, &b));
+	ASSERT_EQ(1, kc_read(self->fd, ev, 2));
+	kc_expect_event(_metadata, ev, ids[0], 3, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[3]);
+
+	/* Room for one: one, whether one or two were ready; then the other. */
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 7, 7, &ids[0]));
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 8, 8, &ids[1]));
+	kc_sync(_metadata, self->fd, KCANCEL_OP_FACTORIAL);
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	kc_batch_init(&b, NULL, 0, one, 2, 0, 0);
+	EXPECT_EQ(1, kc_batch(self->fd, &b));
+	ASSERT_EQ(1, kc_read(self->fd, ev, 2));
+	EXPECT_NE(one[0].id, ev[0].id);
+	EXPECT_TRUE(one[0].id == ids[0] || one[0].id == ids[1]);
+	EXPECT_TRUE(ev[0].id == ids[0] || ev[0].id == ids[1]);
+	if (self->parallel == 1) {
+		kc_expect_event(_metadata, one, ids[0], 7,
+				KCANCEL_OP_FACTORIAL, 0, kc_fact[7]);
+		kc_expect_event(_metadata, ev, ids[1], 8,
+				KCANCEL_OP_FACTORIAL, 0, kc_fact[8]);
+	}
+
+	/*
+	 * Submitted, waited for, and then the event cannot be written: the
+	 * submits stand and were written back; the event stays.
+	 */
+	kc_batch_entries(subs, 1);
+	kc_batch_init(&b, subs, 1, none, 1, 1, KC_LONG_WAIT_NS);
+	EXPECT_EQ(-EFAULT, kc_batch(self->fd, &b));
+	EXPECT_EQ(1U, b.submitted);
+	EXPECT_EQ(0, b.error);
+	kc_expect_queued(_metadata, subs, 1, 1);
+	kc_expect_batch_events(_metadata, self, subs, 1, ev, 0);
+}
+
+/*
+ * min_events is not reached within timeout_ns: the call returns what it
+ * reaped, without an error; the rest comes later, once.
+ */
+TEST_F(kcancel, batch_min_events_timeout)
+{
+	static u8 data[16];
+	struct kcancel_submit subs[1] = {
+		{
+			.op = KCANCEL_OP_DMA_TO_DEV,
+			.buf = (uintptr_t)data,
+			.len = sizeof(data),
+			.offset = 32,
+			.tag = 0xd3a,
+		},
+	};
+	struct kcancel_event ev[4];
+	struct kcancel_batch b;
+	u64 fact, t0;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_FACTORIAL, 9, 9, &fact));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	/* The DMA the batch submits stays queued behind the blockers. */
+	kc_block(_metadata, self);
+	kc_batch_init(&b, subs, 1, ev, 4, 2, 20 * NSEC_PER_MSEC);
+	t0 = kc_now_ns();
+	ASSERT_EQ(1, kc_batch(self->fd, &b));
+	/* It waited, rather than only looked (see wait_short_timeout). */
+	EXPECT_LE(2 * NSEC_PER_MSEC, kc_now_ns() - t0);
+	EXPECT_EQ(1U, b.submitted);
+	EXPECT_EQ(0, b.error);
+	EXPECT_NE(0ULL, subs[0].id);
+	kc_expect_event(_metadata, ev, fact, 9, KCANCEL_OP_FACTORIAL, 0,
+			kc_fact[9]);
+	/* timeout_ns 0 only looks. */
+	kc_batch_init(&b, NULL, 0, ev, 4, 1, 0);
+	EXPECT_EQ(0, kc_batch(self->fd, &b));
+	/* Nothing was cancelled: the DMA completes, and comes once. */
+	ASSERT_EQ(1, kc_read(self->fd, ev, 4));
+	kc_expect_event(_metadata, ev, subs[0].id, 0xd3a, KCANCEL_OP_DMA_TO_DEV,
+			0, sizeof(data));
+	EXPECT_EQ(-EAGAIN, kc_read_nb(self->fd, ev, 4));
+}
+
+/* nr_submits 0 reaps the events of requests submitted otherwise. */
+TEST_F(kcancel, batch_reap_only)
+{
+	enum { N = 5 };
+	struct kcancel_submit subs[N];
+	struct kcancel_event ev[8];
+	bool seen[N] = { false };
+	struct kcancel_batch b;
+	unsigned int i;
+	u64 id;
+
+	kc_batch_entries(subs, N);
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, kc_ioctl(self->fd, KCANCEL_IOC_SUBMIT, &subs[i]))
+			TH_LOG("submit %u", i);
+	}
+	kc_batch_init(&b, NULL, 0, ev, 8, N, KCANCEL_WAIT_FOREVER);
+	ASSERT_EQ(N, kc_batch(self->fd, &b));
+	EXPECT_EQ(0U, b.submitted);
+	EXPECT_EQ(0, b.error);
+	kc_check_batch_events(_metadata, subs, N, ev, N, seen);
+	/* Nothing left, nothing to wait for. */
+	kc_batch_init(&b, NULL, 0, ev, 8, 0, KCANCEL_WAIT_FOREVER);
+	EXPECT_EQ(0, kc_batch(self->fd, &b));
+	/* max_events 0 reaps none: the event stays. */
+	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 77, 77, &id));
+	ASSERT_EQ(POLLIN | POLLRDNORM, kc_poll(self->fd, 10000));
+	kc_batch_init(&b, NULL, 0, NULL, 0, 0, KCANCEL_WAIT_FOREVER);
+	EXPECT_EQ(0, kc_batch(self->fd, &b));
+	ASSERT_EQ(1, kc_read(self->fd, ev, 8));
+	kc_expect_event(_metadata, ev, id, 77, KCANCEL_OP_DOORBELL, 0, 77);
+}
+
+/*
+ * A signal while the batch waits and nothing was reaped: EINTR. The submit
+ * stands, as submitted says, and its request completes, once.
+ */
+TEST_F(kcancel, batch_signal)
+{
+	static u8 data[16];
+	struct kcancel_submit subs[1] = {
+		{
+			.op = KCANCEL_OP_DMA_TO_DEV,
+			.buf = (uintptr_t)data,
+			.len = sizeof(data),
+			.offset = 32,
+			.tag = 0x5191,
+		},
+	};
+	struct kcancel_batch b, again;
+	struct kcancel_event ev[4];
+	int ret, ret2;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	kc_block(_metadata, self);
+	kc_batch_init(&b, subs, 1, ev, 4, 1, KCANCEL_WAIT_FOREVER);
+	kc_batch_init(&again, NULL, 0, ev, 4, 1, KC_LONG_WAIT_NS);
+	/* Again and again, until one finds the wait asleep. */
+	ASSERT_EQ(0, kc_alarm_every(20));
+	ret = kc_batch(self->fd, &b);
+	ret2 = kc_batch(self->fd, &again);
+	kc_alarm_stop();
+	EXPECT_EQ(-EINTR, ret);
+	EXPECT_EQ(1U, b.submitted);
+	EXPECT_EQ(0, b.error);
+	EXPECT_NE(0ULL, subs[0].id);
+	EXPECT_EQ(-EINTR, ret2);
+	EXPECT_EQ(0U, again.submitted);
+	EXPECT_LE(2U, __atomic_load_n(&kc_alarms, __ATOMIC_RELAXED));
+	/* Nothing was cancelled. */
+	ASSERT_EQ(0, kc_wait(self->fd, subs[0].id, KCANCEL_WAIT_FOREVER, ev));
+	kc_expect_event(_metadata, ev, subs[0].id, 0x5191,
+			KCANCEL_OP_DMA_TO_DEV, 0, sizeof(data));
+	EXPECT_EQ(-EAGAIN, kc_read_nb(self->fd, ev, 4));
 }
 
 /* ---- read() and poll() ------------------------------------------------ */

@@ -112,8 +112,13 @@ static void print_counts(const struct stress_result *res)
 	printf("DMA reads: %llu checked, %llu of unknown content\n",
 	       s->dma_checked, s->dma_unchecked);
 	print_faults(res);
-	printf("reads: %llu read() calls, %.2f events each; %.0f ops/s\n",
-	       s->reads, events_per_read(s), per_sec(s->completed, res->seconds));
+	if (res->cfg->batch)
+		printf("batches: %llu KCANCEL_IOC_BATCH calls, %llu of them reaped",
+		       s->batches, s->reads);
+	else
+		printf("reads: %llu read() calls", s->reads);
+	printf(", %.2f events each; %.0f ops/s\n", events_per_read(s),
+	       per_sec(s->completed, res->seconds));
 	printf("latency: p50 %.1f us, p99 %.1f us, max %.1f us\n",
 	       hist_quantile_us(&res->lat, 0.5),
 	       hist_quantile_us(&res->lat, 0.99), hist_max_us(&res->lat));
@@ -306,8 +311,8 @@ void stress_print_json(const struct stress_result *res)
 	printf("\"enodev_submits\":%llu,\"hangups\":%llu,\"removed\":%s,\"enomem\":%llu,",
 	       s->enodev_submits, s->hangups, res->removed ? "true" : "false",
 	       s->enomem);
-	printf("\"reads\":%llu,\"events_per_read\":%.2f,", s->reads,
-	       events_per_read(s));
+	printf("\"reads\":%llu,\"events_per_read\":%.2f,\"batch_calls\":%llu,",
+	       s->reads, events_per_read(s), s->batches);
 	printf("\"ops_per_sec\":%.1f,", per_sec(s->completed, res->seconds));
 	print_json_latency(res);
 	printf("\"seconds\":%.3f,", res->seconds);

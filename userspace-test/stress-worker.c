@@ -12,9 +12,14 @@
  *
  * Unbatched (the default), a worker submits whenever a request is done and
  * reads until no event is left. With a batch of N, it submits N requests
- * back to back once there is room for N, and reads at most N events with
- * one read() per file and turn of the loop: the shape of a batched
- * submission and completion ring.
+ * at once, once there is room for N, with one KCANCEL_IOC_BATCH per file
+ * (the DMA file gets the batch's one DMA, if it has one), and each such
+ * call also reaps up to N events of its file: the shape of io_uring's
+ * submit-and-wait. A call on a file with nothing to submit only reaps.
+ * When a file is the one thing the worker waits for (nothing in flight on
+ * the other, no submit-and-wait call, no cancel waiting for poll()) and
+ * no further batch fits, its call also waits for one event, at most until
+ * the next cancel is due: it stands in for ppoll() then.
  *
  * When submitting stops (time up, a signal, or the request budget spent),
  * the worker drains: it waits up to STRESS_DRAIN_NS for the events of the
@@ -159,6 +164,14 @@ int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
 	w->syncer.efd = -1;
 	if (!w->evbuf || reqtab_init(&w->tab, cfg->depth))
 		return -1;
+	if (cfg->batch) {
+		w->bsub[0] = calloc(cfg->batch, sizeof(*w->bsub[0]));
+		w->breq[0] = calloc(cfg->batch, sizeof(*w->breq[0]));
+		w->bsub[1] = calloc(1, sizeof(*w->bsub[1]));
+		w->breq[1] = calloc(1, sizeof(*w->breq[1]));
+		if (!w->bsub[0] || !w->breq[0] || !w->bsub[1] || !w->breq[1])
+			return -1;
+	}
 	if (cfg->sync_pct && syncer_init(&w->syncer, cfg->depth))
 		return -1;
 	return dma_region_init(&w->dma, idx * size, size);
@@ -166,11 +179,19 @@ int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
 
 void worker_destroy(struct worker *w)
 {
+	unsigned int i;
+
 	syncer_destroy(&w->syncer);
 	reqtab_destroy(&w->tab);
 	dma_region_destroy(&w->dma);
 	free(w->evbuf);
 	w->evbuf = NULL;
+	for (i = 0; i < 2; i++) {
+		free(w->bsub[i]);
+		free(w->breq[i]);
+		w->bsub[i] = NULL;
+		w->breq[i] = NULL;
+	}
 }
 
 static const char *cancel_desc(const struct req *r)
@@ -347,7 +368,8 @@ static void prepare(struct worker *w, struct req *r, u32 op,
 /*
  * Take one unit of the request budget, if there is one. A unit taken and not
  * used, because the submit got EAGAIN (or, with --fail-alloc, ENOMEM), is
- * kept for the next try.
+ * kept for the next try, and so are those of the requests of a batch that
+ * were not reached (&worker.spare).
  */
 static bool reserve(struct worker *w)
 {
@@ -355,6 +377,11 @@ static bool reserve(struct worker *w)
 
 	if (!sh->cfg.requests || w->reserved)
 		return true;
+	if (w->spare) {
+		w->spare--;
+		w->reserved = true;
+		return true;
+	}
 	if (__atomic_fetch_add(&sh->issued, 1, __ATOMIC_RELAXED) >=
 	    sh->cfg.requests)
 		return false;
@@ -403,19 +430,14 @@ static void submit_failed(struct worker *w, bool sync, int err)
 }
 
 /*
- * Count @r as submitted, and plan its cancel if it is one of the share. With
- * a cancel delay range, every cancel is timed; else some wait for an event.
+ * Draw the cancel of @r, if it is one of the share: @r->t_submit plus a
+ * delay. With a cancel delay range, every cancel is timed; else some wait
+ * for an event. Nothing is planned yet: see track_planned().
  */
-static void track_submitted(struct worker *w, struct req *r)
+static void plan_cancel(struct worker *w, struct req *r)
 {
 	const struct stress_config *cfg = &w->sh->cfg;
 
-	reqtab_insert(&w->tab, r);
-	stat_add(&w->stats.submitted, 1);
-	stat_add(&w->stats.op[r->op].submitted, 1);
-	stat_add(&w->stats.inflight, 1);
-	if (op_is_dma(r->op))
-		w->dma_busy = true;
 	r->at_event = false;
 	if (!rng_pct(w, cfg->cancel_pct))
 		return;
@@ -424,12 +446,33 @@ static void track_submitted(struct worker *w, struct req *r)
 		    CANCEL_AT_EVENT_PCT)) {
 		r->cancel_state = REQ_CANCEL_AT_EVENT;
 		r->at_event = true;
-		w->at_event++;
 		return;
 	}
 	r->cancel_at = r->t_submit + draw_cancel_delay(w, r->op);
 	r->cancel_state = REQ_CANCEL_PLANNED;
-	cancelq_push(&w->tab, r);
+}
+
+/* Count @r as submitted, and plan the cancel plan_cancel() drew for it. */
+static void track_planned(struct worker *w, struct req *r)
+{
+	reqtab_insert(&w->tab, r);
+	stat_add(&w->stats.submitted, 1);
+	stat_add(&w->stats.op[r->op].submitted, 1);
+	stat_add(&w->stats.inflight, 1);
+	w->async_inflight[r->fd == w->dma_fd]++;
+	if (op_is_dma(r->op))
+		w->dma_busy = true;
+	if (r->cancel_state == REQ_CANCEL_AT_EVENT)
+		w->at_event++;
+	else if (r->cancel_state == REQ_CANCEL_PLANNED)
+		cancelq_push(&w->tab, r);
+}
+
+/* Count @r as submitted, and plan its cancel if it is one of the share. */
+static void track_submitted(struct worker *w, struct req *r)
+{
+	plan_cancel(w, r);
+	track_planned(w, r);
 }
 
 /*
@@ -874,6 +917,8 @@ static void handle_event(struct worker *w, const struct kcancel_event *ev,
 		hist_add(&w->stats.op[r->op].cancel_lat, now - r->t_cancel);
 	stat_add(&w->stats.completed, 1);
 	stat_add(&w->stats.inflight, -1);
+	if (!r->sync)
+		w->async_inflight[r->fd == w->dma_fd]--;
 	why = check_event(r, ev, w->sh->cfg.removal);
 	count_status(w, r, ev);
 	learn_latency(w, r, ev, lat);
@@ -900,8 +945,8 @@ static void file_hup(struct worker *w, int i)
 }
 
 /*
- * Read the events there are on @fd, which is non-blocking: all of them, or
- * with a batch one read() of at most the batch.
+ * Read the events there are on @fd, which is non-blocking: all of them. (With
+ * a batch, KCANCEL_IOC_BATCH reaps; read() only at a hang-up.)
  */
 static void reap_fd(struct worker *w, int fd)
 {
@@ -934,7 +979,7 @@ static void reap_fd(struct worker *w, int fd)
 		now = now_ns();
 		for (i = 0; i < n / sizeof(ev[0]); i++)
 			handle_event(w, &ev[i], now);
-		if ((size_t)n < size || w->sh->cfg.batch)
+		if ((size_t)n < size)
 			return;
 	}
 }
@@ -963,22 +1008,34 @@ static bool submit_next(struct worker *w)
 }
 
 /*
- * Submit until depth requests are in flight, or something says stop. With
- * a batch, submit whole batches back to back while one fits, and fire the
- * cancels that came due only between batches.
+ * Submit until depth requests are in flight, or something says stop (the
+ * unbatched mode; see batch_turn()).
  */
 static void fill(struct worker *w)
 {
-	unsigned int n = w->sh->cfg.batch ? w->sh->cfg.batch : 1, i;
+	bool more;
 
-	while (!w->draining && !w->backpressure && w->tab.used + n <= w->tab.cap) {
-		for (i = 0; i < n; i++)
-			if (!submit_next(w))
-				break;
+	while (!w->draining && !w->backpressure && w->tab.used < w->tab.cap) {
+		more = submit_next(w);
 		fire_cancels(w, now_ns());
-		if (i < n)
+		if (!more)
 			return;
 	}
+}
+
+/*
+ * How long to sleep from @now: until @due (the next cancel), a tick at
+ * most, and not past the drain's deadline.
+ */
+static u64 sleep_ns(const struct worker *w, u64 now, u64 due)
+{
+	u64 timeout = due > now ? due - now : 0;
+
+	if (timeout > WORKER_TICK_NS)
+		timeout = WORKER_TICK_NS;
+	if (w->draining && w->drain_deadline < now + timeout)
+		timeout = w->drain_deadline > now ? w->drain_deadline - now : 0;
+	return timeout;
 }
 
 static struct timespec ns_to_timespec(u64 ns)
@@ -987,6 +1044,248 @@ static struct timespec ns_to_timespec(u64 ns)
 		.tv_sec = ns / NSEC_PER_SEC,
 		.tv_nsec = ns % NSEC_PER_SEC,
 	};
+}
+
+/*
+ * ---- with a batch: KCANCEL_IOC_BATCH ----
+ */
+
+/* Whether a whole batch fits in the table, and may be submitted now. */
+static bool batch_fits(const struct worker *w)
+{
+	return !w->draining && !w->backpressure &&
+	       w->tab.used + w->sh->cfg.batch <= w->tab.cap;
+}
+
+/* Whether a batch fits and choose_op() has something to choose from. */
+static bool batch_ready(const struct worker *w)
+{
+	u32 op;
+
+	if (!batch_fits(w))
+		return false;
+	for (op = 1; op <= KCANCEL_OP_MAX; op++)
+		if (op_allowed(w, op))
+			return true;
+	return false;
+}
+
+/*
+ * Prepare the next batch: up to a batch of requests, each to the
+ * KCANCEL_IOC_BATCH of its file, or with --sync-pct to the submit-and-wait
+ * thread, each with its unit of the budget. The cancel of each is drawn
+ * now, its deadline relative to the submit (whose time comes with the
+ * call). Returns how many were prepared.
+ */
+static unsigned int batch_build(struct worker *w)
+{
+	const struct stress_config *cfg = &w->sh->cfg;
+	struct kcancel_submit s;
+	unsigned int i;
+	struct req *r;
+	u32 op;
+	int f;
+
+	for (i = 0; i < cfg->batch; i++) {
+		op = choose_op(w);
+		if (!op)
+			break;
+		if (!reserve(w)) {
+			begin_drain(w, false);
+			break;
+		}
+		r = reqtab_alloc(&w->tab);
+		prepare(w, r, op, &s);
+		r->fd = op_is_dma(op) ? w->dma_fd : w->fd;
+		if (cfg->sync_pct && rng_pct(w, cfg->sync_pct)) {
+			submit_sync(w, r, &s);
+			continue;
+		}
+		w->reserved = false;
+		/* One DMA in flight: choose_op() picks no other meanwhile. */
+		if (op_is_dma(op))
+			w->dma_busy = true;
+		plan_cancel(w, r);
+		f = r->fd == w->dma_fd;
+		w->bsub[f][w->nsub[f]] = s;
+		w->breq[f][w->nsub[f]++] = r;
+	}
+	return i;
+}
+
+/*
+ * The KCANCEL_IOC_BATCH of file @f queued the first @k of its requests, at
+ * @t_submit; the next one failed with @err, if @err is not 0. Track the
+ * queued ones, let go of the others, and count the failure as a submit's.
+ */
+static void batch_submitted(struct worker *w, int f, u32 k, int err,
+			    u64 t_submit)
+{
+	const struct stress_config *cfg = &w->sh->cfg;
+	unsigned int i, n = w->nsub[f];
+	struct req *r;
+
+	w->nsub[f] = 0;
+	for (i = 0; i < n; i++) {
+		r = w->breq[f][i];
+		if (i < k) {
+			r->id = w->bsub[f][i].id;
+			r->t_submit = t_submit;
+			track_planned(w, r);
+			continue;
+		}
+		if (op_is_dma(r->op))
+			w->dma_busy = false;
+		reqtab_release(&w->tab, r);
+		/* The unit of a request not reached is for the next submit. */
+		if (i > k && cfg->requests)
+			w->spare++;
+	}
+	if (k >= n || !err)
+		return;
+	/* The one that failed holds its unit as a submit does. */
+	if (cfg->requests) {
+		if (w->reserved)
+			w->spare++;
+		w->reserved = true;
+	}
+	submit_failed(w, false, err);
+}
+
+/* The requests before the first whose id is still 0: those queued. */
+static u32 queued_by_ids(const struct kcancel_submit *s, unsigned int n)
+{
+	u32 k = 0;
+
+	while (k < n && s[k].id)
+		k++;
+	return k;
+}
+
+/*
+ * One KCANCEL_IOC_BATCH on file @f (0: &worker.fd, 1: &worker.dma_fd): the
+ * requests prepared for it, then up to a batch of its events. With @may_wait,
+ * it waits for one event, as long as ppoll() would (see sleep_ns()), unless
+ * a request of the call has its cancel at an event. Returns how many events
+ * it reaped.
+ */
+static int batch_call(struct worker *w, int f, bool may_wait)
+{
+	unsigned int nsub = w->nsub[f], i;
+	struct req *first = cancelq_first(&w->tab);
+	u64 t0, due = first ? first->cancel_at : UINT64_MAX, now;
+	bool at_event = w->at_event;
+	struct kcancel_batch b = {
+		.submits = (uintptr_t)w->bsub[f],
+		.events = (uintptr_t)w->evbuf,
+		.nr_submits = nsub,
+		.max_events = w->evbuf_len,
+	};
+	int n, err = 0;
+	u32 k;
+
+	t0 = now_ns();
+	for (i = 0; i < nsub; i++) {
+		struct req *r = w->breq[f][i];
+
+		/* Ids are never 0: the queued requests show by theirs. */
+		w->bsub[f][i].id = 0;
+		r->t_submit = t0;
+		if (r->cancel_state == REQ_CANCEL_PLANNED) {
+			r->cancel_at += t0;
+			if (r->cancel_at < due)
+				due = r->cancel_at;
+		}
+		at_event |= r->cancel_state == REQ_CANCEL_AT_EVENT;
+	}
+	if (may_wait && !at_event) {
+		b.timeout_ns = sleep_ns(w, t0, due);
+		b.min_events = b.timeout_ns ? 1 : 0;
+	}
+	n = ioctl(f ? w->dma_fd : w->fd, KCANCEL_IOC_BATCH, &b);
+	if (n < 0)
+		err = errno;
+	stat_add(&w->stats.batches, 1);
+	/* EINTR, which nothing here sends, still says what was submitted. */
+	if (err && err != EINTR) {
+		worker_error(w, "batch", err);
+		batch_submitted(w, f, queued_by_ids(w->bsub[f], nsub), 0, t0);
+		w->gone = true;
+		return 0;
+	}
+	k = b.submitted;
+	if (k > nsub || b.error > 0 || (k < nsub && !b.error) ||
+	    (k == nsub && b.error)) {
+		worker_error(w, "batch: submitted and error disagree", EPROTO);
+		batch_submitted(w, f, queued_by_ids(w->bsub[f], nsub), 0, t0);
+	} else {
+		batch_submitted(w, f, k, -b.error, t0);
+	}
+	if (n <= 0)
+		return 0;
+	if ((unsigned int)n > w->evbuf_len) {
+		worker_error(w, "batch: more events than max_events", EPROTO);
+		n = w->evbuf_len;
+	}
+	stat_add(&w->stats.reads, 1);
+	w->backpressure = false;
+	now = now_ns();
+	for (i = 0; i < (unsigned int)n; i++)
+		handle_event(w, &w->evbuf[i], now);
+	return n;
+}
+
+/*
+ * The file whose KCANCEL_IOC_BATCH may wait for an event, 0 or 1; -1 if
+ * none may: it must be the one thing the worker waits for (nothing in
+ * flight on the other file, no submit-and-wait call, no cancel waiting for
+ * poll()), and no other batch must be ready to go.
+ */
+static int batch_wait_file(const struct worker *w, unsigned int built)
+{
+	bool busy[2];
+	int f;
+
+	if ((built && batch_fits(w)) || w->sync_pending || w->at_event)
+		return -1;
+	for (f = 0; f < 2; f++)
+		busy[f] = w->async_inflight[f] || w->nsub[f];
+	if (busy[0] == busy[1])
+		return -1;
+	f = busy[1];
+	return w->hup[f] ? -1 : f;
+}
+
+/*
+ * One turn with a batch: prepare a batch if one fits, submit it with one
+ * KCANCEL_IOC_BATCH per file, each of which also reaps (a file with nothing
+ * to submit gets one that only reaps), the one that may wait last. Returns
+ * true if the worker need not sleep in ppoll(): the call that waited
+ * reaped, or a batch fits now (the calls may have made room for one).
+ */
+static bool batch_turn(struct worker *w)
+{
+	unsigned int built = 0, i;
+	bool reaped = false;
+	int wf, f;
+
+	if (batch_fits(w))
+		built = batch_build(w);
+	wf = batch_wait_file(w, built);
+	for (i = 0; i < 2; i++) {
+		f = wf == 0 ? 1 - i : i;
+		if (w->gone) {
+			batch_submitted(w, f, 0, 0, 0);
+			continue;
+		}
+		if (w->hup[f] && !w->nsub[f])
+			continue;
+		if (batch_call(w, f, f == wf) > 0 && f == wf)
+			reaped = true;
+	}
+	sync_reap(w);
+	fire_cancels(w, now_ns());
+	return reaped || batch_ready(w);
 }
 
 /*
@@ -1002,18 +1301,13 @@ static void wait_events(struct worker *w)
 	};
 	nfds_t nfds = w->syncer.cap ? 3 : 2;
 	struct req *first = cancelq_first(&w->tab);
-	u64 now = now_ns(), timeout = WORKER_TICK_NS;
+	u64 now = now_ns();
 	struct timespec ts;
 	short revents;
 	int i;
 
-	if (first)
-		timeout = first->cancel_at > now ? first->cancel_at - now : 0;
-	if (timeout > WORKER_TICK_NS)
-		timeout = WORKER_TICK_NS;
-	if (w->draining && w->drain_deadline < now + timeout)
-		timeout = w->drain_deadline > now ? w->drain_deadline - now : 0;
-	ts = ns_to_timespec(timeout);
+	ts = ns_to_timespec(sleep_ns(w, now, first ? first->cancel_at :
+				     UINT64_MAX));
 	if (ppoll(p, nfds, &ts, NULL) < 0) {
 		if (errno != EINTR) {
 			worker_error(w, "poll", errno);
@@ -1048,15 +1342,20 @@ static void wait_events(struct worker *w)
 static bool worker_step(struct worker *w)
 {
 	struct stress_shared *sh = w->sh;
+	bool busy = false;
 	u64 now;
 
 	fire_cancels(w, now_ns());
-	reap(w);
+	if (!sh->cfg.batch)
+		reap(w);
 	if (__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
 		begin_drain(w, true);
 	if (sh->cfg.removal && __atomic_load_n(&sh->removed, __ATOMIC_RELAXED))
 		begin_drain(w, false);
-	fill(w);
+	if (sh->cfg.batch)
+		busy = batch_turn(w);
+	else
+		fill(w);
 	if (w->gone || __atomic_load_n(&sh->abort, __ATOMIC_RELAXED))
 		return false;
 	now = now_ns();
@@ -1065,7 +1364,8 @@ static bool worker_step(struct worker *w)
 	/* Both files hung up: only submit-and-wait calls can still end. */
 	if (w->hup[0] && w->hup[1] && !w->sync_pending)
 		return false;
-	wait_events(w);
+	if (!busy)
+		wait_events(w);
 	return true;
 }
 

@@ -78,8 +78,8 @@ double hist_max_us(const struct hist *h);
  * @timeout_pct: the percentage of requests submitted with a timeout.
  * @depth: the most requests a thread keeps in flight.
  * @batch: 0: submit whenever there is room, read until nothing is left;
- *	else submit this many requests back to back, then read at most this
- *	many events with one read() per file.
+ *	else submit this many requests at once and reap at most this many
+ *	events, with one KCANCEL_IOC_BATCH per file.
  * @weight: the share of each operation in the mix, indexed by &enum
  *	kcancel_op; 0 for an operation not submitted.
  * @cancel_delay_set: @cancel_delay_min_ns and @cancel_delay_max_ns bound
@@ -192,7 +192,9 @@ struct op_stats {
  * @dma_checked: DMA reads whose data was compared with the expected.
  * @dma_unchecked: DMA reads of a region whose content was unknown.
  * @inflight: requests submitted and not yet completed, for the progress.
- * @reads: read() calls that returned events.
+ * @reads: read() calls that returned events; with a batch, the
+ *	KCANCEL_IOC_BATCH calls that did.
+ * @batches: KCANCEL_IOC_BATCH calls.
  * @cancel_ioctl: how long each random KCANCEL_IOC_CANCEL took.
  * @op: the counters of each operation, indexed by &enum kcancel_op.
  */
@@ -220,6 +222,7 @@ struct stress_stats {
 	u64 dma_unchecked;
 	u64 inflight;
 	u64 reads;
+	u64 batches;
 	struct hist cancel_ioctl;
 	struct op_stats op[KCANCEL_OP_MAX + 1];
 };
@@ -511,8 +514,16 @@ void fail_alloc_end(int fd);
  *	before the read, races the completion the way a late user does.
  * @stats: its counters.
  * @tab: its requests in flight.
- * @evbuf: where read() puts the events.
+ * @evbuf: where read() or KCANCEL_IOC_BATCH puts the events.
  * @evbuf_len: how many it holds: the batch, or %WORKER_READ_EVENTS.
+ * @bsub: with a batch, per file (@fd, @dma_fd), the requests of the next
+ *	KCANCEL_IOC_BATCH: room for the batch on @fd, for one DMA on @dma_fd.
+ * @breq: their entries in @tab, allocated but not findable yet.
+ * @nsub: how many there are, per file.
+ * @async_inflight: per file, the requests submitted with KCANCEL_IOC_SUBMIT
+ *	or KCANCEL_IOC_BATCH whose event has not come yet.
+ * @spare: units of &stress_shared.issued taken for requests of a batch
+ *	that were not queued, and not lost: the next submits use them.
  * @dma: its DMA region.
  * @rng: its random number state.
  * @est_log: per operation, a running average of the logarithm of the
@@ -544,6 +555,11 @@ struct worker {
 	struct reqtab tab;
 	struct kcancel_event *evbuf;
 	unsigned int evbuf_len;
+	struct kcancel_submit *bsub[2];
+	struct req **breq[2];
+	unsigned int nsub[2];
+	unsigned int async_inflight[2];
+	unsigned int spare;
 	struct dma_region dma;
 	u64 rng;
 	double est_log[KCANCEL_OP_MAX + 1];

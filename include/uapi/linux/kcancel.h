@@ -6,9 +6,9 @@
  * other file can wait for or cancel them), its completion events are read
  * from it, and closing it cancels its requests and waits for them.
  *
- * Every request submitted with KCANCEL_IOC_SUBMIT yields exactly one
- * completion event, read with read() (or consumed by KCANCEL_IOC_WAIT),
- * whose status is one of:
+ * Every request submitted with KCANCEL_IOC_SUBMIT or KCANCEL_IOC_BATCH
+ * yields exactly one completion event, read with read() (or consumed by
+ * KCANCEL_IOC_WAIT or KCANCEL_IOC_BATCH), whose status is one of:
  *
  *   0           the operation ran to completion; result is valid
  *   -ECANCELED  cancelled by KCANCEL_IOC_CANCEL or close() before it finished
@@ -45,7 +45,7 @@
 #include <linux/types.h>
 
 /* Bumped when the ABI gains something; KCANCEL_IOC_INFO reports it. */
-#define KCANCEL_ABI_VERSION	1
+#define KCANCEL_ABI_VERSION	2
 
 /**
  * enum kcancel_op - the operations a device runs
@@ -89,8 +89,9 @@ enum kcancel_op {
  *	not exceed info.dma_size; otherwise must be 0.
  * @timeout_ns: 0 for none, else the request completes -ETIMEDOUT if it has
  *	not finished after this many nanoseconds (at most 2^63 - 1).
- * @id: out: the request's id, unique on its device and never reused;
- *	written before the request is queued.
+ * @id: out: the request's id, unique on its device, never reused and never
+ *	0; written before the request is queued, and set back to 0 if the
+ *	submit then fails.
  * @reserved: must be 0.
  */
 struct kcancel_submit {
@@ -160,6 +161,49 @@ struct kcancel_wait {
 };
 
 #define KCANCEL_WAIT_FOREVER	(~(__u64)0)
+
+/**
+ * struct kcancel_batch - submit many requests and reap many events, in one call
+ * @submits: an array of @nr_submits &struct kcancel_submit, as a __u64.
+ *	Each is submitted in order as KCANCEL_IOC_SUBMIT submits it: its id is
+ *	written to its own id field before it is queued, and set back to 0 if
+ *	it then fails. Ids are never 0, so a caller that zeroes the ids first
+ *	can tell the queued entries by them, even when @submitted cannot be
+ *	written back.
+ * @events: an array of @max_events &struct kcancel_event, as a __u64: the
+ *	reaped events, oldest completion first, as read() returns them.
+ * @nr_submits: how many requests to submit, at most %KCANCEL_BATCH_MAX.
+ * @max_events: how many events to reap at most, at most %KCANCEL_BATCH_MAX;
+ *	0 reaps none.
+ * @min_events: wait until at least this many events are reaped (at most
+ *	@max_events), or @timeout_ns passes, or the device is gone; 0 waits for
+ *	nothing. No wait happens if a submit failed.
+ * @flags: must be 0.
+ * @timeout_ns: the longest wait for @min_events, any value;
+ *	%KCANCEL_WAIT_FOREVER for no limit. O_NONBLOCK does not apply: these
+ *	fields say how long the call waits.
+ * @submitted: out: how many requests were queued, the first @submitted of
+ *	@submits; each yields exactly one event, reaped by this call or later.
+ * @error: out: 0 if all @nr_submits were queued, else the negative errno
+ *	(as KCANCEL_IOC_SUBMIT returns it) of entry @submitted, which was not
+ *	queued, nor any after it. EFAULT when the entry cannot be read.
+ * @reserved: must be 0.
+ */
+struct kcancel_batch {
+	__u64 submits;
+	__u64 events;
+	__u32 nr_submits;
+	__u32 max_events;
+	__u32 min_events;
+	__u32 flags;
+	__u64 timeout_ns;
+	__u32 submitted;
+	__s32 error;
+	__u64 reserved[2];
+};
+
+/* The most entries KCANCEL_IOC_BATCH submits, and events it reaps, at once. */
+#define KCANCEL_BATCH_MAX	4096
 
 /**
  * enum kcancel_backend - what serves a device's requests
@@ -251,6 +295,28 @@ struct kcancel_info {
  *   EFAULT  the structure cannot be written
  */
 #define KCANCEL_IOC_INFO	_IOR(KCANCEL_IOC_MAGIC, 5, struct kcancel_info)
+
+/*
+ * KCANCEL_IOC_BATCH: submit nr_submits requests, write submitted and error
+ * back, then reap up to max_events events into events, waiting as
+ * min_events and timeout_ns say. Returns the number of events reaped
+ * (fewer than min_events when the wait timed out, or a signal arrived after
+ * some were reaped, or the device is gone: poll() then says EPOLLHUP and
+ * read() returns 0). A failed submit stops the
+ * submits (error tells why) but not the call: it then reaps what is ready
+ * without waiting. The call itself fails only with:
+ *   EINVAL  flags or reserved not 0, nr_submits or max_events above
+ *           KCANCEL_BATCH_MAX, or min_events above max_events: nothing was
+ *           submitted nor reaped
+ *   EFAULT  the structure cannot be read (nothing done), or submitted and
+ *           error cannot be written back (the queued requests stand, each
+ *           with its id written; nothing was reaped), or not even the first
+ *           ready event can be written to events (it stays, for a later
+ *           reap)
+ *   EINTR   a signal arrived while waiting and no event was reaped; the
+ *           submits stand, as submitted says
+ */
+#define KCANCEL_IOC_BATCH	_IOWR(KCANCEL_IOC_MAGIC, 6, struct kcancel_batch)
 
 /*
  * Any other ioctl command, these numbers with another size or direction
