@@ -35,9 +35,8 @@
 # The last line, "kcancel-guest: done", tells the host the run finished.
 set -u
 
-say() { echo "kcancel-guest: $*"; }
-fail() { say "FAIL: $*"; }
-now() { cut -d' ' -f1 /proc/uptime; }
+# shellcheck source=scripts/guest-lib.sh
+. /guest-lib.sh
 
 steps=",${kcancel_steps:-stress,selftest,fuzz,trace,kunit},"
 seconds=${kcancel_stress_seconds:-20}
@@ -65,25 +64,6 @@ tool() {
 	fail "no /modules/$1"
 	return 1
 }
-
-# load ARGS... - load kcancel.ko and wait for the edu device's node.
-load() {
-	insmod /modules/kcancel.ko "$@" || { fail "insmod kcancel.ko $*"; return 1; }
-	i=0
-	while [ ! -c /dev/kcancel0 ] && [ $i -lt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -c /dev/kcancel0 ] && return 0
-	fail "no /dev/kcancel0 after insmod kcancel.ko $*: is QEMU's edu device there?"
-	rmmod kcancel
-	return 1
-}
-
-unload() { rmmod kcancel || fail "rmmod kcancel $*"; }
-
-# backend DEV - edu or sim, from sysfs.
-backend() { cat "/sys/class/misc/${1#/dev/}/backend" 2>/dev/null || echo unknown; }
 
 # stress DEV [SUFFIX [ARGS...]] - kcancel-stress on DEV, with ARGS; its JSON
 # line for the host.

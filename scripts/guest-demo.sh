@@ -18,9 +18,8 @@
 # busybox's insmod does not read the command line).
 set -u
 
-say() { echo "kcancel-guest: $*"; }
-fail() { say "FAIL: $*"; }
-now() { cut -d' ' -f1 /proc/uptime; }
+# shellcheck source=scripts/guest-lib.sh
+. /guest-lib.sh
 
 seconds=20 loglevel=5 modargs=
 # shellcheck disable=SC2013 # the command line is one line of words

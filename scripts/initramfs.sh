@@ -3,7 +3,8 @@
 #
 # Make the initramfs of a kcancel test guest: busybox-static, FILES (the
 # modules) in /modules, and an /init that mounts proc, sysfs, devtmpfs and
-# debugfs, runs GUEST_SCRIPT, then powers the guest off (`reboot -f`, which
+# debugfs, runs GUEST_SCRIPT (with scripts/guest-lib.sh beside it, as
+# /guest-lib.sh), then powers the guest off (`reboot -f`, which
 # ends QEMU when it runs with -no-reboot).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -23,6 +24,7 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,dev,proc,sys,tmp,modules}
 cp /bin/busybox "$stage/bin/busybox"
 cp "$guest" "$stage/guest.sh"
+cp "$(dirname "$0")/guest-lib.sh" "$stage/guest-lib.sh"
 for f in "$@"; do
 	[ -f "$f" ] || kc_die "no file $f to put in the initramfs"
 	cp "$f" "$stage/modules/"

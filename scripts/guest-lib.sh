@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# What the guest scripts share (busybox sh): scripts/initramfs.sh puts this
+# file in every test guest as /guest-lib.sh, and the scripts source it.
+#
+#   say TEXT...      a line for the console: "kcancel-guest: TEXT"
+#   fail TEXT...     a failed step: "kcancel-guest: FAIL: TEXT", which the host
+#                    looks for
+#   now              seconds since boot
+#   load ARGS...     insmod kcancel.ko ARGS and wait for /dev/kcancel0 (the edu
+#                    device; a software device is /dev/kcancel1)
+#   unload [WHEN]    rmmod kcancel, a failure if it refuses
+#   backend DEV      edu or sim, from sysfs
+
+say() { echo "kcancel-guest: $*"; }
+fail() { say "FAIL: $*"; }
+now() { cut -d' ' -f1 /proc/uptime; }
+
+load() {
+	insmod /modules/kcancel.ko "$@" || { fail "insmod kcancel.ko $*"; return 1; }
+	i=0
+	while [ ! -c /dev/kcancel0 ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -c /dev/kcancel0 ] && return 0
+	fail "no /dev/kcancel0 after insmod kcancel.ko $*: is QEMU's edu device there?"
+	rmmod kcancel
+	return 1
+}
+
+unload() { rmmod kcancel || fail "rmmod kcancel $*"; }
+
+backend() { cat "/sys/class/misc/${1#/dev/}/backend" 2>/dev/null || echo unknown; }
