@@ -943,19 +943,61 @@ static const struct file_operations kc_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 };
 
+/*
+ * The stable attributes of /sys/class/misc/kcancelN, documented in
+ * docs/ABI/testing/sysfs-class-misc-kcancel.
+ */
+static struct kc_dev *kc_chardev_of(struct device *dev)
+{
+	struct miscdevice *misc = dev_get_drvdata(dev);
+
+	return container_of(misc, struct kc_dev, misc);
+}
+
 static ssize_t backend_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	struct miscdevice *misc = dev_get_drvdata(dev);
-	struct kc_dev *kd = container_of(misc, struct kc_dev, misc);
-
 	return sysfs_emit(buf, "%s\n",
-			  kd->backend == KCANCEL_BACKEND_EDU ? "edu" : "sim");
+			  kc_chardev_of(dev)->backend == KCANCEL_BACKEND_EDU ?
+			  "edu" : "sim");
 }
 static DEVICE_ATTR_RO(backend);
 
+static ssize_t doorbells_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", kc_dev_doorbells(kc_chardev_of(dev)));
+}
+static DEVICE_ATTR_RO(doorbells);
+
+static ssize_t dma_size_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%u\n", kc_chardev_of(dev)->dma_size);
+}
+static DEVICE_ATTR_RO(dma_size);
+
+static ssize_t max_pending_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", max_pending);
+}
+static DEVICE_ATTR_RO(max_pending);
+
+static ssize_t in_flight_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n",
+			  atomic_read(&kc_chardev_of(dev)->in_flight));
+}
+static DEVICE_ATTR_RO(in_flight);
+
 static struct attribute *kc_chardev_attrs[] = {
 	&dev_attr_backend.attr,
+	&dev_attr_doorbells.attr,
+	&dev_attr_dma_size.attr,
+	&dev_attr_max_pending.attr,
+	&dev_attr_in_flight.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(kc_chardev);
@@ -965,8 +1007,9 @@ ATTRIBUTE_GROUPS(kc_chardev);
  * @kd: the device.
  * @parent: the backing device in sysfs, or NULL.
  *
- * Its sysfs directory has a "backend" attribute: "edu" or "sim"; its debugfs
- * directory (debugfs.c) is created too.
+ * Its sysfs directory has the attributes backend ("edu" or "sim"),
+ * doorbells, dma_size, max_pending (as KCANCEL_IOC_INFO reports them) and
+ * in_flight; its debugfs directory (debugfs.c) is created too.
  *
  * Context: process context.
  * Return: 0 or a negative errno.

@@ -9,7 +9,12 @@
  *
  * - stats: one "name value" line per counter: dead, failed, busy_slots,
  *   spurious_bits (status bits the DPC ignored: no operation was started in
- *   their slot), forced_slots (started slots that kc_dev_fail() ended);
+ *   their slot), forced_slots (started slots that kc_dev_fail() ended),
+ *   in_flight (requests queued and not completed) and in_flight_max (its
+ *   high-water mark); then a line per operation, "OP ok N canceled N
+ *   timedout N nodev N io N other N cancel_won N completion_won N": its
+ *   completions by status, how many of them a cancel decided, and how many
+ *   cancels came after the request had completed;
  * - raise (write "MASK [COUNT]", where the backend can): make the device
  *   raise the status bits MASK, COUNT times (default 1, at most 1000000), as
  *   a hostile or broken device would: edu through its raise register, the
@@ -22,6 +27,7 @@
 #include <linux/kernel.h>
 #include <linux/seq_file.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -44,6 +50,33 @@ struct dentry *kc_debugfs_root(void)
 	return kc_debugfs_dir;
 }
 
+static const char *const kc_debugfs_op_names[KC_DEV_OPS] = {
+	[KCANCEL_OP_FACTORIAL] = "factorial",
+	[KCANCEL_OP_DMA_TO_DEV] = "dma_to_dev",
+	[KCANCEL_OP_DMA_FROM_DEV] = "dma_from_dev",
+	[KCANCEL_OP_DOORBELL] = "doorbell",
+};
+
+/* One line an operation: its completions by status, and who won. */
+static void kc_debugfs_show_ops(struct seq_file *m, const struct kc_dev *kd)
+{
+	struct kc_dev_stats *s = kmalloc(sizeof(*s), GFP_KERNEL);
+	unsigned int op;
+
+	if (!s)
+		return;
+	kc_dev_stats_sum(kd, s);
+	for (op = KCANCEL_OP_FACTORIAL; op <= KCANCEL_OP_MAX; op++)
+		seq_printf(m, "%s ok %lu canceled %lu timedout %lu nodev %lu io %lu other %lu cancel_won %lu completion_won %lu\n",
+			   kc_debugfs_op_names[op], s->ended[op][KC_END_OK],
+			   s->ended[op][KC_END_CANCELED],
+			   s->ended[op][KC_END_TIMEDOUT],
+			   s->ended[op][KC_END_NODEV], s->ended[op][KC_END_IO],
+			   s->ended[op][KC_END_OTHER], s->cancel_won[op],
+			   s->completion_won[op]);
+	kfree(s);
+}
+
 static int kc_debugfs_stats_show(struct seq_file *m, void *unused)
 {
 	struct kc_dev *kd = m->private;
@@ -61,6 +94,9 @@ static int kc_debugfs_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "busy_slots %u\n", (unsigned int)hweight64(busy));
 	seq_printf(m, "spurious_bits %lld\n", atomic64_read(&kd->spurious));
 	seq_printf(m, "forced_slots %lld\n", atomic64_read(&kd->forced));
+	seq_printf(m, "in_flight %d\n", atomic_read(&kd->in_flight));
+	seq_printf(m, "in_flight_max %d\n", atomic_read(&kd->in_flight_max));
+	kc_debugfs_show_ops(m, kd);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(kc_debugfs_stats);

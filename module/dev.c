@@ -18,8 +18,10 @@
 #include <linux/export.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
+#include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include <kcancel/dev.h>
 
@@ -91,6 +93,11 @@ struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
 
 	if (!kd)
 		return NULL;
+	kd->stats = alloc_percpu(struct kc_dev_stats);
+	if (!kd->stats) {
+		kfree(kd);
+		return NULL;
+	}
 	kref_init(&kd->ref);
 	kd->ops = ops;
 	kd->priv = priv;
@@ -121,6 +128,7 @@ static void kc_dev_release(struct kref *ref)
 	struct kc_dev *kd = container_of(ref, struct kc_dev, ref);
 
 	kc_target_destroy(&kd->target);
+	free_percpu(kd->stats);
 	kfree(kd);
 }
 
@@ -206,12 +214,86 @@ static void kc_dev_io_release(struct kc_request *req)
 	kc_dev_put(kd);		/* taken by kc_dev_prepare() */
 }
 
+static enum kc_dev_end kc_dev_end_of(int status)
+{
+	switch (status) {
+	case 0:
+		return KC_END_OK;
+	case -ECANCELED:
+		return KC_END_CANCELED;
+	case -ETIMEDOUT:
+		return KC_END_TIMEDOUT;
+	case -ENODEV:
+		return KC_END_NODEV;
+	case -EIO:
+		return KC_END_IO;
+	default:
+		return KC_END_OTHER;
+	}
+}
+
+/*
+ * Count a completion: its status, and who won if a cancel was asked for.
+ * Called once a request, when it completes, before its owner hears of it.
+ */
+static void kc_dev_account(struct kc_dev *kd, const struct kc_io *io)
+{
+	const struct kc_request *req = &io->req;
+	u32 op = io->op;	/* checked by kc_dev_prepare() */
+
+	this_cpu_inc(kd->stats->ended[op][kc_dev_end_of(req->status)]);
+	if (kc_request_is_canceled(req) &&
+	    req->status == kc_request_cancel_reason(req))
+		this_cpu_inc(kd->stats->cancel_won[op]);
+	atomic_dec(&kd->in_flight);
+}
+
 static void kc_dev_io_completed(struct kc_request *req)
 {
 	struct kc_io *io = container_of(req, struct kc_io, req);
 
+	kc_dev_account(io->kd, io);
 	if (io->owner_ops->completed)
 		io->owner_ops->completed(req);
+}
+
+/**
+ * kc_dev_stats_sum() - add up a device's per-CPU counters
+ * @kd: the device.
+ * @sum: out: the totals.
+ *
+ * Each counter is exact once the requests it counts have completed; while
+ * they run, the sum is a snapshot.
+ *
+ * Context: any context.
+ */
+void kc_dev_stats_sum(const struct kc_dev *kd, struct kc_dev_stats *sum)
+{
+	const struct kc_dev_stats *s;
+	int cpu, op, e;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		s = per_cpu_ptr(kd->stats, cpu);
+		for (op = 0; op < KC_DEV_OPS; op++) {
+			for (e = 0; e < KC_END_NR; e++)
+				sum->ended[op][e] += READ_ONCE(s->ended[op][e]);
+			sum->cancel_won[op] += READ_ONCE(s->cancel_won[op]);
+			sum->completion_won[op] +=
+				READ_ONCE(s->completion_won[op]);
+		}
+	}
+}
+EXPORT_SYMBOL_GPL(kc_dev_stats_sum);
+
+/* One more request in flight; raise the high-water mark if it is passed. */
+static void kc_dev_count_in_flight(struct kc_dev *kd)
+{
+	int n = atomic_inc_return(&kd->in_flight);
+	int max = atomic_read(&kd->in_flight_max);
+
+	while (n > max && !atomic_try_cmpxchg(&kd->in_flight_max, &max, n))
+		;
 }
 
 static const struct kc_request_ops kc_dev_io_ops = {
@@ -470,6 +552,7 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns)
 {
 	unsigned long flags;
 
+	kc_dev_count_in_flight(kd);
 	spin_lock_irqsave(&kd->lock, flags);
 	if (kd->dead) {
 		spin_unlock_irqrestore(&kd->lock, flags);
@@ -510,6 +593,9 @@ bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason)
 
 	if (io->chan != KC_CHAN_BELL)
 		kc_target_cancel_id(&kd->target, io->req.id, reason);
+	/* Too late, and not for an earlier cancel: the completion won. */
+	if (!canceled && !kc_request_is_canceled(&io->req))
+		this_cpu_inc(kd->stats->completion_won[io->op]);
 	return canceled;
 }
 EXPORT_SYMBOL_GPL(kc_dev_cancel);

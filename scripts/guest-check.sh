@@ -15,7 +15,8 @@
 #   fuzz      kcancel-fuzz on the edu device and on a software device
 #   trace     kcancel's tracepoints enabled around a short stress run on the
 #             edu device: every event kind shows up, each submitted request
-#             has exactly one completion, and no event was lost
+#             has exactly one completion, and no event was lost; the
+#             device's debugfs counters must agree with the trace
 #   kunit     kcancel_test.ko, whose KUnit suites print KTAP as they load
 #
 # Parameters come from the kernel command line, which the kernel hands to
@@ -161,8 +162,20 @@ trace() {
 	echo 0 >$t/tracing_on
 	echo 0 >$t/events/kcancel/enable
 	overrun=$(cat $t/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')
+	# The device's own counters, to hold against the trace.
+	counters=$(awk '
+		/^in_flight / { f = $2 }
+		/^in_flight_max / { m = $2 }
+		NF == 17 {
+			for (i = 2; i <= 12; i += 2)
+				done += $(i + 1)
+			won += $15
+			lost += $17
+		}
+		END { printf "%d %d %d %d %d", done, won, lost, f, m }
+	' "/sys/kernel/debug/kcancel/${1#/dev/}/stats")
 	# One line per event: "task-pid [cpu] flags time: EVENT: fields".
-	echo "kcancel-trace-json $name: $(awk -v overrun="$overrun" '
+	echo "kcancel-trace-json $name: $(awk -v overrun="$overrun" -v counters="$counters" '
 	{
 		ev = ""; id = ""
 		for (i = 1; i <= NF; i++) {
@@ -193,7 +206,11 @@ trace() {
 		for (id in done_n)
 			if (!(id in sub_n))
 				bad++
+		split(counters, c, " ")
 		printf "{\"ids\":%d,\"unmatched\":%d,\"overrun\":%d,", ids, bad, overrun
+		printf "\"stats\":{\"completed\":%d,\"cancel_won\":%d,", c[1], c[2]
+		printf "\"completion_won\":%d,\"in_flight\":%d,", c[3], c[4]
+		printf "\"in_flight_max\":%d},", c[5]
 		printf "\"cancel_won\":%d,\"completion_won\":%d,\"events\":{", won, lost
 		sep = ""
 		for (e in n) {

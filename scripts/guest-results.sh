@@ -15,7 +15,9 @@
 # no wrong outcome, no bad and no lost event. A trace run passes when every
 # kind of kcancel event was seen, each request submitted had exactly one
 # completion (and none completed that was not submitted), a cancel won at
-# least once, and the ring buffer lost nothing.
+# least once, and the ring buffer lost nothing; and the device's debugfs
+# counters agree (completions, cancel wins, nothing in flight) or saw what
+# the run did (a late cancel, a high-water mark).
 # --steps LIST (a comma list of stress, selftest, fuzz, trace) names the steps that
 # must have left results: a step with none fails.
 set -euo pipefail
@@ -110,9 +112,19 @@ def trace(name, text):
         bad.append(f"{r.get('overrun')} event(s) lost")
     if not r.get("cancel_won"):
         bad.append("no cancel won")
-    return bad, (f"{r.get('ids')} requests traced, "
-                 f"cancel/completion won {r.get('cancel_won')}/{r.get('completion_won')}, "
-                 + ", ".join(f"{e} {ev.get(e, 0)}" for e in TRACE_EVENTS))
+    st = r.get("stats", {})
+    for k, want in (("completed", r.get("ids")), ("cancel_won", r.get("cancel_won")),
+                    ("in_flight", 0)):
+        if st.get(k) != want:
+            bad.append(f"debugfs {k} {st.get(k)}, the trace says {want}")
+    for k in ("completion_won", "in_flight_max"):
+        if not st.get(k):
+            bad.append(f"debugfs {k} 0")
+    return bad, (f"{r.get('ids')} requests traced, {r.get('cancel_won')} won by a cancel, "
+                 + ", ".join(f"{e} {ev.get(e, 0)}" for e in TRACE_EVENTS)
+                 + f"; debugfs: completed {st.get('completed')}, cancel won "
+                 f"{st.get('cancel_won')}, late cancels {st.get('completion_won')}, "
+                 f"in flight {st.get('in_flight')} (at most {st.get('in_flight_max')})")
 
 
 kinds = {"stress-json": ("stress", stress), "selftest-totals": ("selftest", selftest),

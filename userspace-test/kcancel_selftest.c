@@ -751,6 +751,43 @@ TEST_F(kcancel, info_fields)
 	EXPECT_EQ(0, b.error);
 }
 
+/* The sysfs attributes (docs/ABI/testing/sysfs-class-misc-kcancel). */
+TEST_F(kcancel, sysfs_matches_info)
+{
+	struct kcancel_info info;
+	char path[PATH_MAX + 16];
+	unsigned int v, n;
+	u64 t0;
+
+	ASSERT_EQ(0, kc_ioctl(self->fd, KCANCEL_IOC_INFO, &info));
+	snprintf(path, sizeof(path), "%s/doorbells", self->sys);
+	ASSERT_EQ(0, kc_read_uint(path, &v));
+	EXPECT_EQ(info.doorbells, v);
+	snprintf(path, sizeof(path), "%s/dma_size", self->sys);
+	ASSERT_EQ(0, kc_read_uint(path, &v));
+	EXPECT_EQ(info.dma_size, v);
+	snprintf(path, sizeof(path), "%s/max_pending", self->sys);
+	ASSERT_EQ(0, kc_read_uint(path, &v));
+	EXPECT_EQ(info.max_pending, v);
+	/*
+	 * The earlier tests' files are closed: nothing is in flight. DMAs
+	 * that keep the device busy are, until they complete (reaped or not).
+	 */
+	snprintf(path, sizeof(path), "%s/in_flight", self->sys);
+	ASSERT_EQ(0, kc_read_uint(path, &v));
+	EXPECT_EQ(0U, v);
+	n = kc_block(_metadata, self);
+	ASSERT_EQ(0, kc_read_uint(path, &v));
+	EXPECT_LE(1U, v);
+	EXPECT_GE(n, v);
+	t0 = kc_now_ns();
+	while (v && kc_now_ns() - t0 < 10 * NSEC_PER_SEC) {
+		kc_sleep_ms(5);
+		ASSERT_EQ(0, kc_read_uint(path, &v));
+	}
+	EXPECT_EQ(0U, v);
+}
+
 TEST_F(kcancel, info_bad_pointer)
 {
 	struct kcancel_info *guarded = kc_guarded(sizeof(*guarded), 8);

@@ -51,6 +51,7 @@
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -109,6 +110,45 @@ struct kc_io {
 	u64 result;
 	int slot;
 	struct list_head queue_node;
+};
+
+/* Per-operation tables are indexed by &enum kcancel_op. */
+#define KC_DEV_OPS	(KCANCEL_OP_MAX + 1)
+
+/**
+ * enum kc_dev_end - how a request ended, for the statistics
+ * @KC_END_OK: status 0.
+ * @KC_END_CANCELED: -ECANCELED.
+ * @KC_END_TIMEDOUT: -ETIMEDOUT.
+ * @KC_END_NODEV: -ENODEV (removal).
+ * @KC_END_IO: -EIO (the device failed or could not run it).
+ * @KC_END_OTHER: any other status.
+ * @KC_END_NR: how many.
+ */
+enum kc_dev_end {
+	KC_END_OK,
+	KC_END_CANCELED,
+	KC_END_TIMEDOUT,
+	KC_END_NODEV,
+	KC_END_IO,
+	KC_END_OTHER,
+	KC_END_NR,
+};
+
+/**
+ * struct kc_dev_stats - a device's counters of one CPU
+ * @ended: completions by operation (&enum kcancel_op) and status.
+ * @cancel_won: completions by operation of requests whose cancel was asked
+ *	for and decided the status.
+ * @completion_won: kc_dev_cancel() calls by operation that came after the
+ *	request had completed (and had not been cancelled before).
+ *
+ * Each CPU counts its own (this_cpu_inc()); readers sum them.
+ */
+struct kc_dev_stats {
+	unsigned long ended[KC_DEV_OPS][KC_END_NR];
+	unsigned long cancel_won[KC_DEV_OPS];
+	unsigned long completion_won[KC_DEV_OPS];
 };
 
 /**
@@ -173,6 +213,9 @@ struct kc_dev_ops {
  * @spurious: status bits the DPC ignored: no operation was started in
  *	their slot (spurious, duplicate or stale interrupts).
  * @forced: started slots that kc_dev_fail() ended without their bit.
+ * @stats: per-CPU completion counters (kc_dev_stats_sum()).
+ * @in_flight: requests queued by kc_dev_queue() and not completed yet.
+ * @in_flight_max: the highest @in_flight has been.
  * @idle: woken when @busy drops to zero.
  * @next_id: the last id given out.
  * @files_lock: guards @files.
@@ -204,6 +247,9 @@ struct kc_dev {
 	unsigned long op_timeout;
 	atomic64_t spurious;
 	atomic64_t forced;
+	struct kc_dev_stats __percpu *stats;
+	atomic_t in_flight;
+	atomic_t in_flight_max;
 	wait_queue_head_t idle;
 	atomic64_t next_id;
 	spinlock_t files_lock;		/* guards files */
@@ -241,6 +287,7 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns);
 bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason);
 void kc_dev_dpc(struct kc_dev *kd, u64 done);
 unsigned int kc_dev_doorbells(const struct kc_dev *kd);
+void kc_dev_stats_sum(const struct kc_dev *kd, struct kc_dev_stats *sum);
 u64 kc_dev_factorial(unsigned int n);
 
 #endif /* _KCANCEL_DEV_H */
