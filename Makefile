@@ -118,8 +118,13 @@ demo:
 soak:
 	scripts/soak.sh $(SOAK_ARGS)
 
+# `make bench [BENCH_ARGS="--rounds 7"]`: kcancel against io_uring and the bare
+# device, in one boot of Debian's stock 6.12; writes bench/results.{json,md}.
+bench:
+	scripts/bench.sh $(BENCH_ARGS)
+
 lint:
 	scripts/lint.sh $(if $(filter command line environment,$(origin KDIR)),$(KDIR),"$$(scripts/kernel.sh)")
 
 .PHONY: all modules modules_install dkms-install dkms-uninstall install-udev \
-	uninstall-udev clean check demo soak lint
+	uninstall-udev clean check demo soak bench lint

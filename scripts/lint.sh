@@ -100,7 +100,7 @@ clang_kernel() {
 
 kc_log "lint: checkpatch"
 # The sources, not what an in-tree build leaves (*.mod.c).
-mapfile -t files < <(cd "$KC_TOP" && find module include kunit userspace-test \
+mapfile -t files < <(cd "$KC_TOP" && find module include kunit userspace-test bench \
 	-name '*.[ch]' ! -name '*.mod.c' 2>/dev/null | LC_ALL=C sort)
 # A tracepoint header is written in TRACE_EVENT()'s own layout, as the
 # kernel's include/trace/events/ are: lines that open a macro argument, and

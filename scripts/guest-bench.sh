@@ -1,0 +1,111 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench` inside the guest (busybox sh, /guest.sh of the initramfs made
+# by scripts/bench.sh), on Debian's stock kernel: every figure in one boot,
+# each measured path alternating with its baseline, round after round, so
+# that both see the same guest in the same state. kcancel-bench
+# (bench/kcancel-bench.c) prints one JSON line a run; this script prefixes
+# it with "kcancel-bench-json FIGURE ROUND PATH:" for scripts/bench.sh.
+#
+#   P1  the zero-latency software device, one thread, depth 1, 8 and 64:
+#       the batched ioctl (and, at depth 64, one SUBMIT a request) against
+#       io_uring's IORING_OP_NOP at the same depth
+#   P2  cancel latency with 100,000 requests in flight against 10 in flight
+#       (a software device whose operations take a minute)
+#   P3  edu doorbells through kcancel's whole path against the raw floor of
+#       kcfloor.ko (bench/floor), which only rings and waits for the IRQ
+#   P4  two threads on two files against one, depth 64 each
+#   P5  kernel bytes per request in flight (slab deltas)
+#
+# Parameters from the kernel command line: kcancel_bench_rounds (default 5),
+# kcancel_bench_seconds (each throughput run, default 2),
+# kcancel_bench_samples (cancels timed a run, default 200) and
+# kcancel_bench_figures (a comma list, default p1,p2,p3,p4,p5). The last line,
+# "kcancel-guest: done", tells the host the run finished.
+set -u
+
+# shellcheck source=scripts/guest-lib.sh
+. /guest-lib.sh
+
+rounds=${kcancel_bench_rounds:-5}
+secs=${kcancel_bench_seconds:-2}
+samples=${kcancel_bench_samples:-200}
+figures=",${kcancel_bench_figures:-p1,p2,p3,p4,p5},"
+bench=/modules/kcancel-bench
+say "bench start at $(now) s, kernel $(uname -r), $rounds rounds of $secs s"
+
+figure() { case $figures in *",$1,"*) return 0 ;; esac; return 1; }
+
+# run FIGURE ROUND PATH ARGS... - one kcancel-bench run, its line for the host.
+run() {
+	fig=$1 round=$2 path=$3
+	shift 3
+	if out=$("$bench" "$@" 2>/tmp/bench.err); then
+		echo "kcancel-bench-json $fig $round $path: $out"
+	else
+		cat /tmp/bench.err
+		fail "$fig round $round $path: kcancel-bench $* exited with $?"
+	fi
+}
+
+if figure p1 || figure p4; then
+	if load sim_devices=1 sim_latency_us=0 sim_jitter_us=0; then
+		r=1
+		while [ $r -le "$rounds" ]; do
+			if figure p1; then
+				for d in 1 8 64; do
+					run p1 $r "kcancel-qd$d" batch -d /dev/kcancel1 --depth $d --seconds "$secs"
+					run p1 $r "nop-qd$d" nop --depth $d --seconds "$secs"
+				done
+				run p1 $r single-qd64 single -d /dev/kcancel1 --depth 64 --seconds "$secs"
+			fi
+			if figure p4; then
+				run p4 $r threads1 batch -d /dev/kcancel1 --depth 64 --seconds "$secs" --threads 1
+				run p4 $r threads2 batch -d /dev/kcancel1 --depth 64 --seconds "$secs" --threads 2
+			fi
+			r=$((r + 1))
+		done
+		unload "after P1 and P4"
+	fi
+fi
+
+if figure p2 || figure p5; then
+	# A minute an operation: everything submitted stays in flight.
+	if load sim_devices=1 sim_latency_us=60000000 sim_jitter_us=0 max_pending=100100; then
+		r=1
+		while [ $r -le "$rounds" ]; do
+			if figure p2; then
+				run p2 $r inflight10 cancel -d /dev/kcancel1 --inflight 10 --samples "$samples"
+				run p2 $r inflight100000 cancel -d /dev/kcancel1 --inflight 100000 --samples "$samples"
+			fi
+			figure p5 && run p5 $r memory memory -d /dev/kcancel1 --inflight 10000
+			r=$((r + 1))
+		done
+		unload "after P2 and P5"
+	fi
+fi
+
+if figure p3; then
+	r=1
+	while [ $r -le "$rounds" ]; do
+		if load; then
+			run p3 $r kcancel doorbell -d /dev/kcancel0 --seconds "$secs"
+			unload "after the P3 round"
+		fi
+		if insmod /modules/kcfloor.ko; then
+			i=0
+			while [ ! -c /dev/kcfloor ] && [ $i -lt 50 ]; do
+				sleep 0.1
+				i=$((i + 1))
+			done
+			run p3 $r floor floor --seconds "$secs"
+			rmmod kcfloor || fail "rmmod kcfloor"
+		else
+			fail "insmod kcfloor.ko"
+		fi
+		r=$((r + 1))
+	done
+fi
+say "bench end at $(now) s"
+say "done"
