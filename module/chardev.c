@@ -60,6 +60,7 @@ static const struct kernel_param_ops kc_max_pending_ops = {
 
 static unsigned int max_pending = KC_FILE_MAX_PENDING;
 module_param_cb(max_pending, &kc_max_pending_ops, &max_pending, 0444);
+__MODULE_PARM_TYPE(max_pending, "uint");
 MODULE_PARM_DESC(max_pending,
 		 "Requests one file may have submitted and not yet reaped (1-1048576, default 4096)");
 
