@@ -927,7 +927,7 @@ static bool kc_ct_dev_idle(struct kc_dev *kd)
 		idle = idle && list_empty(&kd->pending[c]);
 	idle = idle && !kd->busy;
 	spin_unlock_irqrestore(&kd->lock, flags);
-	return idle && xa_empty(&kd->target.sent) &&
+	return idle && kc_target_is_empty(&kd->target) &&
 	       !atomic_read(&kd->queue.active);
 }
 

@@ -257,7 +257,7 @@ static void kc_tt_end(struct kunit *test, struct kc_tt *tt)
 			    "called with the collection lock held");
 	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&tt->found), 0,
 			    "completion routine found its request in the collection");
-	if (!xa_empty(&tt->t.sent)) {
+	if (!kc_target_is_empty(&tt->t)) {
 		KUNIT_FAIL(test, "requests left in the collection");
 		return;
 	}
@@ -397,7 +397,7 @@ static void kc_target_send_after_cancel_ecanceled(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL),
 			-ECANCELED);
-	KUNIT_EXPECT_TRUE(test, xa_empty(&tt->t.sent));
+	KUNIT_EXPECT_TRUE(test, kc_target_is_empty(&tt->t));
 	KUNIT_EXPECT_NULL(test, kc_target_lookup(&tt->t, tr->req.id));
 	KUNIT_EXPECT_EQ(test, atomic_read(&tt->t.busy), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&tt->cancels), 0);
@@ -1284,6 +1284,43 @@ static void kc_target_cancel_id_twice_keeps_first_reason(struct kunit *test)
 	kc_test_finish(ctx);
 }
 
+/*
+ * A reservation that runs out of memory half-way leaves the nodes it had
+ * already linked into the collection, without an entry: xas_create() links
+ * each node as it allocates it. Build that state (the failure needs two
+ * allocations in a row to fail, which no single-shot fault injection gives)
+ * and destroy the target: it holds nothing, so this must not warn.
+ */
+static void kc_target_destroy_after_enomem_nodes(struct kunit *test)
+{
+	struct kc_test_ctx *ctx = kc_test_ctx_init(test, KC_SYNC_DRIVER);
+	struct kc_tt *tt = kc_tt_alloc(test, &kc_tt_abort_ops);
+	struct kc_test_req *tr = kc_tt_req(test, ctx);
+	XA_STATE(xas, &tt->t.sent, 1UL << (2 * XA_CHUNK_SHIFT));
+
+	do {
+		xas_lock_irq(&xas);
+		xas_create_range(&xas);
+		xas_unlock_irq(&xas);
+	} while (xas_nomem(&xas, GFP_KERNEL));
+	KUNIT_ASSERT_EQ(test, xas_error(&xas), 0);
+	KUNIT_ASSERT_FALSE_MSG(test, xa_empty(&tt->t.sent),
+			       "no empty node to leave behind");
+	KUNIT_EXPECT_TRUE(test, kc_target_is_empty(&tt->t));
+
+	/* A reservation, and then a request, are something. */
+	KUNIT_ASSERT_EQ(test, kc_target_reserve(&tt->t, &tr->req, GFP_KERNEL),
+			0);
+	KUNIT_EXPECT_FALSE(test, kc_target_is_empty(&tt->t));
+	kc_target_unreserve(&tt->t, &tr->req);
+	KUNIT_EXPECT_TRUE(test, kc_target_is_empty(&tt->t));
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL), 0);
+	KUNIT_EXPECT_FALSE(test, kc_target_is_empty(&tt->t));
+	kc_tt_device_done(tt, tr, 0);
+	kc_tt_end(test, tt);
+	kc_test_finish(ctx);
+}
+
 static struct kunit_case kc_target_cases[] = {
 	KUNIT_CASE(kc_target_io_done_then_cancel_id_enoent),
 	KUNIT_CASE(kc_target_cancel_sent_after_completion_keeps_ref),
@@ -1296,6 +1333,7 @@ static struct kunit_case kc_target_cases[] = {
 	KUNIT_CASE(kc_target_cancel_id_never_sent_enoent),
 	KUNIT_CASE(kc_target_cancel_id_twice_keeps_first_reason),
 	KUNIT_CASE(kc_target_lookup_100k_in_flight),
+	KUNIT_CASE(kc_target_destroy_after_enomem_nodes),
 	KUNIT_CASE_PARAM(kc_target_race_io_done_cancel_id,
 			 kc_tt_race_gen_params),
 	{}

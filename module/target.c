@@ -315,6 +315,31 @@ void kc_target_drain(struct kc_target *t)
 EXPORT_SYMBOL_GPL(kc_target_drain);
 
 /**
+ * kc_target_is_empty() - whether the collection holds nothing
+ * @t: the target.
+ *
+ * Not xa_empty(): a store or a reservation that ran out of memory half-way
+ * leaves behind the nodes it had already linked, and the array is then not
+ * empty although it holds nothing.
+ *
+ * Context: any context.
+ * Return: true if no request is in the collection and no place is reserved.
+ */
+bool kc_target_is_empty(struct kc_target *t)
+{
+	XA_STATE(xas, &t->sent, 0);
+	unsigned long flags;
+	void *entry;
+
+	/* Under the lock, no retry entry; a reservation counts. */
+	xas_lock_irqsave(&xas, flags);
+	entry = xas_find(&xas, ULONG_MAX);
+	xas_unlock_irqrestore(&xas, flags);
+	return !entry;
+}
+EXPORT_SYMBOL_GPL(kc_target_is_empty);
+
+/**
  * kc_target_destroy() - free the collection of a drained target
  * @t: the target, drained, with no cancel source left that could look in.
  *
@@ -322,7 +347,7 @@ EXPORT_SYMBOL_GPL(kc_target_drain);
  */
 void kc_target_destroy(struct kc_target *t)
 {
-	WARN_ON(!xa_empty(&t->sent));
+	WARN_ON(!kc_target_is_empty(t));
 	xa_destroy(&t->sent);
 }
 EXPORT_SYMBOL_GPL(kc_target_destroy);

@@ -84,6 +84,7 @@ int kc_target_cancel_id(struct kc_target *t, u64 id, int reason);
 struct kc_request *kc_target_lookup(struct kc_target *t, u64 id);
 void kc_target_cancel_all(struct kc_target *t, int reason);
 void kc_target_drain(struct kc_target *t);
+bool kc_target_is_empty(struct kc_target *t);
 void kc_target_destroy(struct kc_target *t);
 
 #endif /* _KCANCEL_TARGET_H */
