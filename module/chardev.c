@@ -46,6 +46,7 @@
 #include <kcancel/chardev.h>
 #include <kcancel/debugfs.h>
 
+#include "file.h"
 #include "trace.h"
 
 static int kc_max_pending_set(const char *val, const struct kernel_param *kp)
@@ -64,68 +65,7 @@ __MODULE_PARM_TYPE(max_pending, "uint");
 MODULE_PARM_DESC(max_pending,
 		 "Requests one file may have submitted and not yet reaped (1-1048576, default 4096)");
 
-/* The most pages a DMA buffer of %KCANCEL_DMA_SIZE bytes can span. */
-#define KC_FILE_DMA_PAGES	(DIV_ROUND_UP(KCANCEL_DMA_SIZE, PAGE_SIZE) + 1)
-
 static DEFINE_IDA(kc_minor_ida);
-
-/**
- * struct kc_file - an open /dev/kcancelN
- * @kd: the device, with a reference.
- * @node: entry in &kc_dev.files.
- * @ios: id -> &struct kc_file_io, each with a reference; its lock guards
- *	@events, &kc_file_io.reaped, &kc_file_io.completed and
- *	&kc_file_io.orphan too.
- * @events: completed requests whose event is not reaped, oldest first.
- * @wq: readers and pollers wait here for @events.
- * @outstanding: requests submitted and not completed.
- * @count: requests in @ios (submitted and not reaped), at most the
- *	max_pending module parameter.
- */
-struct kc_file {
-	struct kc_dev *kd;
-	struct list_head node;
-	struct xarray ios;
-	struct list_head events;
-	wait_queue_head_t wq;
-	atomic_t outstanding;
-	atomic_t count;
-};
-
-/**
- * struct kc_file_io - a request of a file
- * @io: the device request.
- * @f: the file.
- * @tag: the caller's tag.
- * @ubuf: the caller's DMA buffer.
- * @pages: a DMA from the device: the pages of @ubuf, pinned at submit.
- * @npages: how many of @pages are pinned.
- * @event_node: entry in &kc_file.events.
- * @sync: submitted by KCANCEL_IOC_SUBMIT_WAIT: no event is queued.
- * @reaped: its event was taken (or is being taken) by a reader or a waiter.
- * @completed: kc_file_io_completed() has run: its event is on
- *	&kc_file.events unless @reaped.
- * @orphan: its KCANCEL_IOC_SUBMIT_WAIT caller was killed: the completion
- *	takes it out of the file, with no event.
- */
-struct kc_file_io {
-	struct kc_io io;
-	struct kc_file *f;
-	u64 tag;
-	u64 ubuf;
-	struct page *pages[KC_FILE_DMA_PAGES];
-	unsigned int npages;
-	struct list_head event_node;
-	bool sync;
-	bool reaped;
-	bool completed;
-	bool orphan;
-};
-
-static struct kc_file_io *to_fio(struct kc_request *req)
-{
-	return container_of(req, struct kc_file_io, io.req);
-}
 
 static void kc_file_io_release(struct kc_request *req)
 {
@@ -207,6 +147,7 @@ static void kc_file_copy_out(struct kc_file_io *fio)
 static void kc_file_io_completed(struct kc_request *req)
 {
 	struct kc_file_io *fio = to_fio(req);
+	struct io_uring_cmd *ucmd = NULL;
 	struct kc_file *f = fio->f;
 	unsigned long flags;
 	bool orphan;
@@ -219,6 +160,10 @@ static void kc_file_io_completed(struct kc_request *req)
 	if (orphan) {
 		__xa_erase(&f->ios, req->id);
 		atomic_dec(&f->count);
+	} else if (fio->uring) {
+		/* The CQE is ours: the ring's cancel did not post it. */
+		ucmd = fio->ucmd;
+		fio->ucmd = NULL;
 	} else if (!fio->reaped && !fio->sync) {
 		list_add_tail(&fio->event_node, &f->events);
 	}
@@ -227,6 +172,8 @@ static void kc_file_io_completed(struct kc_request *req)
 		kc_file_unpin(fio, false);
 		kc_request_put(req);	/* the table's; not the last */
 	}
+	if (ucmd)
+		kc_uring_complete(ucmd);
 	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
 	/*
 	 * Fully ordered: kc_file_hup() that reads the new count sees the event
@@ -269,11 +216,18 @@ static struct kc_file_io *kc_file_lookup(struct kc_file *f, u64 id)
 	return fio;
 }
 
-/*
- * Drop a reaped (or never queued) request from the file: out of its table,
- * its pages unpinned, and its reference. Process context.
+/**
+ * kc_file_forget() - drop a reaped request from its file
+ * @f: the file.
+ * @fio: a request of @f whose event was reaped, or that has none (a
+ *	KCANCEL_IOC_SUBMIT_WAIT or io_uring request that completed).
+ *
+ * Takes @fio out of the file's table, unpins its pages (dirty if the
+ * completion wrote them) and drops the table's reference.
+ *
+ * Context: process context.
  */
-static void kc_file_forget(struct kc_file *f, struct kc_file_io *fio)
+void kc_file_forget(struct kc_file *f, struct kc_file_io *fio)
 {
 	xa_erase_irq(&f->ios, fio->io.req.id);
 	atomic_dec(&f->count);
@@ -322,7 +276,7 @@ static void kc_file_free_io(struct kc_file_io *fio)
  */
 static struct kc_file_io *kc_file_new_io(struct kc_file *f,
 					 const struct kcancel_submit *s,
-					 bool sync)
+					 enum kc_file_mode mode)
 {
 	struct kc_file_io *fio = kzalloc(sizeof(*fio), GFP_KERNEL_ACCOUNT);
 	int ret = -ENOMEM;
@@ -332,7 +286,8 @@ static struct kc_file_io *kc_file_new_io(struct kc_file *f,
 	fio->f = f;
 	fio->tag = s->tag;
 	fio->ubuf = s->buf;
-	fio->sync = sync;
+	fio->sync = mode == KC_FILE_SYNC;
+	fio->uring = mode == KC_FILE_URING;
 	INIT_LIST_HEAD(&fio->event_node);
 	fio->io.op = s->op;
 	fio->io.arg = s->arg;
@@ -363,25 +318,25 @@ err:
 }
 
 /**
- * kc_file_submit() - submit a request on a file
+ * kc_file_prepare() - make a request of a file, ready to queue
  * @f: the file.
  * @s: the request, copied from the caller; @s->id is set on success.
- * @uid: where the caller wants the id.
- * @sync: a KCANCEL_IOC_SUBMIT_WAIT request: no event, and a reference for
- *	the waiter in *@fiop.
- * @fiop: the request, for @sync; may be NULL otherwise.
+ * @uid: where the caller wants the id, or NULL (io_uring).
+ * @mode: how it was submitted: what its completion does.
  *
  * The id is written to @uid before the request exists for the device, so
  * that a failure leaves nothing queued; a failure after that sets it back
- * to 0. The request enters the file's table
- * (with the table's reference) before it is queued, so that its completion,
- * which may come at once, finds everything in place.
+ * to 0. On success the request counts against max_pending, has its place
+ * in the file's table and in the device's collection reserved, and holds
+ * the table's reference (and the waiter's, for %KC_FILE_SYNC):
+ * kc_file_queue() must follow.
  *
  * Context: process context, the caller's; sleeps.
- * Return: 0, or a negative errno of KCANCEL_IOC_SUBMIT: nothing was queued.
+ * Return: the request, or an ERR_PTR() of a negative errno of
+ * KCANCEL_IOC_SUBMIT.
  */
-static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
-			  __u64 __user *uid, bool sync, struct kc_file_io **fiop)
+struct kc_file_io *kc_file_prepare(struct kc_file *f, struct kcancel_submit *s,
+				   __u64 __user *uid, enum kc_file_mode mode)
 {
 	struct kc_dev *kd = f->kd;
 	struct kc_file_io *fio;
@@ -390,19 +345,19 @@ static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 
 	ret = kc_file_check_submit(s);
 	if (ret)
-		return ret;
+		return ERR_PTR(ret);
 	if (atomic_inc_return(&f->count) > max_pending) {
 		ret = -EAGAIN;
 		goto err_count;
 	}
-	fio = kc_file_new_io(f, s, sync);
+	fio = kc_file_new_io(f, s, mode);
 	if (IS_ERR(fio)) {
 		ret = PTR_ERR(fio);
 		goto err_count;
 	}
 	id = kc_dev_next_id(kd);
 	ret = -EFAULT;
-	if (put_user(id, uid))
+	if (uid && put_user(id, uid))
 		goto err_free;
 	ret = xa_reserve_irq(&f->ios, id, GFP_KERNEL_ACCOUNT);
 	if (ret)
@@ -412,16 +367,10 @@ static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 		goto err_unreserve;
 
 	kc_request_get(&fio->io.req);	/* the table's reference */
-	if (sync)
+	if (mode == KC_FILE_SYNC)
 		kc_request_get(&fio->io.req);	/* the waiter's */
-	atomic_inc(&f->outstanding);
-	/* The slot is reserved: this allocates nothing and cannot fail. */
-	xa_store_irq(&f->ios, id, fio, GFP_KERNEL);
-	kc_dev_queue(kd, &fio->io, s->timeout_ns);
 	s->id = id;
-	if (fiop)
-		*fiop = fio;
-	return 0;
+	return fio;
 
 err_unreserve:
 	xa_cmpxchg_irq(&f->ios, id, XA_ZERO_ENTRY, NULL, 0);
@@ -431,12 +380,53 @@ err_unwrite:
 	 * The id was written a moment ago; if the page went since, the
 	 * caller's error stands.
 	 */
-	(void)put_user(0, uid);
+	if (uid)
+		(void)put_user(0, uid);
 err_free:
 	kc_file_free_io(fio);
 err_count:
 	atomic_dec(&f->count);
-	return ret;
+	return ERR_PTR(ret);
+}
+
+/**
+ * kc_file_queue() - queue a request kc_file_prepare() made
+ * @f: the file.
+ * @fio: the request.
+ * @timeout_ns: its time limit, 0 for none.
+ *
+ * The request enters the file's table before it is queued, so that its
+ * completion, which may come at once, finds everything in place. This
+ * cannot fail.
+ *
+ * Context: process context.
+ */
+void kc_file_queue(struct kc_file *f, struct kc_file_io *fio, u64 timeout_ns)
+{
+	atomic_inc(&f->outstanding);
+	/* The slot is reserved: this allocates nothing and cannot fail. */
+	xa_store_irq(&f->ios, fio->io.req.id, fio, GFP_KERNEL);
+	kc_dev_queue(f->kd, &fio->io, timeout_ns);
+}
+
+/*
+ * Submit a request on a file: kc_file_prepare() and kc_file_queue(). A
+ * KCANCEL_IOC_SUBMIT_WAIT request (@sync) is returned in *@fiop, with the
+ * waiter's reference. 0 or a negative errno of KCANCEL_IOC_SUBMIT: nothing
+ * was queued then.
+ */
+static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
+			  __u64 __user *uid, bool sync, struct kc_file_io **fiop)
+{
+	struct kc_file_io *fio;
+
+	fio = kc_file_prepare(f, s, uid, sync ? KC_FILE_SYNC : KC_FILE_EVENT);
+	if (IS_ERR(fio))
+		return PTR_ERR(fio);
+	kc_file_queue(f, fio, s->timeout_ns);
+	if (fiop)
+		*fiop = fio;
+	return 0;
 }
 
 static long kc_ioctl_submit(struct kc_file *f, void __user *uarg)
@@ -449,11 +439,16 @@ static long kc_ioctl_submit(struct kc_file *f, void __user *uarg)
 			      NULL);
 }
 
-/*
- * Cancel a request of the file, for one of the file's reasons (@how: a
- * KC_FILE_CANCEL_* of trace.h). True if this call cancelled it.
+/**
+ * kc_file_cancel() - cancel a request of a file
+ * @f: the file.
+ * @fio: the request, with a reference the caller holds.
+ * @how: who asks: a KC_FILE_CANCEL_* of trace.h.
+ *
+ * Context: as kc_dev_cancel().
+ * Return: true if this call cancelled it.
  */
-static bool kc_file_cancel(struct kc_file *f, struct kc_file_io *fio, int how)
+bool kc_file_cancel(struct kc_file *f, struct kc_file_io *fio, int how)
 {
 	bool canceled = kc_dev_cancel(f->kd, &fio->io, -ECANCELED);
 
@@ -538,22 +533,76 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 	return intr ? -EINTR : 0;
 }
 
-static long kc_ioctl_cancel(struct kc_file *f, void __user *uarg)
+/*
+ * Look up, with a reference, the oldest io_uring request of @f with this
+ * user_data that has not completed. The walk lets go of the lock now and
+ * then: a file may hold max_pending requests.
+ */
+static struct kc_file_io *kc_file_lookup_user_data(struct kc_file *f,
+						   u64 user_data)
 {
-	struct kcancel_cancel c;
+	XA_STATE(xas, &f->ios, 0);
+	struct kc_file_io *fio, *found = NULL;
+	unsigned int n = 0;
+
+	xas_lock_irq(&xas);
+	xas_for_each(&xas, fio, ULONG_MAX) {
+		if (xas_retry(&xas, fio))	/* a reserved place */
+			continue;
+		if (fio->uring && fio->user_data == user_data &&
+		    !fio->completed) {
+			kc_request_get(&fio->io.req);
+			found = fio;
+			break;
+		}
+		if (!(++n % 64)) {
+			xas_pause(&xas);
+			xas_unlock_irq(&xas);
+			cond_resched();
+			xas_lock_irq(&xas);
+		}
+	}
+	xas_unlock_irq(&xas);
+	return found;
+}
+
+/**
+ * kc_file_cancel_by() - KCANCEL_IOC_CANCEL and KCANCEL_URING_CMD_CANCEL
+ * @f: the file.
+ * @c: what to cancel, copied from the caller.
+ * @how: who asks: a KC_FILE_CANCEL_* of trace.h.
+ *
+ * Context: process context.
+ * Return: 0 if this call cancelled the request; -EALREADY if it had
+ * completed or been cancelled already; -ENOENT if there is no such request;
+ * -EINVAL for a bad flag or reserved field.
+ */
+int kc_file_cancel_by(struct kc_file *f, const struct kcancel_cancel *c,
+		      int how)
+{
 	struct kc_file_io *fio;
 	bool canceled;
 
-	if (copy_from_user(&c, uarg, sizeof(c)))
-		return -EFAULT;
-	if (c.flags || c.reserved)
+	if ((c->flags & ~KCANCEL_CANCEL_USER_DATA) || c->reserved)
 		return -EINVAL;
-	fio = kc_file_lookup(f, c.id);
+	if (c->flags & KCANCEL_CANCEL_USER_DATA)
+		fio = kc_file_lookup_user_data(f, c->id);
+	else
+		fio = kc_file_lookup(f, c->id);
 	if (!fio)
 		return -ENOENT;
-	canceled = kc_file_cancel(f, fio, KC_FILE_CANCEL_IOCTL);
+	canceled = kc_file_cancel(f, fio, how);
 	kc_request_put(&fio->io.req);
 	return canceled ? 0 : -EALREADY;
+}
+
+static long kc_ioctl_cancel(struct kc_file *f, void __user *uarg)
+{
+	struct kcancel_cancel c;
+
+	if (copy_from_user(&c, uarg, sizeof(c)))
+		return -EFAULT;
+	return kc_file_cancel_by(f, &c, KC_FILE_CANCEL_IOCTL);
 }
 
 /* KCANCEL_IOC_WAIT's timeout in jiffies: 0 stays 0, anything else >= 1. */
@@ -612,7 +661,8 @@ static long kc_ioctl_wait(struct kc_file *f, void __user *uarg)
 	fio = kc_file_lookup(f, w.id);
 	if (!fio)
 		return -ENOENT;
-	ret = fio->sync ? -EINVAL : kc_file_wait_done(f, fio, w.timeout_ns);
+	ret = fio->sync || fio->uring ? -EINVAL :
+		kc_file_wait_done(f, fio, w.timeout_ns);
 	if (ret)
 		goto out;
 	xa_lock_irq(&f->ios);
@@ -647,6 +697,7 @@ static long kc_ioctl_info(struct kc_file *f, void __user *uarg)
 		.doorbells = kc_dev_doorbells(f->kd),
 		.dma_size = f->kd->dma_size,
 		.max_pending = max_pending,
+		.features = KC_FILE_FEATURES,
 	};
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
@@ -942,6 +993,9 @@ static const struct file_operations kc_fops = {
 	.poll = kc_fop_poll,
 	.unlocked_ioctl = kc_fop_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+#ifdef KC_HAVE_URING_CMD
+	.uring_cmd = kc_uring_cmd,
+#endif
 };
 
 /*

@@ -47,6 +47,8 @@
 #define KC_FILE_CANCEL_IOCTL	0
 #define KC_FILE_CANCEL_SIGNAL	1
 #define KC_FILE_CANCEL_CLOSE	2
+#define KC_FILE_CANCEL_URING_CMD 3	/* KCANCEL_URING_CMD_CANCEL */
+#define KC_FILE_CANCEL_RING	4	/* the io_uring ring went */
 
 #define kc_show_reason(r)						\
 	__print_symbolic(r, { 0, "none" }, { -ECANCELED, "user" },	\
@@ -174,7 +176,9 @@ TRACE_EVENT(kcancel_file_cancel,
 		  __print_symbolic(__entry->how,
 				   { KC_FILE_CANCEL_IOCTL, "ioctl" },
 				   { KC_FILE_CANCEL_SIGNAL, "signal" },
-				   { KC_FILE_CANCEL_CLOSE, "close" }),
+				   { KC_FILE_CANCEL_CLOSE, "close" },
+				   { KC_FILE_CANCEL_URING_CMD, "uring_cmd" },
+				   { KC_FILE_CANCEL_RING, "ring" }),
 		  __entry->first)
 );
 

@@ -79,6 +79,7 @@ else
 	check FAIL "build modules: see $run/build.log"
 fi
 tools=(kcancel-stress kcancel-selftest kcancel-fuzz)
+kc_need_pkgs liburing-dev
 tooldir=$run/tree/userspace-test
 # kcancel-selftest takes the kselftest harness from the kernel's source tree.
 if make -C "$tooldir" KSRC="$(kc_srctree "$kdir")" >"$run/userspace.log" 2>&1; then

@@ -41,7 +41,7 @@ fi
 flavour=${KCANCEL_DEMO_KERNEL:-6.12-amd64}
 
 cd "$KC_TOP"
-kc_need_pkgs gcc make libc6-dev python3
+kc_need_pkgs gcc make libc6-dev liburing-dev python3
 
 # KDIR=..., BZIMAGE=..., RELEASE=...
 kdir='' bzimage='' release=''

@@ -48,7 +48,7 @@ if ! [[ $percent =~ ^[0-9]+$ ]] || [ "$percent" -lt 1 ] || [ "$percent" -gt 100 
 fi
 
 cd "$KC_TOP"
-kc_need_pkgs gcc make libc6-dev python3
+kc_need_pkgs gcc make libc6-dev liburing-dev python3
 kdir=$(scripts/kernel.sh) || kc_die "no debug kernel (scripts/kernel.sh failed, its error is above)"
 
 # The whole soak, and its parts.

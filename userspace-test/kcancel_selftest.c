@@ -50,6 +50,7 @@
 
 #include <linux/kcancel.h>
 #include <linux/magic.h>
+#include <liburing.h>
 
 /*
  * The harness's SIGALRM handler has a parameter it does not use, which
@@ -1649,15 +1650,20 @@ TEST_F(kcancel, cancel_bad_flags_or_reserved)
 		SKIP(return, KC_TOO_FAST, self->path);
 	kc_block(_metadata, self);
 	id = kc_queued_dma(_metadata, self->fd, 3);
-	c = (struct kcancel_cancel){ .id = id, .flags = 1 };
+	c = (struct kcancel_cancel){ .id = id, .flags = 2 };
 	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &c));
 	c = (struct kcancel_cancel){ .id = id, .flags = 0x80000000 };
 	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &c));
 	c = (struct kcancel_cancel){ .id = id, .reserved = 1 };
 	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &c));
 	/* Checked before the id is looked up. */
-	c = (struct kcancel_cancel){ .id = UINT64_MAX, .flags = 1 };
+	c = (struct kcancel_cancel){ .id = UINT64_MAX, .flags = 2 };
 	EXPECT_EQ(-EINVAL, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &c));
+	/* An id is not the user_data of an io_uring request. */
+	c = (struct kcancel_cancel){
+		.id = id, .flags = KCANCEL_CANCEL_USER_DATA,
+	};
+	EXPECT_EQ(-ENOENT, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &c));
 	/* None of them cancelled it. */
 	ASSERT_EQ(0, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER, &ev));
 	kc_expect_event(_metadata, &ev, id, 3, KCANCEL_OP_DMA_TO_DEV, 0, 16);
@@ -3964,6 +3970,564 @@ TEST_F(kcancel, device_removal)
 	ASSERT_EQ(0, ret);
 	EXPECT_EQ(kc_fact[12], ev[0].result);
 	close(fd2);
+}
+
+/* ---- io_uring commands ------------------------------------------------ */
+
+/* What a test keeps of a CQE. */
+struct kc_cqe {
+	u64 user_data;
+	s32 res;
+	u64 res2;	/* big_cqe[0] on a CQE32 ring, else 0 */
+};
+
+/*
+ * Set @ring up for kcancel's commands, with 128-byte SQEs and 32-byte CQEs
+ * if @big. 0, or the reason to skip in @why: the module has no io_uring
+ * commands (a kernel before 6.7), or io_uring cannot be set up here (off,
+ * or kernel.io_uring_disabled).
+ */
+static int kc_uring_init(KC_FIXTURE *self, struct io_uring *ring,
+			 unsigned int entries, bool big, char *why, size_t size)
+{
+	struct io_uring_params p = { 0 };
+	int ret;
+
+	if (!(self->info.features & KCANCEL_FEATURE_URING_CMD)) {
+		snprintf(why, size,
+			 "%s has no io_uring commands: the module was built for a kernel without cancelable io_uring commands (6.7 on) or without io_uring",
+			 self->path);
+		return -EOPNOTSUPP;
+	}
+	if (big)
+		p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
+	ret = io_uring_queue_init_params(entries, ring, &p);
+	if (ret)
+		snprintf(why, size, "io_uring_setup: %s", strerror(-ret));
+	return ret;
+}
+
+/* The size of a skip reason of kc_uring_init(). */
+#define KC_WHY			(KC_PATH + 160)
+
+/*
+ * Queue one command on @ring: @len bytes of @payload in sqe->cmd (at most
+ * what the ring's SQE holds). Not submitted yet. The SQE, or NULL if the
+ * submission queue is full.
+ */
+static struct io_uring_sqe *kc_uring_prep(struct io_uring *ring, int fd,
+					  u32 cmd_op, const void *payload,
+					  size_t len, u64 user_data)
+{
+	bool big = ring->flags & IORING_SETUP_SQE128;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	size_t room = (big ? 128 : 64) - offsetof(struct io_uring_sqe, cmd);
+
+	if (!sqe)
+		return NULL;
+	memset(sqe, 0, big ? 128 : 64);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = cmd_op;
+	memcpy(sqe->cmd, payload, len < room ? len : room);
+	io_uring_sqe_set_data64(sqe, user_data);
+	return sqe;
+}
+
+/* Submit what is queued: how many, or -errno. */
+static int kc_uring_go(struct io_uring *ring)
+{
+	return io_uring_submit(ring);
+}
+
+/* Queue and submit one command. 0 or -errno. */
+static int kc_uring_cmd(struct io_uring *ring, int fd, u32 cmd_op,
+			const void *payload, size_t len, u64 user_data)
+{
+	int ret;
+
+	if (!kc_uring_prep(ring, fd, cmd_op, payload, len, user_data))
+		return -EBUSY;
+	ret = kc_uring_go(ring);
+	return ret == 1 ? 0 : ret < 0 ? ret : -EIO;
+}
+
+/*
+ * Reap @n CQEs into @out, waiting up to @ms for each. How many were reaped:
+ * fewer than @n when one did not come in time.
+ */
+static unsigned int kc_uring_reap(struct io_uring *ring, struct kc_cqe *out,
+				  unsigned int n, unsigned int ms)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000LL,
+	};
+	struct io_uring_cqe *cqe;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (io_uring_wait_cqe_timeout(ring, &cqe, &ts))
+			break;
+		out[i].user_data = cqe->user_data;
+		out[i].res = cqe->res;
+		out[i].res2 = ring->flags & IORING_SETUP_CQE32 ?
+			      cqe->big_cqe[0] : 0;
+		io_uring_cqe_seen(ring, cqe);
+	}
+	return i;
+}
+
+/* The CQE of @user_data among @n, or NULL. */
+static const struct kc_cqe *kc_cqe_of(const struct kc_cqe *c, unsigned int n,
+				      u64 user_data)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (c[i].user_data == user_data)
+			return &c[i];
+	}
+	return NULL;
+}
+
+/* No CQE comes within @ms. */
+static bool kc_uring_quiet(struct io_uring *ring, unsigned int ms)
+{
+	struct kc_cqe c;
+
+	return !kc_uring_reap(ring, &c, 1, ms);
+}
+
+/*
+ * The device's debugfs counters of @op (see docs/ABI/testing/debugfs-kcancel):
+ * its completions with status 0 and -ECANCELED, and all of them. 0, or
+ * -errno when debugfs does not show them.
+ */
+static int kc_op_stats(KC_FIXTURE *self, const char *op, u64 *ok,
+		       u64 *canceled, u64 *all)
+{
+	char path[PATH_MAX], line[256], name[32];
+	unsigned long long v[6];
+	const char *dev = strrchr(self->path, '/');
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kcancel/%s/stats",
+		 dev ? dev + 1 : self->path);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line,
+			   "%31s ok %llu canceled %llu timedout %llu nodev %llu io %llu other %llu",
+			   name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 7 ||
+		    strcmp(name, op))
+			continue;
+		*ok = v[0];
+		*canceled = v[1];
+		*all = v[0] + v[1] + v[2] + v[3] + v[4] + v[5];
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Wait up to @ms for the device's in_flight to reach 0: 0 or -ETIMEDOUT. */
+static int kc_wait_idle(KC_FIXTURE *self, unsigned int ms)
+{
+	char path[PATH_MAX];
+	unsigned int v = 1;
+	u64 end = kc_now_ns() + ms * NSEC_PER_MSEC;
+
+	snprintf(path, sizeof(path), "%s/in_flight", self->sys);
+	while (!kc_read_uint(path, &v) && v) {
+		if (kc_now_ns() > end)
+			return -ETIMEDOUT;
+		kc_sleep_ms(10);
+	}
+	return v ? -EIO : 0;
+}
+
+TEST_F(kcancel, uring_submit_results)
+{
+	char why[KC_WHY];
+	u8 data[16], back[16];
+	struct kcancel_submit s[4];
+	const u64 want[4] = { kc_fact[5], 0xabcdef0123ULL, 16, 16 };
+	struct io_uring ring;
+	struct kc_cqe c[4];
+	const struct kc_cqe *e;
+	unsigned int i;
+
+	if (kc_uring_init(self, &ring, 8, true, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	kc_fill(data, sizeof(data), 7);
+	memset(back, 0, sizeof(back));
+	memset(s, 0, sizeof(s));
+	s[0].op = KCANCEL_OP_FACTORIAL;
+	s[0].arg = 5;
+	s[1].op = KCANCEL_OP_DOORBELL;
+	s[1].arg = want[1];
+	s[2].op = KCANCEL_OP_DMA_TO_DEV;
+	s[2].buf = (uintptr_t)data;
+	s[2].len = sizeof(data);
+	s[2].offset = 64;
+	s[3].op = KCANCEL_OP_DMA_FROM_DEV;
+	s[3].buf = (uintptr_t)back;
+	s[3].len = sizeof(back);
+	s[3].offset = 64;
+	/* The read after the write has completed. */
+	for (i = 0; i < 3; i++)
+		ASSERT_NE(NULL, kc_uring_prep(&ring, self->fd,
+					      KCANCEL_URING_CMD_SUBMIT, &s[i],
+					      sizeof(s[i]), 100 + i));
+	ASSERT_EQ(3, kc_uring_go(&ring));
+	ASSERT_EQ(3U, kc_uring_reap(&ring, c, 3, 10000));
+	ASSERT_EQ(0, kc_uring_cmd(&ring, self->fd, KCANCEL_URING_CMD_SUBMIT,
+				  &s[3], sizeof(s[3]), 103));
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c[3], 1, 10000));
+	for (i = 0; i < 4; i++) {
+		e = kc_cqe_of(c, 4, 100 + i);
+		ASSERT_NE(NULL, e) TH_LOG("no CQE for op %u", s[i].op);
+		EXPECT_EQ(0, e->res) TH_LOG("op %u", s[i].op);
+		EXPECT_EQ(want[i], e->res2) TH_LOG("op %u", s[i].op);
+	}
+	EXPECT_EQ(0, memcmp(data, back, sizeof(back)));
+	/* Exactly one CQE each, and nothing for read(). */
+	EXPECT_TRUE(kc_uring_quiet(&ring, 100));
+	kc_expect_no_event(_metadata, self->fd);
+	io_uring_queue_exit(&ring);
+}
+
+TEST_F(kcancel, uring_submit_refused)
+{
+	char why[KC_WHY];
+	struct io_uring ring, small;
+	struct kcancel_submit s;
+	struct io_uring_sqe *sqe;
+	struct kc_cqe c;
+
+	if (kc_uring_init(self, &ring, 8, true, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	if (kc_uring_init(self, &small, 8, false, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	/* A 64-byte SQE cannot hold struct kcancel_submit. */
+	kc_valid_submit(&s);
+	ASSERT_EQ(0, kc_uring_cmd(&small, self->fd, KCANCEL_URING_CMD_SUBMIT,
+				  &s, sizeof(s), 1));
+	ASSERT_EQ(1U, kc_uring_reap(&small, &c, 1, 5000));
+	EXPECT_EQ(-EINVAL, c.res);
+	/* The id is not the caller's to give. */
+	s.id = 1;
+	ASSERT_EQ(0, kc_uring_cmd(&ring, self->fd, KCANCEL_URING_CMD_SUBMIT,
+				  &s, sizeof(s), 2));
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 5000));
+	EXPECT_EQ(-EINVAL, c.res);
+	/* What KCANCEL_IOC_SUBMIT refuses, this refuses. */
+	kc_valid_submit(&s);
+	s.op = KCANCEL_OP_MAX + 1;
+	ASSERT_EQ(0, kc_uring_cmd(&ring, self->fd, KCANCEL_URING_CMD_SUBMIT,
+				  &s, sizeof(s), 3));
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 5000));
+	EXPECT_EQ(-EINVAL, c.res);
+	kc_valid_submit(&s);
+	s.reserved[1] = 1;
+	ASSERT_EQ(0, kc_uring_cmd(&ring, self->fd, KCANCEL_URING_CMD_SUBMIT,
+				  &s, sizeof(s), 4));
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 5000));
+	EXPECT_EQ(-EINVAL, c.res);
+	kc_valid_submit(&s);
+	s.op = KCANCEL_OP_DMA_TO_DEV;
+	s.arg = 0;
+	s.buf = (uintptr_t)KC_KERNEL_ADDR;
+	s.len = 8;
+	ASSERT_EQ(0, kc_uring_cmd(&ring, self->fd, KCANCEL_URING_CMD_SUBMIT,
+				  &s, sizeof(s), 5));
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 5000));
+	EXPECT_EQ(-EFAULT, c.res);
+	/* Other command numbers: the ioctls' included. */
+	kc_valid_submit(&s);
+	ASSERT_EQ(0, kc_uring_cmd(&ring, self->fd, KCANCEL_IOC_SUBMIT, &s,
+				  sizeof(s), 6));
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 5000));
+	EXPECT_EQ(-EOPNOTSUPP, c.res);
+	/* kcancel takes no fixed buffer (io_uring may refuse it first). */
+	sqe = kc_uring_prep(&ring, self->fd, KCANCEL_URING_CMD_SUBMIT, &s,
+			    sizeof(s), 7);
+	ASSERT_NE(NULL, sqe);
+	sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+	ASSERT_EQ(1, kc_uring_go(&ring));
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 5000));
+	EXPECT_TRUE(c.res == -EINVAL || c.res == -EFAULT)
+		TH_LOG("res %d", c.res);
+	/* Nothing was queued: no CQE, no event. */
+	EXPECT_TRUE(kc_uring_quiet(&ring, 100));
+	kc_expect_no_event(_metadata, self->fd);
+	io_uring_queue_exit(&small);
+	io_uring_queue_exit(&ring);
+}
+
+/* Submit a DMA to the device through @ring, queued behind the blockers. */
+static void kc_uring_queued(struct __test_metadata *_metadata,
+			    struct io_uring *ring, int fd, u64 user_data,
+			    u64 timeout_ns)
+{
+	static u8 data[16];
+	struct kcancel_submit s = {
+		.op = KCANCEL_OP_DMA_TO_DEV,
+		.buf = (uintptr_t)data,
+		.len = sizeof(data),
+		.offset = 32,
+		.timeout_ns = timeout_ns,
+	};
+
+	ASSERT_EQ(0, kc_uring_cmd(ring, fd, KCANCEL_URING_CMD_SUBMIT, &s,
+				  sizeof(s), user_data));
+}
+
+/* A cancel by user_data through @ring: the CQE's res. */
+static s32 kc_uring_cancel(struct __test_metadata *_metadata,
+			   struct io_uring *ring, int fd, u64 key, u32 flags,
+			   u32 reserved)
+{
+	struct kcancel_cancel cc = {
+		.id = key, .flags = flags, .reserved = reserved,
+	};
+	struct kc_cqe c;
+
+	ASSERT_EQ(0, kc_uring_cmd(ring, fd, KCANCEL_URING_CMD_CANCEL, &cc,
+				  sizeof(cc), 0xcafe));
+	ASSERT_EQ(1U, kc_uring_reap(ring, &c, 1, 5000));
+	EXPECT_EQ(0xcafeULL, c.user_data);
+	return c.res;
+}
+
+TEST_F(kcancel, uring_cancel)
+{
+	char why[KC_WHY];
+	struct kcancel_cancel cc = { .flags = KCANCEL_CANCEL_USER_DATA };
+	struct io_uring ring, small;
+	struct kc_cqe c;
+	u64 id;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	if (kc_uring_init(self, &ring, 16, true, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	if (kc_uring_init(self, &small, 8, false, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	kc_block(_metadata, self);
+	kc_uring_queued(_metadata, &ring, self->fd, 0x51, 0);
+	kc_uring_queued(_metadata, &ring, self->fd, 0x52, 0);
+	kc_uring_queued(_metadata, &ring, self->fd, 0x53, 0);
+	EXPECT_TRUE(kc_uring_quiet(&ring, 20));
+
+	/* The command, from a ring of 64-byte SQEs. */
+	EXPECT_EQ(0, kc_uring_cancel(_metadata, &small, self->fd, 0x51,
+				     KCANCEL_CANCEL_USER_DATA, 0));
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 5000));
+	EXPECT_EQ(0x51ULL, c.user_data);
+	EXPECT_EQ(-ECANCELED, c.res);
+	EXPECT_EQ(0ULL, c.res2);
+	/* Once: it is gone. */
+	EXPECT_EQ(-ENOENT, kc_uring_cancel(_metadata, &small, self->fd, 0x51,
+					   KCANCEL_CANCEL_USER_DATA, 0));
+	EXPECT_EQ(-ENOENT, kc_uring_cancel(_metadata, &small, self->fd, 0x99,
+					   KCANCEL_CANCEL_USER_DATA, 0));
+	EXPECT_EQ(-EINVAL, kc_uring_cancel(_metadata, &small, self->fd, 0x52,
+					   KCANCEL_CANCEL_USER_DATA << 1, 0));
+	EXPECT_EQ(-EINVAL, kc_uring_cancel(_metadata, &small, self->fd, 0x52,
+					   KCANCEL_CANCEL_USER_DATA, 1));
+
+	/* The ioctl, by user_data. */
+	cc.id = 0x52;
+	EXPECT_EQ(0, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &cc));
+	EXPECT_EQ(-ENOENT, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &cc));
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 5000));
+	EXPECT_EQ(0x52ULL, c.user_data);
+	EXPECT_EQ(-ECANCELED, c.res);
+
+	/* A user_data is not an id: an ioctl request is not found by it. */
+	id = kc_queued_dma(_metadata, self->fd, 0x54);
+	cc.id = id;
+	EXPECT_EQ(-ENOENT, kc_ioctl(self->fd, KCANCEL_IOC_CANCEL, &cc));
+	EXPECT_EQ(0, kc_cancel(self->fd, id));
+
+	/* The one left runs to its end. */
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 20000));
+	EXPECT_EQ(0x53ULL, c.user_data);
+	EXPECT_EQ(0, c.res);
+	EXPECT_EQ(16ULL, c.res2);
+	EXPECT_EQ(-ENOENT, kc_uring_cancel(_metadata, &small, self->fd, 0x53,
+					   KCANCEL_CANCEL_USER_DATA, 0));
+	EXPECT_TRUE(kc_uring_quiet(&ring, 50));
+	io_uring_queue_exit(&small);
+	io_uring_queue_exit(&ring);
+}
+
+TEST_F(kcancel, uring_timeout)
+{
+	char why[KC_WHY];
+	struct io_uring ring;
+	struct kc_cqe c[2];
+	const struct kc_cqe *e;
+	u64 t0;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	if (kc_uring_init(self, &ring, 8, true, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	kc_block(_metadata, self);
+	t0 = kc_now_ns();
+	kc_uring_queued(_metadata, &ring, self->fd, 0x71, 20 * NSEC_PER_MSEC);
+	kc_uring_queued(_metadata, &ring, self->fd, 0x72, 0);
+	ASSERT_EQ(2U, kc_uring_reap(&ring, c, 2, 20000));
+	e = kc_cqe_of(c, 2, 0x71);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(-ETIMEDOUT, e->res);
+	EXPECT_LE(20 * NSEC_PER_MSEC, kc_now_ns() - t0);
+	e = kc_cqe_of(c, 2, 0x72);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(0, e->res);
+	io_uring_queue_exit(&ring);
+}
+
+/* Requests a ring holds when it goes. */
+#define KC_TEARDOWN_REQUESTS	1000U
+
+/*
+ * The ring goes with KC_TEARDOWN_REQUESTS in flight: each is cancelled and
+ * completes once, -ECANCELED (the device's counters say so), and the file
+ * is free again.
+ */
+TEST_F(kcancel, uring_teardown_cancels)
+{
+	char why[KC_WHY];
+	u64 ok0, can0, all0, ok1, can1, all1;
+	struct kcancel_submit s;
+	struct kcancel_event ev;
+	struct io_uring ring;
+	unsigned int i;
+	bool stats;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	if (self->info.max_pending < KC_TEARDOWN_REQUESTS + 8)
+		SKIP(return, "max_pending %u is too small for this test",
+		     self->info.max_pending);
+	if (kc_uring_init(self, &ring, 1024, true, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, kc_wait_idle(self, 30000));
+	stats = !kc_op_stats(self, "dma_to_dev", &ok0, &can0, &all0);
+	kc_block(_metadata, self);
+	for (i = 0; i < KC_TEARDOWN_REQUESTS; i++)
+		kc_uring_queued(_metadata, &ring, self->fd, i + 1, 0);
+	EXPECT_TRUE(kc_uring_quiet(&ring, 10));
+	io_uring_queue_exit(&ring);
+
+	/* All end, the blockers too. */
+	ASSERT_EQ(0, kc_wait_idle(self, 60000));
+	if (stats) {
+		ASSERT_EQ(0, kc_op_stats(self, "dma_to_dev", &ok1, &can1,
+					 &all1));
+		EXPECT_EQ(KC_TEARDOWN_REQUESTS, all1 - all0);
+		EXPECT_EQ(KC_TEARDOWN_REQUESTS, can1 - can0);
+		EXPECT_EQ(0ULL, ok1 - ok0);
+	} else {
+		TH_LOG("no debugfs counters: only in_flight was checked");
+	}
+	/* Nothing of them is left counted against max_pending. */
+	for (i = 0; i < 8; i++) {
+		kc_valid_submit(&s);
+		EXPECT_EQ(0, kc_submit_wait(self->fd, &s, &ev));
+	}
+	kc_expect_no_event(_metadata, self->fd);
+}
+
+/* The child of uring_killed_process. */
+struct kc_uring_child {
+	KC_FIXTURE *self;
+	int pipe;		/* written once the requests are in */
+	unsigned int n;
+};
+
+static int kc_uring_child_fn(void *arg)
+{
+	struct kc_uring_child *ch = arg;
+	struct kcancel_submit s = {
+		.op = KCANCEL_OP_DMA_TO_DEV,
+		.buf = (uintptr_t)kc_scratch,
+		.len = 8,
+	};
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32,
+	};
+	struct io_uring ring;
+	unsigned int i;
+	int fd;
+
+	fd = kc_open(ch->self, 0);
+	if (fd < 0 || io_uring_queue_init_params(256, &ring, &p))
+		return 1;
+	for (i = 0; i < ch->n; i++) {
+		if (!kc_uring_prep(&ring, fd, KCANCEL_URING_CMD_SUBMIT, &s,
+				   sizeof(s), i + 1))
+			return 2;
+	}
+	if (kc_uring_go(&ring) != (int)ch->n)
+		return 3;
+	if (write(ch->pipe, "x", 1) != 1)
+		return 4;
+	for (;;)
+		pause();
+}
+
+/*
+ * A process dies with a ring of requests in flight, the first of them in
+ * the hardware: every request completes exactly once, and the device is
+ * idle again.
+ */
+TEST_F(kcancel, uring_killed_process)
+{
+	char why[KC_WHY];
+	struct kc_uring_child ch = { .self = self, .n = 64 };
+	u64 ok0, can0, all0, ok1, can1, all1;
+	struct kcancel_submit s;
+	struct kcancel_event ev;
+	struct io_uring probe;
+	int p[2], status;
+	bool stats;
+	char x;
+
+	if (kc_uring_init(self, &probe, 2, true, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	io_uring_queue_exit(&probe);
+	ASSERT_EQ(0, kc_wait_idle(self, 30000));
+	stats = !kc_op_stats(self, "dma_to_dev", &ok0, &can0, &all0);
+	ASSERT_EQ(0, pipe(p));
+	ch.pipe = p[1];
+	ASSERT_LT(0, kc_fork(self, kc_uring_child_fn, &ch));
+	close(p[1]);
+	ASSERT_EQ(1, read(p[0], &x, 1)) TH_LOG("the child failed");
+	close(p[0]);
+	ASSERT_EQ(0, kill(self->child, SIGKILL));
+	status = kc_reap(self);
+	EXPECT_TRUE(WIFSIGNALED(status));
+
+	ASSERT_EQ(0, kc_wait_idle(self, 60000));
+	if (stats) {
+		ASSERT_EQ(0, kc_op_stats(self, "dma_to_dev", &ok1, &can1,
+					 &all1));
+		/* Each once: those already done with 0, the rest cancelled. */
+		EXPECT_EQ(ch.n, all1 - all0);
+		EXPECT_EQ(ch.n, (ok1 - ok0) + (can1 - can0));
+		EXPECT_LT(0ULL, can1 - can0);
+	} else {
+		TH_LOG("no debugfs counters: only in_flight was checked");
+	}
+	/* The device still works. */
+	kc_valid_submit(&s);
+	EXPECT_EQ(0, kc_submit_wait(self->fd, &s, &ev));
 }
 
 /* ---- the command line ------------------------------------------------- */

@@ -154,6 +154,9 @@ struct kc_request_ops {
  *
  * Lock order, for the whole of kcancel, outermost first:
  *
+ * 0. io_uring's ring lock (uring.c: held around io_uring's cancel and the
+ *    task work that posts a CQE); kcancel calls into io_uring holding none
+ *    of its own locks;
  * 1. the mutex of the software devices' list (sim.c), held while a software
  *    device is created or removed;
  * 2. a device's &kc_dev.fail_lock (dev.h), a mutex held while kc_dev_fail()

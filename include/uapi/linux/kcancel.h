@@ -8,10 +8,13 @@
  *
  * Every request submitted with KCANCEL_IOC_SUBMIT or KCANCEL_IOC_BATCH
  * yields exactly one completion event, read with read() (or consumed by
- * KCANCEL_IOC_WAIT or KCANCEL_IOC_BATCH), whose status is one of:
+ * KCANCEL_IOC_WAIT or KCANCEL_IOC_BATCH); one submitted through io_uring
+ * (KCANCEL_URING_CMD_SUBMIT, at the end of this file) yields exactly one
+ * CQE instead. The status is one of:
  *
  *   0           the operation ran to completion; result is valid
- *   -ECANCELED  cancelled by KCANCEL_IOC_CANCEL or close() before it finished
+ *   -ECANCELED  cancelled by KCANCEL_IOC_CANCEL, KCANCEL_URING_CMD_CANCEL,
+ *               close(), or the end of its io_uring ring, before it finished
  *   -ETIMEDOUT  its timeout_ns expired before it finished
  *   -ENODEV     the device was removed
  *   -EIO        the device could not run it, or stopped answering: an
@@ -45,7 +48,7 @@
 #include <linux/types.h>
 
 /* Bumped when the ABI gains something; KCANCEL_IOC_INFO reports it. */
-#define KCANCEL_ABI_VERSION	2
+#define KCANCEL_ABI_VERSION	3
 
 /**
  * enum kcancel_op - the operations a device runs
@@ -136,9 +139,11 @@ struct kcancel_submit_wait {
 };
 
 /**
- * struct kcancel_cancel - cancel a request by id
- * @id: the id KCANCEL_IOC_SUBMIT returned on this file.
- * @flags: must be 0.
+ * struct kcancel_cancel - cancel a request by id, or by io_uring user_data
+ * @id: the id KCANCEL_IOC_SUBMIT returned on this file; with
+ *	%KCANCEL_CANCEL_USER_DATA, the user_data of a KCANCEL_URING_CMD_SUBMIT
+ *	SQE on this file.
+ * @flags: 0 or %KCANCEL_CANCEL_USER_DATA.
  * @reserved: must be 0.
  */
 struct kcancel_cancel {
@@ -159,6 +164,12 @@ struct kcancel_wait {
 	__u64 timeout_ns;
 	struct kcancel_event done;
 };
+
+/*
+ * Cancel the oldest request submitted on this file through io_uring with
+ * this user_data that has not completed yet.
+ */
+#define KCANCEL_CANCEL_USER_DATA	(1U << 0)
 
 #define KCANCEL_WAIT_FOREVER	(~(__u64)0)
 
@@ -224,6 +235,7 @@ enum kcancel_backend {
  *	%KCANCEL_DMA_SIZE, or one byte less on QEMU's edu device (see edu.c).
  * @max_pending: how many requests one file may have submitted and not yet
  *	reaped; a submit beyond gets EAGAIN.
+ * @features: %KCANCEL_FEATURE_* bits: what this module offers.
  * @reserved: 0.
  */
 struct kcancel_info {
@@ -232,8 +244,16 @@ struct kcancel_info {
 	__u32 doorbells;
 	__u32 dma_size;
 	__u32 max_pending;
-	__u32 reserved[11];
+	__u32 features;
+	__u32 reserved[10];
 };
+
+/*
+ * The io_uring commands at the end of this file: the module was built for a
+ * kernel with cancelable io_uring commands (6.7 on) and io_uring. Without
+ * it, io_uring fails the commands with EOPNOTSUPP.
+ */
+#define KCANCEL_FEATURE_URING_CMD	(1U << 0)
 
 #define KCANCEL_IOC_MAGIC	0xC4
 
@@ -272,8 +292,10 @@ struct kcancel_info {
  *   0         this call cancelled it: its event will have status -ECANCELED
  *   EALREADY  it had completed already, or an earlier cancel or its timeout
  *             got there first: its event tells how it ended
- *   ENOENT    no such id on this file, or its event was reaped
- *   EINVAL    flags or reserved not 0
+ *   ENOENT    no such id on this file, or its event was reaped; with
+ *             KCANCEL_CANCEL_USER_DATA, no io_uring request of this file
+ *             with that user_data is still running
+ *   EINVAL    an unknown flag, or reserved not 0
  *   EFAULT    the structure cannot be read
  */
 #define KCANCEL_IOC_CANCEL	_IOW(KCANCEL_IOC_MAGIC, 3, struct kcancel_cancel)
@@ -284,7 +306,7 @@ struct kcancel_info {
  *   EINTR      a signal arrived (nothing is cancelled)
  *   ENOENT     no such id on this file, or its event was reaped (by read()
  *              or another wait)
- *   EINVAL     id of a KCANCEL_IOC_SUBMIT_WAIT request
+ *   EINVAL     id of a KCANCEL_IOC_SUBMIT_WAIT or io_uring request
  *   EFAULT     the structure cannot be read, or cannot be written back: the
  *              event then stays, for read() or another wait
  */
@@ -322,6 +344,45 @@ struct kcancel_info {
  * Any other ioctl command, these numbers with another size or direction
  * included, fails with ENOTTY.
  */
+
+/*
+ * io_uring commands: IORING_OP_URING_CMD with sqe->cmd_op one of these, the
+ * payload in sqe->cmd, and sqe->uring_cmd_flags 0 (no fixed buffers: else
+ * EINVAL). Only with KCANCEL_FEATURE_URING_CMD (see struct kcancel_info).
+ *
+ * KCANCEL_URING_CMD_SUBMIT: submit the struct kcancel_submit in sqe->cmd,
+ * which takes a ring set up with IORING_SETUP_SQE128. Its id field must be
+ * 0: the id is not reported; the request is cancelled by its user_data
+ * (KCANCEL_CANCEL_USER_DATA). Its CQE, exactly one, carries user_data, res
+ * = the status (0 or a negative errno, see the top of this file) and, on a
+ * ring set up with IORING_SETUP_CQE32 too, big_cqe[0] = the result. A DMA
+ * from the device has its data in place when the CQE is posted. The
+ * request gives no event to read() or KCANCEL_IOC_WAIT, counts against
+ * max_pending until its CQE is posted, and keeps the file open meanwhile:
+ * close() does not cancel it. When its ring goes (the last ring descriptor
+ * closed, exec(), the task's exit) the request is cancelled, and its CQE,
+ * if it is still posted, says -ECANCELED at once, even while the device
+ * still holds the operation (the device finishes it later and the result
+ * is dropped). A submit that fails posts its CQE at once, res =
+ *   EINVAL  not an SQE128 ring, uring_cmd_flags or id not 0, or the errors
+ *           of KCANCEL_IOC_SUBMIT
+ *   and the other errors of KCANCEL_IOC_SUBMIT (EFAULT: a buffer; EAGAIN:
+ *   max_pending; ENOMEM; ENODEV).
+ *
+ * io_uring before 6.15 reads sqe->cmd when it issues the command, which
+ * for a command held back by IOSQE_IO_LINK or IOSQE_IO_DRAIN may be after
+ * the application has reused the SQE: do not link or drain these commands
+ * there.
+ *
+ * KCANCEL_URING_CMD_CANCEL: as KCANCEL_IOC_CANCEL, the struct kcancel_cancel
+ * in sqe->cmd (any ring: it fits a 64-byte SQE); its CQE's res is what
+ * KCANCEL_IOC_CANCEL returns (0, -EALREADY, -ENOENT, -EINVAL). io_uring's
+ * own IORING_OP_ASYNC_CANCEL does not reach a request in the driver.
+ *
+ * Any other cmd_op fails with EOPNOTSUPP.
+ */
+#define KCANCEL_URING_CMD_SUBMIT _IOWR(KCANCEL_IOC_MAGIC, 0x80, struct kcancel_submit)
+#define KCANCEL_URING_CMD_CANCEL _IOW(KCANCEL_IOC_MAGIC, 0x81, struct kcancel_cancel)
 
 /*
  * read(): whole struct kcancel_event records, oldest completion first, as

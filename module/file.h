@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kcancel files: what chardev.c (the file ABI) and uring.c (its io_uring
+ * commands) share about an open /dev/kcancelN and its requests.
+ */
+#ifndef _KCANCEL_FILE_H
+#define _KCANCEL_FILE_H
+
+#include <linux/list.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+#include <kcancel/dev.h>
+#include <uapi/linux/kcancel.h>
+
+struct io_uring_cmd;
+
+/* The most pages a DMA buffer of %KCANCEL_DMA_SIZE bytes can span. */
+#define KC_FILE_DMA_PAGES	(DIV_ROUND_UP(KCANCEL_DMA_SIZE, PAGE_SIZE) + 1)
+
+/**
+ * struct kc_file - an open /dev/kcancelN
+ * @kd: the device, with a reference.
+ * @node: entry in &kc_dev.files.
+ * @ios: id -> &struct kc_file_io, each with a reference; its lock guards
+ *	@events, &kc_file_io.reaped, &kc_file_io.completed,
+ *	&kc_file_io.orphan and &kc_file_io.ucmd too.
+ * @events: completed requests whose event is not reaped, oldest first.
+ * @wq: readers and pollers wait here for @events.
+ * @outstanding: requests submitted and not completed.
+ * @count: requests in @ios (submitted and not reaped), at most the
+ *	max_pending module parameter.
+ */
+struct kc_file {
+	struct kc_dev *kd;
+	struct list_head node;
+	struct xarray ios;
+	struct list_head events;
+	wait_queue_head_t wq;
+	atomic_t outstanding;
+	atomic_t count;
+};
+
+/**
+ * struct kc_file_io - a request of a file
+ * @io: the device request.
+ * @f: the file.
+ * @tag: the caller's tag.
+ * @ubuf: the caller's DMA buffer.
+ * @pages: a DMA from the device: the pages of @ubuf, pinned at submit.
+ * @npages: how many of @pages are pinned.
+ * @event_node: entry in &kc_file.events.
+ * @ucmd: an io_uring request (@uring): its command, until its CQE is
+ *	claimed, by the completion or by the ring's cancel (uring.c).
+ * @user_data: an io_uring request: its SQE's user_data.
+ * @sync: submitted by KCANCEL_IOC_SUBMIT_WAIT: no event is queued.
+ * @uring: submitted by KCANCEL_URING_CMD_SUBMIT: no event is queued; its
+ *	completion posts a CQE instead.
+ * @reaped: its event was taken (or is being taken) by a reader or a waiter.
+ * @completed: kc_file_io_completed() has run: its event is on
+ *	&kc_file.events unless @reaped.
+ * @orphan: its KCANCEL_IOC_SUBMIT_WAIT caller was killed, or its io_uring
+ *	ring cancelled it and posted its CQE: the completion takes it out of
+ *	the file, with no event.
+ */
+struct kc_file_io {
+	struct kc_io io;
+	struct kc_file *f;
+	u64 tag;
+	u64 ubuf;
+	struct page *pages[KC_FILE_DMA_PAGES];
+	unsigned int npages;
+	struct list_head event_node;
+	struct io_uring_cmd *ucmd;
+	u64 user_data;
+	bool sync;
+	bool uring;
+	bool reaped;
+	bool completed;
+	bool orphan;
+};
+
+static inline struct kc_file_io *to_fio(struct kc_request *req)
+{
+	return container_of(req, struct kc_file_io, io.req);
+}
+
+/* How a request of a file is submitted, for kc_file_prepare(). */
+enum kc_file_mode {
+	KC_FILE_EVENT,		/* KCANCEL_IOC_SUBMIT, KCANCEL_IOC_BATCH */
+	KC_FILE_SYNC,		/* KCANCEL_IOC_SUBMIT_WAIT */
+	KC_FILE_URING,		/* KCANCEL_URING_CMD_SUBMIT */
+};
+
+struct kc_file_io *kc_file_prepare(struct kc_file *f, struct kcancel_submit *s,
+				   __u64 __user *uid, enum kc_file_mode mode);
+void kc_file_queue(struct kc_file *f, struct kc_file_io *fio, u64 timeout_ns);
+bool kc_file_cancel(struct kc_file *f, struct kc_file_io *fio, int how);
+int kc_file_cancel_by(struct kc_file *f, const struct kcancel_cancel *c,
+		      int how);
+void kc_file_forget(struct kc_file *f, struct kc_file_io *fio);
+
+#ifdef KC_HAVE_URING_CMD
+int kc_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+void kc_uring_complete(struct io_uring_cmd *cmd);
+#define KC_FILE_FEATURES	KCANCEL_FEATURE_URING_CMD
+#else
+static inline void kc_uring_complete(struct io_uring_cmd *cmd) { }
+#define KC_FILE_FEATURES	0
+#endif
+
+#endif /* _KCANCEL_FILE_H */
