@@ -492,6 +492,21 @@ static void kc_file_orphan(struct kc_file *f, struct kc_file_io *fio)
 }
 
 /*
+ * Wait for @done: false once it completed, true if a signal came first.
+ * Pending task work (TIF_NOTIFY_SIGNAL: io_uring's, for one) ends an
+ * interruptible sleep too, but is not a signal: it runs on the way back to
+ * user space, so the wait goes on, killable only.
+ */
+static bool kc_wait_for_signal(struct completion *done)
+{
+	if (!wait_for_completion_interruptible(done))
+		return false;
+	if (task_sigpending(current))
+		return true;
+	return wait_for_completion_killable(done);
+}
+
+/*
  * Submit and wait. A signal cancels the request; the wait for its
  * completion then goes on, killable: on a fatal signal the request is left
  * to complete on its own (kc_file_orphan()).
@@ -511,7 +526,7 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 	if (ret)
 		return ret;
 	done = &fio->io.req.done;
-	if (wait_for_completion_interruptible(done)) {
+	if (kc_wait_for_signal(done)) {
 		intr = true;
 		kc_file_cancel(f, fio, KC_FILE_CANCEL_SIGNAL);
 		if (wait_for_completion_killable(done)) {

@@ -4530,6 +4530,44 @@ TEST_F(kcancel, uring_killed_process)
 	EXPECT_EQ(0, kc_submit_wait(self->fd, &s, &ev));
 }
 
+/*
+ * Task work is not a signal. io_uring completes a timeout through task work
+ * (TIF_NOTIFY_SIGNAL), which ends an interruptible sleep: here, while the
+ * submitter sleeps in KCANCEL_IOC_SUBMIT_WAIT. The request must go on to
+ * its end, not be cancelled.
+ */
+TEST_F(kcancel, submit_wait_task_work)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 20 * NSEC_PER_MSEC };
+	struct kcancel_submit s = {
+		.op = KCANCEL_OP_DMA_TO_DEV,
+		.buf = (uintptr_t)kc_scratch,
+		.len = 8,
+	};
+	struct io_uring_sqe *sqe;
+	struct kcancel_event ev;
+	struct io_uring ring;
+	struct kc_cqe c;
+	int ret;
+
+	if (self->dma_ms < KC_MIN_DMA_MS)
+		SKIP(return, KC_TOO_FAST, self->path);
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (ret)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	kc_block(_metadata, self);
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_NE(NULL, sqe);
+	io_uring_prep_timeout(sqe, &ts, 0, 0);
+	ASSERT_EQ(1, io_uring_submit(&ring));
+	EXPECT_EQ(0, kc_submit_wait(self->fd, &s, &ev));
+	EXPECT_EQ(0, ev.status);
+	/* The timeout expired during the wait: its task work did come. */
+	ASSERT_EQ(1U, kc_uring_reap(&ring, &c, 1, 1000));
+	EXPECT_EQ(-ETIME, c.res);
+	io_uring_queue_exit(&ring);
+}
+
 /* ---- the command line ------------------------------------------------- */
 
 /* The harness's own options, passed on to it. */

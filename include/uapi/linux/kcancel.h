@@ -277,7 +277,9 @@ struct kcancel_info {
  * KCANCEL_IOC_SUBMIT), then wait for the completion and write it to done.
  * Errors of KCANCEL_IOC_SUBMIT, and:
  *   EINTR   a signal arrived while waiting: the request was cancelled and has
- *           completed; done is written (usually with -ECANCELED). On a fatal
+ *           completed; done is written (usually with -ECANCELED). Task
+ *           work (io_uring's completions, for one) is not a signal: it
+ *           does not end the wait. On a fatal
  *           signal the call returns without waiting: the request completes
  *           on its own, leaves no event, and stops counting against
  *           max_pending once it has completed.
