@@ -3,17 +3,20 @@
  * kcancel-bench: how fast kcancel's paths are, against io_uring's NOP and the
  * raw doorbell of bench/floor/kcfloor.ko.
  *
- * One binary, the mode first: nop, batch, single, cancel, doorbell, floor,
- * memory (see usage_text below and README.md). On success it prints exactly
- * one JSON line on stdout and exits 0; diagnostics go to stderr; a failure
- * (a lost, doubled or wrong completion, a call that failed) exits 1 with a
- * message; a bad command line prints the usage and exits 2.
+ * One binary, the mode first: nop, batch, single, uring, cancel, doorbell,
+ * floor, memory (see usage_text below and README.md). On success it prints
+ * exactly one JSON line on stdout and exits 0; diagnostics go to stderr; a
+ * failure (a lost, doubled or wrong completion, a call that failed) exits 1
+ * with a message; a bad command line prints the usage and exits 2. A mode
+ * the module cannot run (uring without KCANCEL_FEATURE_URING_CMD) prints one
+ * JSON line that says why, in "missing", and exits 3.
  *
  * Times are CLOCK_MONOTONIC. The throughput modes count the completions of
  * the whole run, the drain of the requests still in flight at the end
  * included, over the time from the start to the end of that drain.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,6 +25,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +66,11 @@
 
 #define PROG			"kcancel-bench"
 
+/* What a mode's run returns when the module lacks what it needs. */
+#define MODE_UNSUPPORTED	1
+/* The exit status then: not a failure, not a measurement. */
+#define EXIT_UNSUPPORTED	3
+
 const char cli_prog[] = PROG;
 
 static const char usage_text[] =
@@ -73,6 +82,9 @@ static const char usage_text[] =
 "           doorbells, D in flight per thread, only KCANCEL_IOC_BATCH\n"
 "  single   -d DEV [--depth D] [--seconds S] [--threads T]\n"
 "           doorbells, D in flight per thread, KCANCEL_IOC_SUBMIT and read()\n"
+"  uring    -d DEV [--depth D] [--seconds S]\n"
+"           doorbells, D in flight, KCANCEL_URING_CMD_SUBMIT on an io_uring\n"
+"           ring (SQE128, CQE32); needs KCANCEL_FEATURE_URING_CMD\n"
 "  cancel   -d DEV --inflight N [--samples K]\n"
 "           K cancels among N pending doorbells: KCANCEL_IOC_CANCEL and the\n"
 "           cancel-to-event latency (needs a software device with a long\n"
@@ -94,7 +106,8 @@ static const char usage_text[] =
 "                     cancelled request is replaced: N stay pending\n"
 "  -h, --help         this text\n"
 "\n"
-"On success one JSON line on stdout, exit 0; failure: exit 1; bad usage: 2.\n";
+"On success one JSON line on stdout, exit 0; failure: exit 1; bad usage: 2;\n"
+"a mode the module cannot run: one JSON line with \"missing\", exit 3.\n";
 
 void cli_print_help(FILE *f)
 {
@@ -297,15 +310,17 @@ static int run_nop(const struct opts *o)
 /* ---- batch and single: doorbells in flight, many threads ---- */
 
 /**
- * struct worker - one thread of the batch or single mode, and its file
+ * struct worker - one thread of the batch, single or uring mode, and its file
  * @tid: the thread.
  * @index: its number, from 0.
  * @fd: its own open file of the device.
+ * @features: the device's %KCANCEL_FEATURE_* bits.
  * @depth: requests it keeps in flight.
  * @batch: KCANCEL_IOC_BATCH only; else KCANCEL_IOC_SUBMIT and read().
  * @subs: the submits of one KCANCEL_IOC_BATCH (@depth).
  * @events: the events one call reaps (@depth).
- * @slot_id: the id of the request in each slot (its tag), 0 if free.
+ * @slot_id: the id of the request in each slot (its tag), 0 if free; the
+ *	uring mode, which learns no ids, keeps the request's arg there.
  * @slot_arg: the arg it was submitted with, the result its event must have.
  * @free_slots: the free slots, a stack of @nr_free.
  * @nr_free: how many.
@@ -321,6 +336,7 @@ struct worker {
 	pthread_t tid;
 	unsigned int index;
 	int fd;
+	__u32 features;
 	unsigned int depth;
 	bool batch;
 	struct kcancel_submit *subs;
@@ -577,6 +593,7 @@ static int worker_init(struct worker *w, unsigned int index, const char *path,
 	w->fd = open_kcancel(path, 0, &info);
 	if (w->fd < 0)
 		return -1;
+	w->features = info.features;
 	if (check_pending(path, &info, depth))
 		return -1;
 	w->subs = calloc(depth, sizeof(*w->subs));
@@ -703,6 +720,173 @@ static int run_batch(const struct opts *o)
 static int run_single(const struct opts *o)
 {
 	return run_workers(o, false);
+}
+
+/* ---- uring: doorbells through io_uring commands ---- */
+
+/* The command data of an SQE128 entry: from cmd to the end of its 128 bytes. */
+#define SQE128_CMD_SIZE \
+	(2 * sizeof(struct io_uring_sqe) - offsetof(struct io_uring_sqe, cmd))
+
+static_assert(sizeof(struct kcancel_submit) <= SQE128_CMD_SIZE,
+	      "struct kcancel_submit does not fit an SQE128 entry");
+
+/* Why the uring mode cannot run: a module without KCANCEL_FEATURE_URING_CMD. */
+#define URING_MISSING \
+	"the module has no io_uring commands (KCANCEL_FEATURE_URING_CMD): built for a kernel before 6.7 or without CONFIG_IO_URING"
+
+/* Fill the free slots with KCANCEL_URING_CMD_SUBMIT doorbells, unsubmitted. */
+static void uring_fill(struct worker *w, struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe;
+	struct kcancel_submit s;
+
+	while (w->nr_free) {
+		sqe = io_uring_get_sqe(ring);
+		if (!sqe)
+			return;
+		slot_take(w, &s);
+		/* A whole SQE128 entry: two struct io_uring_sqe. */
+		memset(sqe, 0, 2 * sizeof(*sqe));
+		io_uring_prep_rw(IORING_OP_URING_CMD, sqe, w->fd, NULL, 0, 0);
+		sqe->cmd_op = KCANCEL_URING_CMD_SUBMIT;
+		memcpy(sqe->cmd, &s, sizeof(s));
+		io_uring_sqe_set_data64(sqe, s.tag);
+		w->slot_id[s.tag] = s.arg;
+		w->in_flight++;
+		w->submitted++;
+	}
+}
+
+/*
+ * Check a CQE against its slot (its user_data) and free the slot: res 0
+ * and, in big_cqe[0], the arg the doorbell was submitted with.
+ */
+static int uring_complete(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	__u64 slot = cqe->user_data;
+	char msg[256];
+
+	if (slot >= w->depth || !w->slot_id[slot]) {
+		snprintf(msg, sizeof(msg),
+			 "CQE user_data %llu res %d: %s", slot, cqe->res,
+			 "no such request in flight (doubled or unknown)");
+		return worker_fail(w, msg, 0);
+	}
+	if (cqe->res || cqe->big_cqe[0] != w->slot_arg[slot]) {
+		snprintf(msg, sizeof(msg),
+			 "CQE user_data %llu res %d (%s) result %llu: expected res 0, result %llu",
+			 slot, cqe->res, strerror(cqe->res < 0 ? -cqe->res : 0),
+			 cqe->big_cqe[0], w->slot_arg[slot]);
+		return worker_fail(w, msg, 0);
+	}
+	w->slot_id[slot] = 0;
+	slot_put(w, slot);
+	w->in_flight--;
+	w->completed++;
+	return 0;
+}
+
+/*
+ * Keep the slots full until @end, then drain: submit what is prepared and
+ * wait for one CQE (at most REAP_TIMEOUT_NS), reap every ready CQE, again.
+ */
+static int uring_loop(struct worker *w, struct io_uring *ring, __u64 end)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = REAP_TIMEOUT_NS / NSEC_PER_SEC,
+		.tv_nsec = REAP_TIMEOUT_NS % NSEC_PER_SEC,
+	};
+	struct io_uring_cqe *cqe;
+	bool refill = true;
+	unsigned int head;
+	int ret, n;
+
+	for (;;) {
+		if (refill)
+			refill = now_ns() < end;
+		if (refill)
+			uring_fill(w, ring);
+		if (!w->in_flight)
+			break;
+		ret = io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts,
+						       NULL);
+		w->syscalls++;
+		/* ETIME: nothing came within the timeout, note_reaped() counts. */
+		if (ret < 0 && ret != -ETIME && ret != -EINTR)
+			return worker_fail(w, "io_uring_submit_and_wait_timeout",
+					   -ret);
+		n = 0;
+		io_uring_for_each_cqe(ring, head, cqe) {
+			if (uring_complete(w, cqe))
+				return -1;
+			n++;
+		}
+		io_uring_cq_advance(ring, n);
+		if (note_reaped(w, n))
+			return -1;
+	}
+	/* Nothing more may come: one look, not counted. */
+	if (!io_uring_peek_cqe(ring, &cqe))
+		return uring_complete(w, cqe);
+	return 0;
+}
+
+/* Say that the figure is missing, and why: the JSON line of exit status 3. */
+static int uring_unsupported(const struct opts *o, const char *why)
+{
+	fprintf(stderr, "%s: %s: %s\n", cli_prog, o->device, why);
+	printf("{\"mode\":\"uring\",\"depth\":%u,\"threads\":1,\"missing\":\"%s\"}\n",
+	       o->depth, why);
+	return MODE_UNSUPPORTED;
+}
+
+static int run_uring(const struct opts *o)
+{
+	struct tput t = {
+		.mode = "uring",
+		.depth = o->depth,
+		.threads = 1,
+		.has_syscalls = true,
+	};
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32,
+	};
+	struct worker w = { .fd = -1 };
+	struct io_uring ring;
+	__u64 t0;
+	int ret;
+
+	if (worker_init(&w, 0, o->device, o->depth, false)) {
+		ret = -1;
+		goto out;
+	}
+	if (!(w.features & KCANCEL_FEATURE_URING_CMD)) {
+		ret = uring_unsupported(o, URING_MISSING);
+		goto out;
+	}
+	ret = io_uring_queue_init_params(o->depth, &ring, &p);
+	if (ret < 0) {
+		ret = fail("io_uring_queue_init_params (SQE128, CQE32): %s",
+			   strerror(-ret));
+		goto out;
+	}
+	t0 = now_ns();
+	ret = uring_loop(&w, &ring, t0 + o->seconds * NSEC_PER_SEC);
+	t.ns = now_ns() - t0;
+	/* On a failure, the ring's end cancels what is still in flight. */
+	io_uring_queue_exit(&ring);
+	if (!ret && w.completed != w.submitted)
+		ret = fail("%llu submitted, %llu completed", w.submitted,
+			   w.completed);
+	if (ret)
+		goto out;
+	t.ops = w.completed;
+	t.syscalls = w.syscalls;
+	print_tput(&t);
+out:
+	worker_free(&w);
+	return ret;
 }
 
 /* ---- doorbell and floor: one at a time, synchronous ---- */
@@ -1198,6 +1382,7 @@ static const struct mode modes[] = {
 	  OPT_DEVICE, run_batch },
 	{ "single", OPT_DEVICE | OPT_DEPTH | OPT_SECONDS | OPT_THREADS,
 	  OPT_DEVICE, run_single },
+	{ "uring", OPT_DEVICE | OPT_DEPTH | OPT_SECONDS, OPT_DEVICE, run_uring },
 	{ "cancel", OPT_DEVICE | OPT_INFLIGHT | OPT_SAMPLES,
 	  OPT_DEVICE | OPT_INFLIGHT, run_cancel },
 	{ "doorbell", OPT_DEVICE | OPT_SECONDS, OPT_DEVICE, run_doorbell },
@@ -1306,6 +1491,7 @@ int main(int argc, char **argv)
 	const struct mode *m = NULL;
 	struct opts o;
 	unsigned int i;
+	int ret;
 
 	if (argc < 2)
 		cli_bad_usage("no mode given");
@@ -1319,11 +1505,12 @@ int main(int argc, char **argv)
 	if (!m)
 		cli_bad_usage("unknown mode '%s'", argv[1]);
 	parse_args(m, argc - 1, argv + 1, &o);
-	if (m->run(&o))
+	ret = m->run(&o);
+	if (ret < 0)
 		return 1;
 	if (fflush(stdout) || ferror(stdout)) {
 		fail("stdout: %s", strerror(errno));
 		return 1;
 	}
-	return 0;
+	return ret == MODE_UNSUPPORTED ? EXIT_UNSUPPORTED : 0;
 }

@@ -6,7 +6,10 @@ usage: bench-results.py CONSOLE OUTDIR KERNEL QEMU HOST COMMIT ROUNDS SECONDS
 
 Each figure is a ratio of two paths measured in the same round, one after the
 other; the figure is the median of the rounds' ratios, with their minimum and
-maximum. A figure whose runs are missing is null, and the script fails.
+maximum. A figure whose runs are missing is null, and the script fails,
+unless the measured path's runs say why the module cannot run it (a
+"missing" reason, kcancel-bench's exit status 3): the figure is then null
+with that reason, in results.json ("detail") and in the table.
 """
 import json
 import os
@@ -20,6 +23,10 @@ TARGETS = {
     "p1_ratio_qd8": None,
     "p1_ratio_qd64": (">=", 0.5),
     "p1_single_qd64": None,
+    # No target: under TCG the software device's DPC-thread hop bounds it as
+    # it bounds p1_ratio_qd64 (see results.md); 0.35-0.55 is what an async
+    # driver reaches through uring_cmd on real hardware.
+    "p1_uring_qd64": None,
     "p2_ratio": ("<=", 1.2),
     "p2_event_ratio": None,
     "p3_ratio": (">=", 0.8),
@@ -32,6 +39,7 @@ WHAT = {
     "p1_ratio_qd8": "P1 kcancel batched ioctl ÷ io_uring NOP, depth 8",
     "p1_ratio_qd64": "P1 kcancel batched ioctl ÷ io_uring NOP, depth 64",
     "p1_single_qd64": "P1 kcancel one SUBMIT a request + read() ÷ io_uring NOP, depth 64",
+    "p1_uring_qd64": "P1 kcancel through io_uring (KCANCEL_URING_CMD_SUBMIT) ÷ io_uring NOP, depth 64",
     "p2_ratio": "P2 median cancel ioctl latency, 100,000 in flight ÷ 10 in flight",
     "p2_event_ratio": "P2 median cancel-to-event latency, 100,000 in flight ÷ 10",
     "p3_ratio": "P3 edu doorbells/s through kcancel ÷ the raw floor (kcfloor.ko)",
@@ -77,6 +85,7 @@ def main():
         "p1_ratio_qd8": per_round("p1", "kcancel-qd8", "nop-qd8", rate),
         "p1_ratio_qd64": per_round("p1", "kcancel-qd64", "nop-qd64", rate),
         "p1_single_qd64": per_round("p1", "single-qd64", "nop-qd64", rate),
+        "p1_uring_qd64": per_round("p1", "uring-qd64", "nop-qd64", rate),
         "p2_ratio": per_round("p2", "inflight100000", "inflight10", ioctl),
         "p2_event_ratio": per_round("p2", "inflight100000", "inflight10", event),
         "p3_ratio": per_round("p3", "kcancel", "floor", rate),
@@ -84,6 +93,14 @@ def main():
         "p5_bytes": [j["bytes_per_request"] for (f, _, p), j in sorted(runs.items())
                      if f == "p5" and j.get("bytes_per_request") is not None],
     }
+    # The figures whose measured path can be missing for a reason it gives.
+    measured = {"p1_uring_qd64": ("p1", "uring-qd64")}
+    why = {}
+    for k, (fig, path) in measured.items():
+        reasons = sorted({j["missing"] for (f, _, p), j in runs.items()
+                          if f == fig and p == path and j.get("missing")})
+        if reasons:
+            why[k] = "; ".join(reasons)
     res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "kernel": kernel, "qemu": qemu, "host": host, "commit": commit,
            "rounds": int(rounds), "seconds_per_run": int(seconds)}
@@ -93,6 +110,8 @@ def main():
         detail[k] = {"rounds": len(v), "min": round(min(v), 4) if v else None,
                      "max": round(max(v), 4) if v else None,
                      "values": [round(x, 4) for x in v]}
+        if k in why:
+            detail[k]["missing"] = why[k]
     res["detail"] = detail
     res["runs"] = [{"figure": f, "round": r, "path": p, **j}
                    for (f, r, p), j in sorted(runs.items())]
@@ -104,7 +123,7 @@ def main():
     def verdict(k):
         t, v = TARGETS.get(k), res[k]
         if v is None:
-            return "not measured"
+            return f"not measured: {why[k]}" if k in why else "not measured"
         if not t:
             return ""
         ok = v >= t[1] if t[0] == ">=" else v <= t[1]
@@ -145,8 +164,9 @@ def main():
             fp.write("\n" + keep.lstrip("\n"))
     print("\n".join(md))
     missing = [k for k in ("p1_ratio_qd1", "p1_ratio_qd8", "p1_ratio_qd64",
-                           "p1_single_qd64", "p2_ratio", "p3_ratio", "p4_ratio",
-                           "p5_bytes") if res[k] is None]
+                           "p1_single_qd64", "p1_uring_qd64", "p2_ratio",
+                           "p3_ratio", "p4_ratio", "p5_bytes")
+               if res[k] is None and k not in why]
     if missing:
         print(f"not measured: {', '.join(missing)}", file=sys.stderr)
         sys.exit(1)
