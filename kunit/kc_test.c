@@ -205,5 +205,7 @@ void kc_test_join(struct task_struct *task)
 kunit_test_suites(&kc_request_suite, &kc_interleave_suite, &kc_race_suite,
 		  &kc_target_suite, &kc_dev_suite, &kc_chardev_suite);
 
+/* kcancel's device layer exports to the suites only (EXPORT_SYMBOL_IF_KUNIT). */
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 MODULE_DESCRIPTION("KUnit suites of kcancel");
 MODULE_LICENSE("GPL");

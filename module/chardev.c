@@ -929,7 +929,7 @@ static __poll_t kc_fop_poll(struct file *file, poll_table *wait)
 static int kc_fop_open(struct inode *inode, struct file *file)
 {
 	struct kc_dev *kd = container_of(file->private_data, struct kc_dev,
-					 misc);
+					 chardev.misc);
 	struct kc_file *f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
 
 	if (!f)
@@ -942,9 +942,9 @@ static int kc_fop_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&f->wq);
 	atomic_set(&f->outstanding, 0);
 	atomic_set(&f->count, 0);
-	spin_lock(&kd->files_lock);
-	list_add_tail(&f->node, &kd->files);
-	spin_unlock(&kd->files_lock);
+	spin_lock(&kd->chardev.files_lock);
+	list_add_tail(&f->node, &kd->chardev.files);
+	spin_unlock(&kd->chardev.files_lock);
 	file->private_data = f;
 	return stream_open(inode, file);
 }
@@ -992,9 +992,9 @@ static int kc_fop_release(struct inode *inode, struct file *file)
 	xa_for_each(&f->ios, id, fio)
 		kc_file_forget(f, fio);
 	xa_destroy(&f->ios);
-	spin_lock(&f->kd->files_lock);
+	spin_lock(&f->kd->chardev.files_lock);
 	list_del(&f->node);
-	spin_unlock(&f->kd->files_lock);
+	spin_unlock(&f->kd->chardev.files_lock);
 	kc_dev_put(f->kd);
 	kfree(f);
 	return 0;
@@ -1021,7 +1021,7 @@ static struct kc_dev *kc_chardev_of(struct device *dev)
 {
 	struct miscdevice *misc = dev_get_drvdata(dev);
 
-	return container_of(misc, struct kc_dev, misc);
+	return container_of(misc, struct kc_dev, chardev.misc);
 }
 
 static ssize_t backend_show(struct device *dev, struct device_attribute *attr,
@@ -1073,6 +1073,19 @@ static struct attribute *kc_chardev_attrs[] = {
 ATTRIBUTE_GROUPS(kc_chardev);
 
 /**
+ * kc_chardev_init() - set up the character device of a new device
+ * @cd: the character device, not registered yet.
+ *
+ * Context: any context.
+ */
+void kc_chardev_init(struct kc_chardev *cd)
+{
+	cd->minor_id = -1;
+	spin_lock_init(&cd->files_lock);
+	INIT_LIST_HEAD(&cd->files);
+}
+
+/**
  * kc_chardev_register() - create /dev/kcancelN for a device
  * @kd: the device.
  * @parent: the backing device in sysfs, or NULL.
@@ -1086,21 +1099,22 @@ ATTRIBUTE_GROUPS(kc_chardev);
  */
 int kc_chardev_register(struct kc_dev *kd, struct device *parent)
 {
+	struct kc_chardev *cd = &kd->chardev;
 	int ret;
 
-	kd->minor_id = ida_alloc(&kc_minor_ida, GFP_KERNEL);
-	if (kd->minor_id < 0)
-		return kd->minor_id;
-	snprintf(kd->name, sizeof(kd->name), "kcancel%d", kd->minor_id);
-	kd->misc.minor = MISC_DYNAMIC_MINOR;
-	kd->misc.name = kd->name;
-	kd->misc.fops = &kc_fops;
-	kd->misc.parent = parent;
-	kd->misc.groups = kc_chardev_groups;
-	ret = misc_register(&kd->misc);
+	cd->minor_id = ida_alloc(&kc_minor_ida, GFP_KERNEL);
+	if (cd->minor_id < 0)
+		return cd->minor_id;
+	snprintf(kd->name, sizeof(kd->name), "kcancel%d", cd->minor_id);
+	cd->misc.minor = MISC_DYNAMIC_MINOR;
+	cd->misc.name = kd->name;
+	cd->misc.fops = &kc_fops;
+	cd->misc.parent = parent;
+	cd->misc.groups = kc_chardev_groups;
+	ret = misc_register(&cd->misc);
 	if (ret) {
-		ida_free(&kc_minor_ida, kd->minor_id);
-		kd->minor_id = -1;
+		ida_free(&kc_minor_ida, cd->minor_id);
+		cd->minor_id = -1;
 		return ret;
 	}
 	kc_debugfs_dev_add(kd);
@@ -1118,10 +1132,12 @@ int kc_chardev_register(struct kc_dev *kd, struct device *parent)
  */
 void kc_chardev_unregister(struct kc_dev *kd)
 {
+	struct kc_chardev *cd = &kd->chardev;
+
 	kc_debugfs_dev_remove(kd);
-	misc_deregister(&kd->misc);
-	ida_free(&kc_minor_ida, kd->minor_id);
-	kd->minor_id = -1;
+	misc_deregister(&cd->misc);
+	ida_free(&kc_minor_ida, cd->minor_id);
+	cd->minor_id = -1;
 }
 
 /**
@@ -1135,10 +1151,10 @@ void kc_chardev_hangup(struct kc_dev *kd)
 {
 	struct kc_file *f;
 
-	spin_lock(&kd->files_lock);
-	list_for_each_entry(f, &kd->files, node)
+	spin_lock(&kd->chardev.files_lock);
+	list_for_each_entry(f, &kd->chardev.files, node)
 		wake_up_poll(&f->wq, EPOLLHUP);
-	spin_unlock(&kd->files_lock);
+	spin_unlock(&kd->chardev.files_lock);
 }
 
 /**

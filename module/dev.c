@@ -22,6 +22,8 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/wait_bit.h>
+#include <kunit/visibility.h>
 
 #include <kcancel/dev.h>
 
@@ -55,7 +57,7 @@ u64 kc_dev_factorial(unsigned int n)
 		f *= n--;
 	return f;
 }
-EXPORT_SYMBOL_GPL(kc_dev_factorial);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_factorial);
 
 static void kc_dev_sent_cancel(struct kc_target *t, struct kc_request *req);
 static void kc_dev_sent_done(struct kc_target *t, struct kc_request *req,
@@ -114,14 +116,11 @@ struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
 	kd->op_timeout = KC_DEV_OP_MARGIN;
 	atomic64_set(&kd->spurious, 0);
 	atomic64_set(&kd->forced, 0);
-	init_waitqueue_head(&kd->idle);
 	atomic64_set(&kd->next_id, 0);
-	spin_lock_init(&kd->files_lock);
-	INIT_LIST_HEAD(&kd->files);
-	kd->minor_id = -1;
+	kc_chardev_init(&kd->chardev);
 	return kd;
 }
-EXPORT_SYMBOL_GPL(kc_dev_create);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_create);
 
 static void kc_dev_release(struct kref *ref)
 {
@@ -145,7 +144,7 @@ void kc_dev_put(struct kc_dev *kd)
 {
 	kref_put(&kd->ref, kc_dev_release);
 }
-EXPORT_SYMBOL_GPL(kc_dev_put);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_put);
 
 /**
  * kc_dev_doorbells() - how many doorbell requests a device runs at once
@@ -158,7 +157,7 @@ unsigned int kc_dev_doorbells(const struct kc_dev *kd)
 {
 	return hweight64(kd->chan_slots[KC_CHAN_BELL]);
 }
-EXPORT_SYMBOL_GPL(kc_dev_doorbells);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_doorbells);
 
 /**
  * kc_dev_check_io() - validate an operation before it is prepared
@@ -187,7 +186,7 @@ int kc_dev_check_io(const struct kc_dev *kd, const struct kc_io *io)
 		return -EINVAL;
 	return 0;
 }
-EXPORT_SYMBOL_GPL(kc_dev_check_io);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_check_io);
 
 /**
  * kc_dev_next_id() - give out a request id
@@ -202,7 +201,7 @@ u64 kc_dev_next_id(struct kc_dev *kd)
 {
 	return atomic64_inc_return(&kd->next_id);
 }
-EXPORT_SYMBOL_GPL(kc_dev_next_id);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_next_id);
 
 /* The device's request operations: the owner's, then the device's part. */
 static void kc_dev_io_release(struct kc_request *req)
@@ -284,7 +283,7 @@ void kc_dev_stats_sum(const struct kc_dev *kd, struct kc_dev_stats *sum)
 		}
 	}
 }
-EXPORT_SYMBOL_GPL(kc_dev_stats_sum);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_stats_sum);
 
 /* One more request in flight; raise the high-water mark if it is passed. */
 static void kc_dev_count_in_flight(struct kc_dev *kd)
@@ -356,7 +355,7 @@ int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 	spin_unlock_irqrestore(&kd->lock, flags);
 	return 0;
 }
-EXPORT_SYMBOL_GPL(kc_dev_prepare);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_prepare);
 
 /*
  * The cancel callback of a request on a software queue, or of a doorbell the
@@ -496,8 +495,9 @@ static void kc_dev_put_slot(struct kc_dev *kd, struct kc_io *io)
 	io->slot = -1;
 	idle = !kd->busy;
 	spin_unlock_irqrestore(&kd->lock, flags);
+	/* As the other drains of kcancel: wait_var_event() on the word. */
 	if (idle)
-		wake_up(&kd->idle);
+		wake_up_var(&kd->busy);
 	kc_request_put(&io->req);	/* the slot's reference */
 }
 
@@ -570,7 +570,7 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns)
 	spin_unlock_irqrestore(&kd->lock, flags);
 	kc_dev_kick(kd);
 }
-EXPORT_SYMBOL_GPL(kc_dev_queue);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_queue);
 
 /**
  * kc_dev_cancel() - cancel a request, wherever it is
@@ -579,9 +579,10 @@ EXPORT_SYMBOL_GPL(kc_dev_queue);
  * @reason: the status it should complete with, for example -ECANCELED.
  *
  * Cancels @io if it is queued or a doorbell (its cancel callback completes
- * it), then, for a factorial or DMA request, asks the target to cancel it by
- * id: the seeds' lock, find, reference, unlock, cancel, dereference. Such a
- * request is finished with @reason when its interrupt comes.
+ * it), then, for a factorial or DMA request, asks the target to abort it if
+ * it is in flight: the caller's reference stands for the seeds' look-up, so
+ * no id is looked up again. Such a request is finished with @reason when its
+ * interrupt comes.
  *
  * Context: any context, no kcancel lock held; may not sleep.
  * Return: true if this call cancelled @io: it completes with @reason. False
@@ -592,13 +593,13 @@ bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason)
 	bool canceled = kc_request_cancel(&io->req, reason);
 
 	if (io->chan != KC_CHAN_BELL)
-		kc_target_cancel_id(&kd->target, io->req.id, reason);
+		kc_target_abort_sent(&kd->target, &io->req);
 	/* Too late, and not for an earlier cancel: the completion won. */
 	if (!canceled && !kc_request_is_canceled(&io->req))
 		this_cpu_inc(kd->stats->completion_won[io->op]);
 	return canceled;
 }
-EXPORT_SYMBOL_GPL(kc_dev_cancel);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_cancel);
 
 /* The target's cancel: abort the operation if the backend can. */
 static void kc_dev_sent_cancel(struct kc_target *t, struct kc_request *req)
@@ -701,7 +702,7 @@ void kc_dev_dpc(struct kc_dev *kd, u64 done)
 
 	kc_queue_synchronize(&kd->queue, kc_dev_dpc_locked, &a);
 }
-EXPORT_SYMBOL_GPL(kc_dev_dpc);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_dpc);
 
 struct kc_dev_force_args {
 	struct kc_dev *kd;
@@ -770,13 +771,13 @@ void kc_dev_fail(struct kc_dev *kd, int status)
 	kc_queue_synchronize(&kd->queue, kc_dev_force_locked, &a);
 	kc_queue_purge(&kd->queue, status);
 }
-EXPORT_SYMBOL_GPL(kc_dev_fail);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_fail);
 
 /* Wait, bounded by the device's own time limit, until no slot is busy. */
 static bool kc_dev_wait_idle(struct kc_dev *kd)
 {
-	return wait_event_timeout(kd->idle, !READ_ONCE(kd->busy),
-				  kd->op_timeout);
+	return wait_var_event_timeout(&kd->busy, !READ_ONCE(kd->busy),
+				      kd->op_timeout);
 }
 
 /**
@@ -820,4 +821,4 @@ void kc_dev_shutdown(struct kc_dev *kd)
 	kd->gone = true;
 	mutex_unlock(&kd->fail_lock);
 }
-EXPORT_SYMBOL_GPL(kc_dev_shutdown);
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_shutdown);

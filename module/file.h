@@ -21,7 +21,7 @@ struct io_uring_cmd;
 /**
  * struct kc_file - an open /dev/kcancelN
  * @kd: the device, with a reference.
- * @node: entry in &kc_dev.files.
+ * @node: entry in &kc_chardev.files.
  * @ios: id -> &struct kc_file_io, each with a reference; its lock guards
  *	@events, &kc_file_io.reaped, &kc_file_io.completed,
  *	&kc_file_io.orphan and &kc_file_io.ucmd too.

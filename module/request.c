@@ -155,15 +155,22 @@ void kc_queue_assert_synchronized(struct kc_queue *q)
 }
 EXPORT_SYMBOL_GPL(kc_queue_assert_synchronized);
 
-/*
- * CANCEL_PENDING -> CANCEL_DELIVERED, then run the callback, once. In
+/**
+ * kc_request_deliver_locked() - run a claimed request's cancel callback
+ * @req: a request in CANCEL_PENDING.
+ *
+ * CANCEL_PENDING -> CANCEL_DELIVERED, then the callback, once. In
  * %KC_SYNC_AUTOMATIC mode both happen under the sync lock, so a DPC holding
  * it sees a claimed request as CANCEL_PENDING until it lets go.
+ *
+ * Context: &kc_queue.sync_lock held in %KC_SYNC_AUTOMATIC mode (interrupts
+ * disabled); any context that may take a spinlock in %KC_SYNC_DRIVER mode.
  */
 static void kc_request_deliver_locked(struct kc_request *req)
 {
 	unsigned int old = atomic_read(&req->state);
 
+	kc_queue_assert_synchronized(req->queue);
 	do {
 		if ((old & KC_REQ_STATE_MASK) != KC_REQ_CANCEL_PENDING) {
 			kc_request_report_misuse(req, "cancel delivered twice");

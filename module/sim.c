@@ -42,6 +42,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/workqueue.h>
+#include <kunit/visibility.h>
 
 #include <kcancel/chardev.h>
 #include <kcancel/debugfs.h>
@@ -273,7 +274,7 @@ void kc_sim_stall(struct kc_sim *sim, bool stall)
 {
 	WRITE_ONCE(sim->stalled, stall);
 }
-EXPORT_SYMBOL_GPL(kc_sim_stall);
+EXPORT_SYMBOL_IF_KUNIT(kc_sim_stall);
 
 /* Remove the software devices whose remove knob was written. */
 static void kc_sim_reap(struct work_struct *work)
@@ -418,7 +419,7 @@ err_free:
 	kfree(sim);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_GPL(kc_sim_create);
+EXPORT_SYMBOL_IF_KUNIT(kc_sim_create);
 
 /**
  * kc_sim_dev() - the &struct kc_dev of a software device
@@ -431,7 +432,7 @@ struct kc_dev *kc_sim_dev(struct kc_sim *sim)
 {
 	return sim->kd;
 }
-EXPORT_SYMBOL_GPL(kc_sim_dev);
+EXPORT_SYMBOL_IF_KUNIT(kc_sim_dev);
 
 /**
  * kc_sim_destroy() - remove a software device
@@ -458,7 +459,7 @@ void kc_sim_destroy(struct kc_sim *sim)
 	kc_dev_put(sim->kd);
 	kfree(sim);
 }
-EXPORT_SYMBOL_GPL(kc_sim_destroy);
+EXPORT_SYMBOL_IF_KUNIT(kc_sim_destroy);
 
 /* The parameters of the software devices the module creates. */
 static void kc_sim_module_params(struct kc_sim_params *p)

@@ -181,6 +181,43 @@ void kc_target_io_done(struct kc_target *t, struct kc_request *req,
 EXPORT_SYMBOL_GPL(kc_target_io_done);
 
 /**
+ * kc_target_abort_sent() - ask the lower device to abort a cancelled request
+ * @t: the target.
+ * @req: the request, whose cancel kc_request_cancel() has recorded already;
+ *	the caller holds a reference, which keeps @req valid even if its
+ *	completion routine runs meanwhile.
+ *
+ * The second half of kc_target_cancel_sent(), for a caller that cancels
+ * @req wherever it is and has a pointer to it: no look-up. If @req is in
+ * flight, asks the lower device to abort it; the completion routine may run
+ * inside this call, on this thread.
+ *
+ * Context: any context, hard IRQ included except on PREEMPT_RT; may not
+ * sleep. The caller must not hold the collection lock, a queue's sync lock,
+ * or any lock the completion routine takes.
+ * Return: true if @req was in flight; false if it was not: already
+ * completed, or not sent yet (a send that comes now fails with -ECANCELED).
+ */
+bool kc_target_abort_sent(struct kc_target *t, struct kc_request *req)
+{
+	unsigned long flags;
+	bool in_flight;
+
+	xa_lock_irqsave(&t->sent, flags);
+	in_flight = atomic_inc_not_zero(&req->sent_count);
+	xa_unlock_irqrestore(&t->sent, flags);
+	if (!in_flight)
+		return false;
+
+	if (t->ops->cancel)
+		t->ops->cancel(t, req);
+	if (atomic_dec_and_test(&req->sent_count))
+		kc_target_finish(t, req);
+	return true;
+}
+EXPORT_SYMBOL_GPL(kc_target_abort_sent);
+
+/**
  * kc_target_cancel_sent() - cancel a request sent to a target (WdfRequestCancelSentRequest)
  * @t: the target.
  * @req: the request; the caller holds a reference, which keeps @req valid
@@ -188,8 +225,9 @@ EXPORT_SYMBOL_GPL(kc_target_io_done);
  * @reason: the cancel reason recorded on @req (see kc_request_cancel()).
  *
  * Records the cancel on @req, so that a send that has not happened yet fails
- * with -ECANCELED. If @req is in flight, asks the lower device to abort it;
- * the completion routine may run inside this call, on this thread.
+ * with -ECANCELED, then kc_target_abort_sent(): if @req is in flight, asks
+ * the lower device to abort it; the completion routine may run inside this
+ * call, on this thread.
  *
  * Context: as kc_request_cancel(), which it calls: any context, hard IRQ
  * included except on PREEMPT_RT; may not sleep. The caller must not hold
@@ -202,21 +240,8 @@ EXPORT_SYMBOL_GPL(kc_target_io_done);
 bool kc_target_cancel_sent(struct kc_target *t, struct kc_request *req,
 			   int reason)
 {
-	unsigned long flags;
-	bool in_flight;
-
 	kc_request_cancel(req, reason);
-	xa_lock_irqsave(&t->sent, flags);
-	in_flight = atomic_inc_not_zero(&req->sent_count);
-	xa_unlock_irqrestore(&t->sent, flags);
-	if (!in_flight)
-		return false;
-
-	if (t->ops->cancel)
-		t->ops->cancel(t, req);
-	if (atomic_dec_and_test(&req->sent_count))
-		kc_target_finish(t, req);
-	return true;
+	return kc_target_abort_sent(t, req);
 }
 EXPORT_SYMBOL_GPL(kc_target_cancel_sent);
 

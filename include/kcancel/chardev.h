@@ -9,8 +9,28 @@
 #define _KCANCEL_CHARDEV_H
 
 #include <linux/device.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/spinlock.h>
 
-#include <kcancel/dev.h>
+struct kc_dev;
+
+/**
+ * struct kc_chardev - the character device of a &struct kc_dev
+ * @misc: /dev/kcancelN.
+ * @minor_id: the N of /dev/kcancelN, -1 when it is not registered.
+ * @files_lock: guards @files.
+ * @files: the open files, so that removal can wake their readers and
+ *	pollers.
+ *
+ * Its fields are chardev.c's; kc_chardev_init() sets it up.
+ */
+struct kc_chardev {
+	struct miscdevice misc;
+	int minor_id;
+	spinlock_t files_lock;		/* guards files */
+	struct list_head files;
+};
 
 /*
  * How many requests one file may have submitted and not yet reaped: the
@@ -19,6 +39,7 @@
 #define KC_FILE_MAX_PENDING		4096
 #define KC_FILE_MAX_PENDING_LIMIT	1048576
 
+void kc_chardev_init(struct kc_chardev *cd);
 int kc_chardev_register(struct kc_dev *kd, struct device *parent);
 void kc_chardev_unregister(struct kc_dev *kd);
 void kc_chardev_hangup(struct kc_dev *kd);

@@ -2,6 +2,9 @@
 /*
  * kcancel devices: requests served by hardware slots, and the DPC.
  *
+ * Not a library API: what this header declares is exported to the KUnit
+ * suites only (EXPORT_SYMBOL_IF_KUNIT).
+ *
  * DOC: Overview
  *
  * A &struct kc_dev is one backing device, the QEMU edu PCI device (edu.c) or
@@ -49,13 +52,13 @@
 #include <linux/jiffies.h>
 #include <linux/kref.h>
 #include <linux/list.h>
-#include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 
+#include <kcancel/chardev.h>
 #include <kcancel/request.h>
 #include <kcancel/target.h>
 
@@ -216,14 +219,9 @@ struct kc_dev_ops {
  * @stats: per-CPU completion counters (kc_dev_stats_sum()).
  * @in_flight: requests queued by kc_dev_queue() and not completed yet.
  * @in_flight_max: the highest @in_flight has been.
- * @idle: woken when @busy drops to zero.
  * @next_id: the last id given out.
- * @files_lock: guards @files.
- * @files: the open files of the character device (chardev.c), so that
- *	removal can wake their readers and pollers.
- * @misc: the character device (chardev.c).
- * @minor_id: the N of /dev/kcancelN.
- * @name: "kcancelN".
+ * @chardev: its character device (chardev.c).
+ * @name: "kcancelN", the name of the device and of its character device.
  * @debugfs: the device's debugfs directory (debugfs.c), or NULL.
  */
 struct kc_dev {
@@ -250,12 +248,8 @@ struct kc_dev {
 	struct kc_dev_stats __percpu *stats;
 	atomic_t in_flight;
 	atomic_t in_flight_max;
-	wait_queue_head_t idle;
 	atomic64_t next_id;
-	spinlock_t files_lock;		/* guards files */
-	struct list_head files;
-	struct miscdevice misc;
-	int minor_id;
+	struct kc_chardev chardev;
 	char name[24];
 	struct dentry *debugfs;
 };

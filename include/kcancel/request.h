@@ -2,6 +2,11 @@
 /*
  * kcancel request core: cancelable requests with exactly-once completion.
  *
+ * This header and target.h are kcancel's library API: kcancel.ko exports
+ * their functions (EXPORT_SYMBOL_GPL) to drivers built on it. The device
+ * layer (dev.h, sim.h) is kcancel's own; it exports only to the KUnit
+ * suites (EXPORT_SYMBOL_IF_KUNIT).
+ *
  * DOC: Overview
  *
  * A &struct kc_request is one I/O request. It is ported from KMDF's
@@ -167,11 +172,11 @@ struct kc_request_ops {
  *    under &kc_dev.lock), never one under the other.
  *
  * A file's lock (chardev.c, taken when a request completes) and
- * &kc_dev.files_lock are leaves: taken under none of these but @sync_lock,
+ * &kc_chardev.files_lock are leaves: taken under none of these but @sync_lock,
  * and nothing is taken under them. No kcancel lock is held while a cancel
  * callback or a target's completion routine runs, except @sync_lock in
  * %KC_SYNC_AUTOMATIC mode (the routine, when a synchronized DPC ends the
- * I/O). Every spinlock but &kc_dev.files_lock
+ * I/O). Every spinlock but &kc_chardev.files_lock
  * is taken with interrupts disabled: cancels come from hard-IRQ hrtimers.
  */
 struct kc_queue {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kcancel software device: the &struct kc_dev backend for machines without
- * the edu device, and for measuring the driver's own cost.
+ * the edu device, and for measuring the driver's own cost. Its functions
+ * are exported to the KUnit suites only (EXPORT_SYMBOL_IF_KUNIT).
  */
 #ifndef _KCANCEL_SIM_H
 #define _KCANCEL_SIM_H

@@ -78,6 +78,7 @@ void kc_target_unreserve(struct kc_target *t, struct kc_request *req);
 int kc_target_send(struct kc_target *t, struct kc_request *req, gfp_t gfp);
 void kc_target_io_done(struct kc_target *t, struct kc_request *req,
 		       int status);
+bool kc_target_abort_sent(struct kc_target *t, struct kc_request *req);
 bool kc_target_cancel_sent(struct kc_target *t, struct kc_request *req,
 			   int reason);
 int kc_target_cancel_id(struct kc_target *t, u64 id, int reason);
