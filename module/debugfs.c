@@ -57,7 +57,16 @@ static const char *const kc_debugfs_op_names[KC_DEV_OPS] = {
 	[KCANCEL_OP_DOORBELL] = "doorbell",
 };
 
-/* One line an operation: its completions by status, and who won. */
+/**
+ * kc_debugfs_show_ops() - the per-operation lines of "stats"
+ * @m: the seq_file.
+ * @kd: the device.
+ *
+ * One line an operation: its completions by status, and who won. Prints
+ * nothing if out of memory.
+ *
+ * Context: process context; sleeps (GFP_KERNEL).
+ */
 static void kc_debugfs_show_ops(struct seq_file *m, const struct kc_dev *kd)
 {
 	struct kc_dev_stats *s = kmalloc(sizeof(*s), GFP_KERNEL);
@@ -77,6 +86,14 @@ static void kc_debugfs_show_ops(struct seq_file *m, const struct kc_dev *kd)
 	kfree(s);
 }
 
+/**
+ * kc_debugfs_stats_show() - show the "stats" file of a device
+ * @m: the seq_file; its private data is the device.
+ * @unused: unused.
+ *
+ * Context: process context; sleeps. Takes &kc_dev.lock.
+ * Return: 0.
+ */
 static int kc_debugfs_stats_show(struct seq_file *m, void *unused)
 {
 	struct kc_dev *kd = m->private;
@@ -133,6 +150,19 @@ static int kc_debugfs_parse_raise(const char __user *ubuf, size_t len,
 	return 0;
 }
 
+/**
+ * kc_debugfs_raise_write() - write "MASK [COUNT]" to "raise"
+ * @file: the file; its private data is the device.
+ * @ubuf: what was written.
+ * @len: its length.
+ * @ppos: unused.
+ *
+ * Makes the device raise the status bits MASK, COUNT times, through
+ * &kc_dev_ops.raise.
+ *
+ * Context: process context; may sleep.
+ * Return: @len, or the error of kc_debugfs_parse_raise().
+ */
 static ssize_t kc_debugfs_raise_write(struct file *file,
 				      const char __user *ubuf, size_t len,
 				      loff_t *ppos)

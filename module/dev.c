@@ -122,6 +122,15 @@ struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_create);
 
+/**
+ * kc_dev_release() - free a device whose last reference went
+ * @ref: &kc_dev.ref.
+ *
+ * Destroys the target's collection and frees the per-CPU counters and the
+ * device.
+ *
+ * Context: any context, that of the last kc_dev_put().
+ */
 static void kc_dev_release(struct kref *ref)
 {
 	struct kc_dev *kd = container_of(ref, struct kc_dev, ref);
@@ -203,7 +212,15 @@ u64 kc_dev_next_id(struct kc_dev *kd)
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_next_id);
 
-/* The device's request operations: the owner's, then the device's part. */
+/**
+ * kc_dev_io_release() - release a device's request
+ * @req: the request whose last reference went.
+ *
+ * The device's request operations: the owner's, then the device's part (the
+ * device reference taken by kc_dev_prepare()).
+ *
+ * Context: any context, that of the request's last reference.
+ */
 static void kc_dev_io_release(struct kc_request *req)
 {
 	struct kc_io *io = container_of(req, struct kc_io, req);
@@ -213,6 +230,14 @@ static void kc_dev_io_release(struct kc_request *req)
 	kc_dev_put(kd);		/* taken by kc_dev_prepare() */
 }
 
+/**
+ * kc_dev_end_of() - the counter a completion status falls in
+ * @status: the request's completion status.
+ *
+ * Context: any context.
+ * Return: the &enum kc_dev_end of @status, %KC_END_OTHER for an errno
+ * without a counter of its own.
+ */
 static enum kc_dev_end kc_dev_end_of(int status)
 {
 	switch (status) {
@@ -231,9 +256,15 @@ static enum kc_dev_end kc_dev_end_of(int status)
 	}
 }
 
-/*
- * Count a completion: its status, and who won if a cancel was asked for.
- * Called once a request, when it completes, before its owner hears of it.
+/**
+ * kc_dev_account() - count a completion
+ * @kd: the device.
+ * @io: the request that completes.
+ *
+ * Counts its status, and who won if a cancel was asked for. Called once a
+ * request, when it completes, before its owner hears of it.
+ *
+ * Context: any context; may not sleep.
  */
 static void kc_dev_account(struct kc_dev *kd, const struct kc_io *io)
 {
@@ -247,6 +278,15 @@ static void kc_dev_account(struct kc_dev *kd, const struct kc_io *io)
 	atomic_dec(&kd->in_flight);
 }
 
+/**
+ * kc_dev_io_completed() - a device's request completed
+ * @req: the request.
+ *
+ * Counts the completion with kc_dev_account(), then calls the owner's
+ * &kc_request_ops.completed, if any.
+ *
+ * Context: any context, that of kc_request_complete(); may not sleep.
+ */
 static void kc_dev_io_completed(struct kc_request *req)
 {
 	struct kc_io *io = container_of(req, struct kc_io, req);
@@ -285,7 +325,14 @@ void kc_dev_stats_sum(const struct kc_dev *kd, struct kc_dev_stats *sum)
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_stats_sum);
 
-/* One more request in flight; raise the high-water mark if it is passed. */
+/**
+ * kc_dev_count_in_flight() - count one more request in flight
+ * @kd: the device.
+ *
+ * Raises the high-water mark if it is passed.
+ *
+ * Context: any context.
+ */
 static void kc_dev_count_in_flight(struct kc_dev *kd)
 {
 	int n = atomic_inc_return(&kd->in_flight);
@@ -357,10 +404,16 @@ int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_prepare);
 
-/*
- * The cancel callback of a request on a software queue, or of a doorbell the
- * hardware has: takes it off its queue (a doorbell keeps its slot until its
- * bit is seen) and completes it with the cancel's reason.
+/**
+ * kc_dev_cancel_io() - cancel callback of a queued request or a doorbell
+ * @req: a request on a software queue, or a doorbell the hardware has.
+ *
+ * Takes @req off its queue (a doorbell keeps its slot until its bit is seen)
+ * and completes it with the cancel's reason.
+ *
+ * Context: a cancel callback: with &kc_queue.sync_lock held, interrupts
+ * disabled, in %KC_SYNC_AUTOMATIC mode; may not sleep. Takes &kc_dev.lock,
+ * which the caller must not hold.
  */
 static void kc_dev_cancel_io(struct kc_request *req)
 {
@@ -380,7 +433,15 @@ static void kc_dev_cancel_io(struct kc_request *req)
 	kc_request_complete(req, kc_request_cancel_reason(req), 0);
 }
 
-/* Complete a request that ends before it reaches the hardware. */
+/**
+ * kc_dev_fail_io() - complete a request that ends before the hardware
+ * @io: the request, which never reached the hardware.
+ * @status: the status it completes with, unless a cancel was asked for.
+ *
+ * Gives back its reserved place in the collection and finishes it.
+ *
+ * Context: any context; may not sleep; &kc_dev.lock not held.
+ */
 static void kc_dev_fail_io(struct kc_io *io, int status)
 {
 	kc_target_unreserve(&io->kd->target, &io->req);
@@ -480,9 +541,16 @@ static struct kc_io *kc_dev_take_slot(struct kc_dev *kd, unsigned int slot)
 	return io;
 }
 
-/*
- * Give back @io's slot, with its reference. Wakes a removal or a failure
+/**
+ * kc_dev_put_slot() - give back a request's slot
+ * @kd: the device.
+ * @io: the request whose slot is freed.
+ *
+ * Gives back @io's slot, with its reference. Wakes a removal or a failure
  * waiting for the device to go idle.
+ *
+ * Context: any context; may not sleep. Takes &kc_dev.lock, which the caller
+ * must not hold.
  */
 static void kc_dev_put_slot(struct kc_dev *kd, struct kc_io *io)
 {
@@ -526,9 +594,14 @@ static void kc_dev_kick(struct kc_dev *kd)
 	}
 }
 
-/*
- * A request's timeout: cancel it wherever it is, as the cancel ioctl does,
- * so that a backend that can abort stops an operation in flight at once.
+/**
+ * kc_dev_io_timeout() - a request's timeout
+ * @req: the request whose timer fired.
+ *
+ * Cancels @req wherever it is, as the cancel ioctl does, so that a backend
+ * that can abort stops an operation in flight at once.
+ *
+ * Context: the request's timer: hard IRQ (softirq on PREEMPT_RT).
  */
 static void kc_dev_io_timeout(struct kc_request *req)
 {
@@ -601,7 +674,16 @@ bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason)
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_cancel);
 
-/* The target's cancel: abort the operation if the backend can. */
+/**
+ * kc_dev_sent_cancel() - the target's cancel
+ * @t: the device's target.
+ * @req: the sent request to abort.
+ *
+ * Aborts the operation if the backend can.
+ *
+ * Context: as kc_target_abort_sent(): any context; may not sleep. Takes
+ * &kc_dev.lock, which the caller must not hold.
+ */
 static void kc_dev_sent_cancel(struct kc_target *t, struct kc_request *req)
 {
 	struct kc_dev *kd = container_of(t, struct kc_dev, target);
@@ -618,7 +700,17 @@ static void kc_dev_sent_cancel(struct kc_target *t, struct kc_request *req)
 	spin_unlock_irqrestore(&kd->lock, flags);
 }
 
-/* The target's completion routine: the hardware status, or the cancel's. */
+/**
+ * kc_dev_sent_done() - the target's completion routine
+ * @t: the device's target.
+ * @req: the sent request.
+ * @status: how the I/O ended.
+ *
+ * Finishes @req with the hardware status, or the cancel's.
+ *
+ * Context: any context; may not sleep; no kcancel lock held but the queue's
+ * sync lock of a synchronized DPC.
+ */
 static void kc_dev_sent_done(struct kc_target *t, struct kc_request *req,
 			     int status)
 {
@@ -655,6 +747,17 @@ struct kc_dev_dpc_args {
 	u64 done;
 };
 
+/**
+ * kc_dev_dpc_locked() - the body of the DPC
+ * @arg: the &struct kc_dev_dpc_args: the device and the status bits.
+ *
+ * Takes the bit of each done slot and finishes its request with what
+ * &kc_dev_ops.fetch returns; a bit without a started slot is counted in
+ * &kc_dev.spurious. Then starts queued requests in the freed slots.
+ *
+ * Context: process context, under kc_queue_synchronize(): &kc_queue.sync_lock
+ * held, interrupts disabled, in %KC_SYNC_AUTOMATIC mode.
+ */
 static void kc_dev_dpc_locked(void *arg)
 {
 	struct kc_dev_dpc_args *a = arg;
@@ -709,7 +812,15 @@ struct kc_dev_force_args {
 	int status;
 };
 
-/* kc_dev_fail()'s DPC: end every started slot with an error. */
+/**
+ * kc_dev_force_locked() - kc_dev_fail()'s DPC
+ * @arg: the &struct kc_dev_force_args: the device and the status.
+ *
+ * Ends every started slot with an error, the status in @arg.
+ *
+ * Context: process context, under kc_queue_synchronize(): &kc_queue.sync_lock
+ * held, interrupts disabled, in %KC_SYNC_AUTOMATIC mode.
+ */
 static void kc_dev_force_locked(void *arg)
 {
 	struct kc_dev_force_args *a = arg;
@@ -773,7 +884,15 @@ void kc_dev_fail(struct kc_dev *kd, int status)
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_fail);
 
-/* Wait, bounded by the device's own time limit, until no slot is busy. */
+/**
+ * kc_dev_wait_idle() - wait until no slot is busy
+ * @kd: the device.
+ *
+ * The wait is bounded by the device's own time limit, &kc_dev.op_timeout.
+ *
+ * Context: process context; sleeps.
+ * Return: true if no slot is busy, false if the time limit passed first.
+ */
 static bool kc_dev_wait_idle(struct kc_dev *kd)
 {
 	return wait_var_event_timeout(&kd->busy, !READ_ONCE(kd->busy),

@@ -112,6 +112,15 @@ static void kc_edu_write(struct kc_edu *edu, unsigned int reg, u32 val)
 	iowrite32(val, edu->regs + reg);
 }
 
+/**
+ * kc_edu_start_dma() - program and start a DMA
+ * @edu: the device.
+ * @io: a DMA request; a DMA to the device is copied into the coherent buffer
+ *	first.
+ *
+ * Context: as kc_edu_start(): &kc_dev.lock held, interrupts disabled; may not
+ * sleep.
+ */
 static void kc_edu_start_dma(struct kc_edu *edu, struct kc_io *io)
 {
 	u32 dev_addr = KC_EDU_DMA_BASE + io->offset;
@@ -131,6 +140,16 @@ static void kc_edu_start_dma(struct kc_edu *edu, struct kc_io *io)
 	kc_edu_write(edu, KC_EDU_DMA_CMD, cmd);
 }
 
+/**
+ * kc_edu_start() - &kc_dev_ops.start: start an operation
+ * @kd: the device.
+ * @io: the request, in slot @io->slot.
+ *
+ * A factorial writes its argument, a DMA is programmed (kc_edu_start_dma()),
+ * a doorbell raises its slot's status bit.
+ *
+ * Context: &kc_dev.lock held, interrupts disabled; may not sleep.
+ */
 static void kc_edu_start(struct kc_dev *kd, struct kc_io *io)
 {
 	struct kc_edu *edu = kd->priv;
@@ -149,6 +168,17 @@ static void kc_edu_start(struct kc_dev *kd, struct kc_io *io)
 	}
 }
 
+/**
+ * kc_edu_fetch() - &kc_dev_ops.fetch: the result of a finished slot
+ * @kd: the device.
+ * @io: the slot's request.
+ *
+ * Reads the factorial, or copies a DMA from the device out of the coherent
+ * buffer.
+ *
+ * Context: the DPC's (under kc_queue_synchronize()); may not sleep.
+ * Return: 0, or -EIO for an unknown operation.
+ */
 static int kc_edu_fetch(struct kc_dev *kd, struct kc_io *io)
 {
 	struct kc_edu *edu = kd->priv;
@@ -172,9 +202,13 @@ static int kc_edu_fetch(struct kc_dev *kd, struct kc_io *io)
 	return 0;
 }
 
-/*
- * kc_dev_fail(): the device moves no more data and interrupts no more for
- * factorials. Process context.
+/**
+ * kc_edu_halt() - &kc_dev_ops.halt, for kc_dev_fail()
+ * @kd: the device.
+ *
+ * The device moves no more data and interrupts no more for factorials.
+ *
+ * Context: process context.
  */
 static void kc_edu_halt(struct kc_dev *kd)
 {
@@ -184,7 +218,13 @@ static void kc_edu_halt(struct kc_dev *kd)
 	kc_edu_write(edu, KC_EDU_STATUS, 0);
 }
 
-/* A hostile device: raise the bits of @mask through the raise register. */
+/**
+ * kc_edu_raise() - &kc_dev_ops.raise: a hostile device
+ * @kd: the device.
+ * @mask: the bits to raise through the raise register.
+ *
+ * Context: process context.
+ */
 static void kc_edu_raise(struct kc_dev *kd, u64 mask)
 {
 	kc_edu_write(kd->priv, KC_EDU_IRQ_RAISE, lower_32_bits(mask));
@@ -197,7 +237,14 @@ static const struct kc_dev_ops kc_edu_ops = {
 	.raise = kc_edu_raise,
 };
 
-/* The device is gone: fail it, and wake the readers of its files. */
+/**
+ * kc_edu_gone_work() - the device is gone
+ * @work: &kc_edu.gone_work.
+ *
+ * Fails the device, and wakes the readers of its files.
+ *
+ * Context: process context, from the system workqueue; sleeps.
+ */
 static void kc_edu_gone_work(struct work_struct *work)
 {
 	struct kc_edu *edu = container_of(work, struct kc_edu, gone_work);
@@ -207,7 +254,18 @@ static void kc_edu_gone_work(struct work_struct *work)
 	kc_chardev_hangup(edu->kd);
 }
 
-/* The ISR: hard interrupt context, no lock. */
+/**
+ * kc_edu_isr() - the ISR
+ * @irq: the interrupt.
+ * @data: the &struct kc_edu.
+ *
+ * Acknowledges the status bits and adds them to the pending word for the
+ * DPC; a device that reads all ones is gone and has its work item fail it.
+ *
+ * Context: hard IRQ, no lock.
+ * Return: IRQ_NONE if the status is zero or the device is gone, else
+ * IRQ_WAKE_THREAD.
+ */
 static irqreturn_t kc_edu_isr(int irq, void *data)
 {
 	struct kc_edu *edu = data;
@@ -230,7 +288,17 @@ static irqreturn_t kc_edu_isr(int irq, void *data)
 	return IRQ_WAKE_THREAD;
 }
 
-/* The DPC: the interrupt's thread. */
+/**
+ * kc_edu_dpc() - the DPC: the interrupt's thread
+ * @irq: the interrupt.
+ * @data: the &struct kc_edu.
+ *
+ * Hands the pending bits to kc_dev_dpc().
+ *
+ * Context: process context, the threaded interrupt handler; no kcancel lock
+ * held.
+ * Return: IRQ_HANDLED.
+ */
 static irqreturn_t kc_edu_dpc(int irq, void *data)
 {
 	struct kc_edu *edu = data;
@@ -241,6 +309,13 @@ static irqreturn_t kc_edu_dpc(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
+/**
+ * kc_edu_map() - map BAR 0
+ * @pdev: the PCI device, enabled with pcim_enable_device().
+ *
+ * Context: process context.
+ * Return: the mapping, or an IOMEM_ERR_PTR().
+ */
 static void __iomem *kc_edu_map(struct pci_dev *pdev)
 {
 #ifdef KC_HAVE_PCIM_IOMAP_REGION
@@ -252,7 +327,14 @@ static void __iomem *kc_edu_map(struct pci_dev *pdev)
 #endif
 }
 
-/* Is it an edu device that answers? */
+/**
+ * kc_edu_check() - is it an edu device that answers?
+ * @edu: the device, BAR 0 mapped.
+ *
+ * Context: process context.
+ * Return: 0; -ENODEV if the identification register is not an edu's; -EIO if
+ * the liveness register does not answer.
+ */
 static int kc_edu_check(struct kc_edu *edu)
 {
 	u32 id = kc_edu_read(edu, KC_EDU_ID);
@@ -270,6 +352,16 @@ static int kc_edu_check(struct kc_edu *edu)
 	return 0;
 }
 
+/**
+ * kc_edu_setup_irq() - set up the interrupt and its handlers
+ * @edu: the device.
+ *
+ * MSI where it works unless the intx parameter is set, else INTx (shared).
+ * Forgets what an earlier driver left, then has factorials interrupt.
+ *
+ * Context: process context; sleeps.
+ * Return: 0 or a negative errno.
+ */
 static int kc_edu_setup_irq(struct kc_edu *edu)
 {
 	struct pci_dev *pdev = edu->pdev;
@@ -290,6 +382,17 @@ static int kc_edu_setup_irq(struct kc_edu *edu)
 	return ret;
 }
 
+/**
+ * kc_edu_probe() - bind to an edu device
+ * @pdev: the PCI device.
+ * @id: the matching entry of kc_edu_ids.
+ *
+ * Checks the device, sets up DMA (28-bit addresses), creates its
+ * &struct kc_dev, its interrupt and /dev/kcancelN.
+ *
+ * Context: process context; sleeps.
+ * Return: 0 or a negative errno.
+ */
 static int kc_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	u64 slots[KC_CHAN_NR] = {
@@ -354,11 +457,16 @@ err_dev:
 	return ret;
 }
 
-/*
- * Removal: no new opens, every request completed (-ENODEV unless the
- * hardware finished first; a device that does not finish within
- * edu_timeout_ms is failed), and only then the interrupt freed. Open files
- * keep the kc_dev, not this structure.
+/**
+ * kc_edu_remove() - removal of an edu device
+ * @pdev: the PCI device.
+ *
+ * No new opens, every request completed (-ENODEV unless the hardware
+ * finished first; a device that does not finish within edu_timeout_ms is
+ * failed), and only then the interrupt freed. Open files keep the kc_dev,
+ * not this structure.
+ *
+ * Context: process context; sleeps.
  */
 static void kc_edu_remove(struct pci_dev *pdev)
 {

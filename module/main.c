@@ -18,6 +18,15 @@
 #include <kcancel/request.h>
 #include <kcancel/sim.h>
 
+/**
+ * kc_init() - load the module
+ *
+ * Sets up the request core and debugfs, then registers the edu driver and
+ * creates the software devices; undoes everything on failure.
+ *
+ * Context: process context, at module load.
+ * Return: 0 or a negative errno.
+ */
 static int __init kc_init(void)
 {
 	int ret;
@@ -44,6 +53,13 @@ err_core:
 	return ret;
 }
 
+/**
+ * kc_exit() - unload the module
+ *
+ * Removes the software and edu devices, then tears down what they share.
+ *
+ * Context: process context, at module unload.
+ */
 static void __exit kc_exit(void)
 {
 	kc_sim_exit();

@@ -81,9 +81,14 @@ static void kc_queue_get_active(struct kc_queue *q)
 	atomic_inc(&q->active);
 }
 
-/*
+/**
+ * kc_queue_put_active() - let go of a queue kept busy
+ * @q: the queue.
+ *
  * Drop what kept @q busy. wake_up_var() only hashes the address, so the
  * purge that this wakes may free @q at once without harm.
+ *
+ * Context: any context; may not sleep.
  */
 static void kc_queue_put_active(struct kc_queue *q)
 {
@@ -183,6 +188,16 @@ static void kc_request_deliver_locked(struct kc_request *req)
 	req->cancel_fn(req);
 }
 
+/**
+ * kc_request_deliver_cancel() - deliver a claimed request's cancel callback
+ * @req: a request in CANCEL_PENDING.
+ *
+ * Runs kc_request_deliver_locked() under &kc_queue.sync_lock in
+ * %KC_SYNC_AUTOMATIC mode, or simply calls it in %KC_SYNC_DRIVER mode.
+ *
+ * Context: any context; may not sleep. The caller must not hold the queue's
+ * sync lock.
+ */
 static void kc_request_deliver_cancel(struct kc_request *req)
 {
 	struct kc_queue *q = req->queue;
@@ -197,6 +212,15 @@ static void kc_request_deliver_cancel(struct kc_request *req)
 	spin_unlock_irqrestore(&q->sync_lock, flags);
 }
 
+/**
+ * kc_request_cancel_work() - deliver a deferred cancel callback
+ * @work: &kc_request.cancel_work of a request that marking found cancelled.
+ *
+ * Delivers the callback away from the marker's locks, then lets go of the
+ * queue and drops the references that marking took for this delivery.
+ *
+ * Context: process context, from the kcancel workqueue.
+ */
 static void kc_request_cancel_work(struct work_struct *work)
 {
 	struct kc_request *req = container_of(work, struct kc_request,
@@ -209,6 +233,16 @@ static void kc_request_cancel_work(struct work_struct *work)
 	kc_request_put(req);
 }
 
+/**
+ * kc_request_timer_fn() - a request's timeout fired
+ * @timer: &kc_request.timer.
+ *
+ * Calls &kc_request.timeout_fn, or kc_request_cancel() with -ETIMEDOUT when
+ * there is none, then lets go of the queue and drops the timer's reference.
+ *
+ * Context: hard IRQ (softirq on PREEMPT_RT).
+ * Return: %HRTIMER_NORESTART.
+ */
 static enum hrtimer_restart kc_request_timer_fn(struct hrtimer *timer)
 {
 	struct kc_request *req = container_of(timer, struct kc_request, timer);
@@ -224,6 +258,12 @@ static enum hrtimer_restart kc_request_timer_fn(struct hrtimer *timer)
 	return HRTIMER_NORESTART;
 }
 
+/**
+ * kc_request_release() - free a request whose last reference went
+ * @ref: &kc_request.ref.
+ *
+ * Context: any context, that of the last kc_request_put().
+ */
 static void kc_request_release(struct kref *ref)
 {
 	struct kc_request *req = container_of(ref, struct kc_request, ref);
@@ -278,11 +318,17 @@ void kc_request_init(struct kc_request *req, struct kc_queue *q,
 }
 EXPORT_SYMBOL_GPL(kc_request_init);
 
-/*
- * The state word with %KC_REQ_F_CANCELED and a cancel reason: @old's if it
- * has one (the first cancel names it), else @reason. The reason travels in
- * the same cmpxchg as the flag, so whoever sees the flag sees the reason
- * of the cancel that set it.
+/**
+ * kc_request_canceled_bits() - the cancel bits of a state word
+ * @old: the current state word.
+ * @reason: the negative errno of this cancel.
+ *
+ * The reason travels in the same cmpxchg as the flag, so whoever sees the
+ * flag sees the reason of the cancel that set it.
+ *
+ * Context: any context.
+ * Return: %KC_REQ_F_CANCELED and a cancel reason: @old's if it has one (the
+ * first cancel names it), else @reason.
  */
 static unsigned int kc_request_canceled_bits(unsigned int old, int reason)
 {
@@ -293,11 +339,20 @@ static unsigned int kc_request_canceled_bits(unsigned int old, int reason)
 		KC_REQ_REASON_MASK);
 }
 
-/*
- * The body of both mark calls, under q->lock so that a purge sees either the
- * request on the cancelable list or its own flag before the mark. Returns 0
- * when the request became cancelable, -ECANCELED when it was already
- * cancelled, -EINVAL on misuse.
+/**
+ * kc_request_mark_locked() - the body of both mark calls
+ * @req: a request the driver owns (%KC_REQ_OWNED).
+ * @fn: the cancel callback.
+ * @ex: true for kc_request_mark_cancelable_ex(): leave an already cancelled
+ *	request as it was instead of scheduling @fn.
+ *
+ * Runs under &kc_queue.lock so that a purge sees either the request on the
+ * cancelable list or its own flag before the mark.
+ *
+ * Context: &kc_queue.lock held, interrupts disabled; may not sleep.
+ * Return: 0 when the request became cancelable (or, without @ex, was
+ * already cancelled and @fn is scheduled), -ECANCELED when it was already
+ * cancelled (with @ex), -EINVAL on misuse.
  */
 static int kc_request_mark_locked(struct kc_request *req, kc_cancel_fn fn,
 				  bool ex)
@@ -395,7 +450,13 @@ int kc_request_mark_cancelable_ex(struct kc_request *req, kc_cancel_fn fn)
 }
 EXPORT_SYMBOL_GPL(kc_request_mark_cancelable_ex);
 
-/* Take @req, which the caller just claimed, off the cancelable list. */
+/**
+ * kc_request_unlink() - take a claimed request off the cancelable list
+ * @req: the request, which the caller just claimed.
+ *
+ * Context: any context; may not sleep. Takes &kc_queue.lock, which the caller
+ * must not hold.
+ */
 static void kc_request_unlink(struct kc_request *req)
 {
 	struct kc_queue *q = req->queue;
@@ -457,7 +518,14 @@ out:
 }
 EXPORT_SYMBOL_GPL(kc_request_unmark_cancelable);
 
-/* Disarm the timeout; the timer's references go with it unless it runs. */
+/**
+ * kc_request_stop_timer() - disarm a request's timeout
+ * @req: the request.
+ *
+ * The timer's references go with it unless it runs.
+ *
+ * Context: any context; does not wait for a running timer.
+ */
 static void kc_request_stop_timer(struct kc_request *req)
 {
 	if (hrtimer_try_to_cancel(&req->timer) == 1) {
@@ -466,11 +534,20 @@ static void kc_request_stop_timer(struct kc_request *req)
 	}
 }
 
-/*
- * The body of both completions. With @cancel_wins, a cancel asked for before
- * the state word turns COMPLETED replaces @status with its reason: the same
- * cmpxchg that completes the request decides, so a kc_request_cancel() that
- * returned true always sees its reason in the final status.
+/**
+ * __kc_request_complete() - the body of both completions
+ * @req: the request.
+ * @status: the completion status.
+ * @result: the completion result.
+ * @cancel_wins: let a cancel asked for first decide the status.
+ *
+ * With @cancel_wins, a cancel asked for before the state word turns
+ * COMPLETED replaces @status with its reason: the same cmpxchg that completes
+ * the request decides, so a kc_request_cancel() that returned true always
+ * sees its reason in the final status.
+ *
+ * Context: any context; may not sleep.
+ * Return: 0, or -EINVAL when refused.
  */
 static int __kc_request_complete(struct kc_request *req, int status,
 				 u64 result, bool cancel_wins)
@@ -677,7 +754,16 @@ int kc_request_wait(struct kc_request *req, long timeout)
 }
 EXPORT_SYMBOL_GPL(kc_request_wait);
 
-/* Claim every cancelable request of @q onto @claimed. */
+/**
+ * kc_queue_claim_all() - claim every cancelable request of a queue
+ * @q: the queue.
+ * @reason: the cancel reason given to the requests.
+ * @claimed: the list the claimed requests are moved onto.
+ *
+ * Claim every cancelable request of @q onto @claimed.
+ *
+ * Context: &kc_queue.lock held, interrupts disabled; may not sleep.
+ */
 static void kc_queue_claim_all(struct kc_queue *q, int reason,
 			       struct list_head *claimed)
 {

@@ -123,11 +123,16 @@ struct kc_sim {
 static LIST_HEAD(kc_sim_list);
 static DEFINE_MUTEX(kc_sim_lock);	/* guards kc_sim_list, kc_sim.removing */
 
-/*
- * Raise the slot's bit and have the DPC run. Any context, RT included.
+/**
+ * kc_sim_raise() - raise a slot's bit and have the DPC run
+ * @sim: the device.
+ * @slot: the slot.
+ *
  * Fully ordered: what the caller wrote before (an abort's bit in
  * sim->aborted) is seen by the DPC that takes this bit, whose
  * atomic64_xchg() in kc_sim_dpc() it pairs with.
+ *
+ * Context: any context, RT included.
  */
 static void kc_sim_raise(struct kc_sim *sim, unsigned int slot)
 {
@@ -136,7 +141,13 @@ static void kc_sim_raise(struct kc_sim *sim, unsigned int slot)
 	kthread_queue_work(sim->worker, &sim->dpc);
 }
 
-/* The ISR: the operation of this slot ended. */
+/**
+ * kc_sim_timer_fn() - the ISR: the operation of this slot ended
+ * @timer: the slot's &kc_sim_slot.timer.
+ *
+ * Context: hard IRQ (a hard hrtimer, on PREEMPT_RT too).
+ * Return: %HRTIMER_NORESTART.
+ */
 static enum hrtimer_restart kc_sim_timer_fn(struct hrtimer *timer)
 {
 	struct kc_sim_slot *s = container_of(timer, struct kc_sim_slot, timer);
@@ -145,6 +156,13 @@ static enum hrtimer_restart kc_sim_timer_fn(struct hrtimer *timer)
 	return HRTIMER_NORESTART;
 }
 
+/**
+ * kc_sim_dpc() - the DPC: pass the pending bits to kc_dev_dpc()
+ * @work: &kc_sim.dpc.
+ *
+ * Context: process context, the device's kthread worker; no kcancel lock
+ * held.
+ */
 static void kc_sim_dpc(struct kthread_work *work)
 {
 	struct kc_sim *sim = container_of(work, struct kc_sim, dpc);
@@ -154,6 +172,16 @@ static void kc_sim_dpc(struct kthread_work *work)
 		kc_dev_dpc(sim->kd, done);
 }
 
+/**
+ * kc_sim_start() - &kc_dev_ops.start: arm the slot's timer
+ * @kd: the device.
+ * @io: the request, in slot @io->slot.
+ *
+ * The timer fires after the configured latency and a random jitter. A
+ * stalled device starts nothing: the operation never ends.
+ *
+ * Context: &kc_dev.lock held, interrupts disabled; may not sleep.
+ */
 static void kc_sim_start(struct kc_dev *kd, struct kc_io *io)
 {
 	struct kc_sim *sim = kd->priv;
@@ -168,6 +196,18 @@ static void kc_sim_start(struct kc_dev *kd, struct kc_io *io)
 		      HRTIMER_MODE_REL_HARD);
 }
 
+/**
+ * kc_sim_fetch() - &kc_dev_ops.fetch: the result of a finished slot
+ * @kd: the device.
+ * @io: the slot's request.
+ *
+ * Computes the result; a DMA moves its data between @io->buf and the device
+ * memory now.
+ *
+ * Context: the DPC's (under kc_queue_synchronize()); may not sleep.
+ * Return: 0, -ECANCELED if kc_sim_abort() stopped the operation, or -EIO
+ * for an unknown operation.
+ */
 static int kc_sim_fetch(struct kc_dev *kd, struct kc_io *io)
 {
 	struct kc_sim *sim = kd->priv;
@@ -195,9 +235,15 @@ static int kc_sim_fetch(struct kc_dev *kd, struct kc_io *io)
 	return 0;
 }
 
-/*
- * Under kd->lock: stop the timer if it has not fired; the bit still comes,
- * after the aborted bit (kc_sim_raise() orders them).
+/**
+ * kc_sim_abort() - &kc_dev_ops.abort: stop an operation in flight
+ * @kd: the device.
+ * @io: the request whose operation is stopped.
+ *
+ * Stops the timer if it has not fired; the bit still comes, after the
+ * aborted bit (kc_sim_raise() orders them).
+ *
+ * Context: &kc_dev.lock held, interrupts disabled; may not sleep.
  */
 static void kc_sim_abort(struct kc_dev *kd, struct kc_io *io)
 {
@@ -210,9 +256,14 @@ static void kc_sim_abort(struct kc_dev *kd, struct kc_io *io)
 	}
 }
 
-/*
- * kc_dev_fail(): no operation ends any more. Nothing starts once the device
- * is dead, so the timers stay off once cancelled.
+/**
+ * kc_sim_halt() - &kc_dev_ops.halt, for kc_dev_fail()
+ * @kd: the device.
+ *
+ * No operation ends any more. Nothing starts once the device is dead, so the
+ * timers stay off once cancelled.
+ *
+ * Context: process context; sleeps (waits for running timers).
  */
 static void kc_sim_halt(struct kc_dev *kd)
 {
@@ -224,7 +275,13 @@ static void kc_sim_halt(struct kc_dev *kd)
 		hrtimer_cancel(&sim->slots[n].timer);
 }
 
-/* A hostile device: raise the bits of @mask, whatever the slots hold. */
+/**
+ * kc_sim_raise_mask() - &kc_dev_ops.raise: a hostile device
+ * @kd: the device.
+ * @mask: the bits to raise, whatever the slots hold.
+ *
+ * Context: process context.
+ */
 static void kc_sim_raise_mask(struct kc_dev *kd, u64 mask)
 {
 	struct kc_sim *sim = kd->priv;
@@ -249,6 +306,12 @@ static const struct kc_dev_ops kc_sim_ops_noabort = {
 	.raise = kc_sim_raise_mask,
 };
 
+/**
+ * kc_sim_init_slots() - set up the slots' timers
+ * @sim: the device.
+ *
+ * Context: any context.
+ */
 static void kc_sim_init_slots(struct kc_sim *sim)
 {
 	unsigned int n;
@@ -276,7 +339,13 @@ void kc_sim_stall(struct kc_sim *sim, bool stall)
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_sim_stall);
 
-/* Remove the software devices whose remove knob was written. */
+/**
+ * kc_sim_reap() - remove the software devices whose remove knob was written
+ * @work: kc_sim_reap_work.
+ *
+ * Context: process context, from the system workqueue; sleeps. Takes
+ * kc_sim_lock.
+ */
 static void kc_sim_reap(struct work_struct *work)
 {
 	struct kc_sim *sim, *tmp;
@@ -295,9 +364,18 @@ static void kc_sim_reap(struct work_struct *work)
 
 static DECLARE_WORK(kc_sim_reap_work, kc_sim_reap);
 
-/*
- * The remove knob. The removal waits for the handlers of the device's
- * debugfs files, this one too: it runs from a work item.
+/**
+ * kc_sim_remove_write() - the remove knob
+ * @file: the knob; its private data is the software device.
+ * @ubuf: what was written: a true boolean.
+ * @len: its length.
+ * @ppos: unused.
+ *
+ * The removal waits for the handlers of the device's debugfs files, this one
+ * too: it runs from a work item (kc_sim_reap()).
+ *
+ * Context: process context; sleeps (takes kc_sim_lock).
+ * Return: @len, -EINVAL if not a true boolean, or -EFAULT.
  */
 static ssize_t kc_sim_remove_write(struct file *file, const char __user *ubuf,
 				   size_t len, loff_t *ppos)
@@ -326,7 +404,18 @@ static const struct file_operations kc_sim_remove_fops = {
 
 static int kc_sim_add(void);
 
-/* The new_sim knob: one more software device, with the module's parameters. */
+/**
+ * kc_sim_new_write() - the new_sim knob
+ * @file: the knob.
+ * @ubuf: what was written: a true boolean.
+ * @len: its length.
+ * @ppos: unused.
+ *
+ * Creates one more software device, with the module's parameters.
+ *
+ * Context: process context; sleeps.
+ * Return: @len, -EINVAL if not a true boolean, -EFAULT, or as kc_sim_add().
+ */
 static ssize_t kc_sim_new_write(struct file *file, const char __user *ubuf,
 				size_t len, loff_t *ppos)
 {
@@ -348,7 +437,12 @@ static const struct file_operations kc_sim_new_fops = {
 	.write = kc_sim_new_write,
 };
 
-/* The knobs of a software device with a character device. */
+/**
+ * kc_sim_debugfs_add() - create the knobs of a software device
+ * @sim: a software device with a character device.
+ *
+ * Context: process context.
+ */
 static void kc_sim_debugfs_add(struct kc_sim *sim)
 {
 	struct dentry *dir = sim->kd->debugfs;
@@ -461,7 +555,12 @@ void kc_sim_destroy(struct kc_sim *sim)
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_sim_destroy);
 
-/* The parameters of the software devices the module creates. */
+/**
+ * kc_sim_module_params() - the parameters of the module's software devices
+ * @p: out: the parameters, from the module parameters.
+ *
+ * Context: any context.
+ */
 static void kc_sim_module_params(struct kc_sim_params *p)
 {
 	*p = (struct kc_sim_params){

@@ -33,12 +33,22 @@ void kc_target_init(struct kc_target *t, const struct kc_target_ops *ops)
 }
 EXPORT_SYMBOL_GPL(kc_target_init);
 
-/*
+/**
+ * kc_target_insert_locked() - insert a request unless it was cancelled
+ * @t: the target.
+ * @req: the request to insert into the collection.
+ * @gfp: allocation flags; may not block: they only matter when no slot was
+ *	reserved.
+ *
  * Insert @req unless it was cancelled, under the collection lock. On failure,
  * give back the slot kc_target_send() or kc_target_reserve() reserved, still
  * under the lock: it is taken in hard IRQ context, so xa_release() (irqs on)
- * would be wrong here. @gfp may not block: it only matters when no slot was
- * reserved.
+ * would be wrong here.
+ *
+ * Context: the collection lock (the xa_lock of &kc_target.sent) held,
+ * interrupts disabled; may not sleep.
+ * Return: 0; -ECANCELED if a cancel was asked for; -EEXIST if the id is in
+ * flight; or the error of the store (-ENOMEM).
  */
 static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req,
 				   gfp_t gfp)
@@ -142,7 +152,17 @@ int kc_target_send(struct kc_target *t, struct kc_request *req, gfp_t gfp)
 }
 EXPORT_SYMBOL_GPL(kc_target_send);
 
-/* The completion routine's frame: leave the collection, then complete. */
+/**
+ * kc_target_finish() - the completion routine's frame
+ * @t: the target.
+ * @req: the sent request whose I/O and cancels are all done.
+ *
+ * Leave the collection, then complete: calls &kc_target_ops.completion and
+ * drops the collection's reference.
+ *
+ * Context: any context; may not sleep. Takes the collection lock, which the
+ * caller must not hold.
+ */
 static void kc_target_finish(struct kc_target *t, struct kc_request *req)
 {
 	unsigned long flags;
