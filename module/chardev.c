@@ -49,6 +49,16 @@
 #include "file.h"
 #include "trace.h"
 
+/**
+ * kc_max_pending_set() - set the max_pending module parameter
+ * @val: the value given.
+ * @kp: the parameter.
+ *
+ * Accepts 1 to %KC_FILE_MAX_PENDING_LIMIT.
+ *
+ * Context: process context, at module load.
+ * Return: 0, or a negative errno if @val is not a number in that range.
+ */
 static int kc_max_pending_set(const char *val, const struct kernel_param *kp)
 {
 	return param_set_uint_minmax(val, kp, 1, KC_FILE_MAX_PENDING_LIMIT);
@@ -67,6 +77,12 @@ MODULE_PARM_DESC(max_pending,
 
 static DEFINE_IDA(kc_minor_ida);
 
+/**
+ * kc_file_io_release() - free a request of a file
+ * @req: the request whose last reference went.
+ *
+ * Context: any context, that of the last reference.
+ */
 static void kc_file_io_release(struct kc_request *req)
 {
 	struct kc_file_io *fio = to_fio(req);
@@ -116,15 +132,25 @@ static void kc_file_unpin(struct kc_file_io *fio, bool dirty)
 	fio->npages = 0;
 }
 
-/* Did the completion write the pinned pages? */
+/**
+ * kc_file_io_wrote() - did the completion write the pinned pages?
+ * @fio: the request.
+ *
+ * Context: any context.
+ * Return: true for a DMA from the device that completed with status 0.
+ */
 static bool kc_file_io_wrote(const struct kc_file_io *fio)
 {
 	return fio->io.op == KCANCEL_OP_DMA_FROM_DEV && !fio->io.req.status;
 }
 
-/*
- * Deliver the data of a DMA from the device that completed with status 0
- * into the submitter's pinned pages: any context (kmap_local_page()).
+/**
+ * kc_file_copy_out() - deliver the data of a DMA from the device
+ * @fio: a DMA from the device that completed with status 0.
+ *
+ * Copies the data into the submitter's pinned pages.
+ *
+ * Context: any context (kmap_local_page()).
  */
 static void kc_file_copy_out(struct kc_file_io *fio)
 {
@@ -137,22 +163,41 @@ static void kc_file_copy_out(struct kc_file_io *fio)
 	}
 }
 
-/*
- * The request completed, in any context, before its waiters are woken:
- * deliver its data, then queue its event unless a waiter took it already,
- * or take it out of the file if its waiter was killed (no status 0 then: the
- * waiter cancelled it first). After the count drops, close() may free the
- * file.
+/**
+ * kc_file_io_completed() - a request of a file completed
+ * @req: the request.
+ *
+ * Runs before its waiters are woken: delivers its data, then queues its
+ * event unless a waiter took it already, or takes it out of the file if its
+ * waiter was killed (no status 0 then: the waiter cancelled it first). An
+ * io_uring request posts its CQE instead, unless the ring's cancel did:
+ * then it is an orphan, and its data is not delivered.
+ * After the count of outstanding requests drops, close() may free the file.
+ *
+ * Context: any context; may not sleep. Takes the table's lock, interrupts
+ * disabled.
  */
 static void kc_file_io_completed(struct kc_request *req)
 {
 	struct kc_file_io *fio = to_fio(req);
 	struct io_uring_cmd *ucmd = NULL;
 	struct kc_file *f = fio->f;
+	bool deliver = true;
 	unsigned long flags;
 	bool orphan;
 
-	if (kc_file_io_wrote(fio))
+	if (fio->uring) {
+		/*
+		 * The CQE first: once the ring's cancel has posted it, the
+		 * request is an orphan whose buffer must not be written.
+		 */
+		xa_lock_irqsave(&f->ios, flags);
+		ucmd = fio->ucmd;
+		fio->ucmd = NULL;
+		xa_unlock_irqrestore(&f->ios, flags);
+		deliver = ucmd;
+	}
+	if (deliver && kc_file_io_wrote(fio))
 		kc_file_copy_out(fio);
 	xa_lock_irqsave(&f->ios, flags);
 	fio->completed = true;
@@ -160,11 +205,7 @@ static void kc_file_io_completed(struct kc_request *req)
 	if (orphan) {
 		__xa_erase(&f->ios, req->id);
 		atomic_dec(&f->count);
-	} else if (fio->uring) {
-		/* The CQE is ours: the ring's cancel did not post it. */
-		ucmd = fio->ucmd;
-		fio->ucmd = NULL;
-	} else if (!fio->reaped && !fio->sync) {
+	} else if (!fio->uring && !fio->reaped && !fio->sync) {
 		list_add_tail(&fio->event_node, &f->events);
 	}
 	xa_unlock_irqrestore(&f->ios, flags);
@@ -189,10 +230,17 @@ static const struct kc_request_ops kc_file_io_ops = {
 	.completed = kc_file_io_completed,
 };
 
-/*
- * The device is gone and nothing is left to read or to wait for. The acquire
- * pairs with the fully ordered decrement in kc_file_io_completed(): a count
- * of zero comes with the last event on the list.
+/**
+ * kc_file_hup() - whether a file has hung up
+ * @f: the file.
+ *
+ * The acquire pairs with the fully ordered decrement in
+ * kc_file_io_completed(): a count of zero comes with the last event on the
+ * list.
+ *
+ * Context: any context.
+ * Return: true if the device is gone and nothing is left to read or to wait
+ * for.
  */
 static bool kc_file_hup(struct kc_file *f)
 {
@@ -201,7 +249,14 @@ static bool kc_file_hup(struct kc_file *f)
 	       list_empty_careful(&f->events);
 }
 
-/* Look up a request of @f by id, with a reference. */
+/**
+ * kc_file_lookup() - look up a request of a file by id
+ * @f: the file.
+ * @id: the request's id.
+ *
+ * Context: process context (takes the table's lock with xa_lock_irq()).
+ * Return: the request, with a reference the caller drops, or NULL.
+ */
 static struct kc_file_io *kc_file_lookup(struct kc_file *f, u64 id)
 {
 	struct kc_file_io *fio;
@@ -235,7 +290,13 @@ void kc_file_forget(struct kc_file *f, struct kc_file_io *fio)
 	kc_request_put(&fio->io.req);
 }
 
-/* The event of a completed request; its data, if any, is in place already. */
+/**
+ * kc_file_event() - the event of a completed request
+ * @fio: the completed request; its data, if any, is in place already.
+ * @ev: out: the event.
+ *
+ * Context: any context.
+ */
 static void kc_file_event(struct kc_file_io *fio, struct kcancel_event *ev)
 {
 	struct kc_request *req = &fio->io.req;
@@ -247,7 +308,15 @@ static void kc_file_event(struct kc_file_io *fio, struct kcancel_event *ev)
 	ev->op = fio->io.op;
 }
 
-/* Check what the caller may set in a submit; kc_dev_check_io() does the rest. */
+/**
+ * kc_file_check_submit() - check what the caller may set in a submit
+ * @s: the submit, copied from the caller.
+ *
+ * kc_dev_check_io() does the rest.
+ *
+ * Context: any context.
+ * Return: 0, or -EINVAL.
+ */
 static int kc_file_check_submit(const struct kcancel_submit *s)
 {
 	bool dma = s->op == KCANCEL_OP_DMA_TO_DEV ||
@@ -262,7 +331,12 @@ static int kc_file_check_submit(const struct kcancel_submit *s)
 	return 0;
 }
 
-/* Free a request that was never prepared. */
+/**
+ * kc_file_free_io() - free a request that was never prepared
+ * @fio: the request.
+ *
+ * Context: any context.
+ */
 static void kc_file_free_io(struct kc_file_io *fio)
 {
 	kc_file_unpin(fio, false);
@@ -270,9 +344,17 @@ static void kc_file_free_io(struct kc_file_io *fio)
 	kfree(fio);
 }
 
-/*
- * Build the request of @s: its fields, and its DMA data from the caller (to
+/**
+ * kc_file_new_io() - build the request of a submit
+ * @f: the file.
+ * @s: the submit, copied from the caller.
+ * @mode: how it was submitted.
+ *
+ * Builds the request of @s: its fields, and its DMA data from the caller (to
  * the device) or the caller's pages pinned (from the device).
+ *
+ * Context: process context, the caller's; sleeps.
+ * Return: the request, or an ERR_PTR() of -ENOMEM, -EINVAL or -EFAULT.
  */
 static struct kc_file_io *kc_file_new_io(struct kc_file *f,
 					 const struct kcancel_submit *s,
@@ -409,11 +491,20 @@ void kc_file_queue(struct kc_file *f, struct kc_file_io *fio, u64 timeout_ns)
 	kc_dev_queue(f->kd, &fio->io, timeout_ns);
 }
 
-/*
- * Submit a request on a file: kc_file_prepare() and kc_file_queue(). A
- * KCANCEL_IOC_SUBMIT_WAIT request (@sync) is returned in *@fiop, with the
- * waiter's reference. 0 or a negative errno of KCANCEL_IOC_SUBMIT: nothing
- * was queued then.
+/**
+ * kc_file_submit() - submit a request on a file
+ * @f: the file.
+ * @s: the submit, copied from the caller.
+ * @uid: where the caller wants the id.
+ * @sync: a KCANCEL_IOC_SUBMIT_WAIT request.
+ * @fiop: out: the request, or NULL.
+ *
+ * kc_file_prepare() and kc_file_queue(). A KCANCEL_IOC_SUBMIT_WAIT request
+ * (@sync) is returned in *@fiop, with the waiter's reference.
+ *
+ * Context: process context, the caller's; sleeps.
+ * Return: 0, or a negative errno of KCANCEL_IOC_SUBMIT: nothing was queued
+ * then.
  */
 static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 			  __u64 __user *uid, bool sync, struct kc_file_io **fiop)
@@ -429,6 +520,14 @@ static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 	return 0;
 }
 
+/**
+ * kc_ioctl_submit() - KCANCEL_IOC_SUBMIT
+ * @f: the file.
+ * @uarg: the caller's &struct kcancel_submit; its id is written back.
+ *
+ * Context: process context; sleeps.
+ * Return: 0, or a negative errno: nothing was queued then.
+ */
 static long kc_ioctl_submit(struct kc_file *f, void __user *uarg)
 {
 	struct kcancel_submit s;
@@ -456,11 +555,17 @@ bool kc_file_cancel(struct kc_file *f, struct kc_file_io *fio, int how)
 	return canceled;
 }
 
-/*
- * Give back an event a waiter took but could not deliver, at the head, for
- * read() and KCANCEL_IOC_WAIT: also that of a KCANCEL_IOC_SUBMIT_WAIT
- * request, which then becomes an ordinary one. Waiters wake only after
- * kc_file_io_completed() has run, so @fio->completed is set here.
+/**
+ * kc_file_unreap() - give back an event a waiter could not deliver
+ * @f: the file.
+ * @fio: the request whose event the waiter took.
+ *
+ * The event goes back at the head, for read() and KCANCEL_IOC_WAIT: also
+ * that of a KCANCEL_IOC_SUBMIT_WAIT request, which then becomes an ordinary
+ * one. Waiters wake only after kc_file_io_completed() has run, so
+ * @fio->completed is set here.
+ *
+ * Context: process context (takes the table's lock with xa_lock_irq()).
  */
 static void kc_file_unreap(struct kc_file *f, struct kc_file_io *fio)
 {
@@ -473,11 +578,17 @@ static void kc_file_unreap(struct kc_file *f, struct kc_file_io *fio)
 	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
 }
 
-/*
+/**
+ * kc_file_orphan() - leave the request of a killed waiter to its completion
+ * @f: the file.
+ * @fio: the KCANCEL_IOC_SUBMIT_WAIT request, cancelled.
+ *
  * A KCANCEL_IOC_SUBMIT_WAIT caller was killed while its request, cancelled,
  * has yet to complete: the completion takes the request out of the file. If
  * it completed meanwhile, it goes now. Either way it stops counting against
  * the file's max_pending, and leaves no event.
+ *
+ * Context: process context.
  */
 static void kc_file_orphan(struct kc_file *f, struct kc_file_io *fio)
 {
@@ -491,11 +602,16 @@ static void kc_file_orphan(struct kc_file *f, struct kc_file_io *fio)
 		kc_file_forget(f, fio);
 }
 
-/*
- * Wait for @done: false once it completed, true if a signal came first.
+/**
+ * kc_wait_for_signal() - wait for a completion or a signal
+ * @done: the completion.
+ *
  * Pending task work (TIF_NOTIFY_SIGNAL: io_uring's, for one) ends an
  * interruptible sleep too, but is not a signal: it runs on the way back to
  * user space, so the wait goes on, killable only.
+ *
+ * Context: process context; sleeps.
+ * Return: false once @done completed, true if a signal came first.
  */
 static bool kc_wait_for_signal(struct completion *done)
 {
@@ -506,10 +622,19 @@ static bool kc_wait_for_signal(struct completion *done)
 	return wait_for_completion_killable(done);
 }
 
-/*
- * Submit and wait. A signal cancels the request; the wait for its
- * completion then goes on, killable: on a fatal signal the request is left
- * to complete on its own (kc_file_orphan()).
+/**
+ * kc_ioctl_submit_wait() - KCANCEL_IOC_SUBMIT_WAIT: submit and wait
+ * @f: the file.
+ * @uarg: the caller's &struct kcancel_submit_wait.
+ *
+ * A signal cancels the request; the wait for its completion then goes on,
+ * killable: on a fatal signal the request is left to complete on its own
+ * (kc_file_orphan()).
+ *
+ * Context: process context; sleeps.
+ * Return: 0; -EINTR if a signal came (the event is written all the same
+ * unless the signal was fatal); -EFAULT; or a negative errno of
+ * KCANCEL_IOC_SUBMIT.
  */
 static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 {
@@ -548,10 +673,17 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 	return intr ? -EINTR : 0;
 }
 
-/*
- * Look up, with a reference, the oldest io_uring request of @f with this
+/**
+ * kc_file_lookup_user_data() - look up an io_uring request by user_data
+ * @f: the file.
+ * @user_data: the SQE's user_data.
+ *
+ * Looks up, with a reference, the oldest io_uring request of @f with this
  * user_data that has not completed. The walk lets go of the lock now and
  * then: a file may hold max_pending requests.
+ *
+ * Context: process context; may sleep (cond_resched()).
+ * Return: the request, with a reference the caller drops, or NULL.
  */
 static struct kc_file_io *kc_file_lookup_user_data(struct kc_file *f,
 						   u64 user_data)
@@ -611,6 +743,14 @@ int kc_file_cancel_by(struct kc_file *f, const struct kcancel_cancel *c,
 	return canceled ? 0 : -EALREADY;
 }
 
+/**
+ * kc_ioctl_cancel() - KCANCEL_IOC_CANCEL
+ * @f: the file.
+ * @uarg: the caller's &struct kcancel_cancel.
+ *
+ * Context: process context.
+ * Return: as kc_file_cancel_by(), or -EFAULT.
+ */
 static long kc_ioctl_cancel(struct kc_file *f, void __user *uarg)
 {
 	struct kcancel_cancel c;
@@ -620,7 +760,14 @@ static long kc_ioctl_cancel(struct kc_file *f, void __user *uarg)
 	return kc_file_cancel_by(f, &c, KC_FILE_CANCEL_IOCTL);
 }
 
-/* KCANCEL_IOC_WAIT's timeout in jiffies: 0 stays 0, anything else >= 1. */
+/**
+ * kc_wait_jiffies() - KCANCEL_IOC_WAIT's timeout in jiffies
+ * @timeout_ns: the timeout, or %KCANCEL_WAIT_FOREVER.
+ *
+ * Context: any context.
+ * Return: the timeout in jiffies: 0 stays 0, anything else >= 1;
+ * MAX_SCHEDULE_TIMEOUT for %KCANCEL_WAIT_FOREVER.
+ */
 static long kc_wait_jiffies(u64 timeout_ns)
 {
 	u64 j;
@@ -633,7 +780,14 @@ static long kc_wait_jiffies(u64 timeout_ns)
 	return clamp_t(u64, j, 1, MAX_SCHEDULE_TIMEOUT - 1);
 }
 
-/* Has kc_file_io_completed() run for @fio: is its event there? */
+/**
+ * kc_file_io_is_completed() - has kc_file_io_completed() run for a request?
+ * @f: the file.
+ * @fio: the request.
+ *
+ * Context: process context (takes the table's lock with xa_lock_irq()).
+ * Return: true if it has run: the event is there.
+ */
 static bool kc_file_io_is_completed(struct kc_file *f, struct kc_file_io *fio)
 {
 	bool completed;
@@ -644,10 +798,17 @@ static bool kc_file_io_is_completed(struct kc_file *f, struct kc_file_io *fio)
 	return completed;
 }
 
-/*
- * Wait for @fio to complete; 0, -ETIMEDOUT or -EINTR. A look (timeout 0)
- * asks whether its event is there, which poll() may have reported before
- * the request's waiters are woken.
+/**
+ * kc_file_wait_done() - wait for a request to complete
+ * @f: the file.
+ * @fio: the request.
+ * @timeout_ns: as KCANCEL_IOC_WAIT's (see kc_wait_jiffies()).
+ *
+ * A look (timeout 0) asks whether its event is there, which poll() may have
+ * reported before the request's waiters are woken.
+ *
+ * Context: process context; sleeps unless @timeout_ns is 0.
+ * Return: 0, -ETIMEDOUT or -EINTR.
  */
 static int kc_file_wait_done(struct kc_file *f, struct kc_file_io *fio,
 			     u64 timeout_ns)
@@ -664,6 +825,19 @@ static int kc_file_wait_done(struct kc_file *f, struct kc_file_io *fio,
 	return ret ? 0 : -ETIMEDOUT;
 }
 
+/**
+ * kc_ioctl_wait() - KCANCEL_IOC_WAIT
+ * @f: the file.
+ * @uarg: the caller's &struct kcancel_wait; the event is written back.
+ *
+ * Waits for the request and reaps its event. An event that cannot be written
+ * back stays, for another reaper.
+ *
+ * Context: process context; sleeps.
+ * Return: 0; -ENOENT if there is no such request or another reaper took its
+ * event; -EINVAL for a KCANCEL_IOC_SUBMIT_WAIT or io_uring request;
+ * -ETIMEDOUT; -EINTR; -EFAULT.
+ */
 static long kc_ioctl_wait(struct kc_file *f, void __user *uarg)
 {
 	struct kcancel_wait w;
@@ -704,6 +878,14 @@ out:
 	return ret;
 }
 
+/**
+ * kc_ioctl_info() - KCANCEL_IOC_INFO
+ * @f: the file.
+ * @uarg: where the caller wants its &struct kcancel_info.
+ *
+ * Context: process context.
+ * Return: 0, or -EFAULT.
+ */
 static long kc_ioctl_info(struct kc_file *f, void __user *uarg)
 {
 	struct kcancel_info info = {
@@ -718,7 +900,15 @@ static long kc_ioctl_info(struct kc_file *f, void __user *uarg)
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
-/* Take up to @max ready events onto @got, oldest first; how many. */
+/**
+ * kc_file_take() - take ready events
+ * @f: the file.
+ * @max: the most to take.
+ * @got: the list they are moved onto, oldest first.
+ *
+ * Context: process context (takes the table's lock with xa_lock_irq()).
+ * Return: how many were taken.
+ */
 static size_t kc_file_take(struct kc_file *f, size_t max,
 			   struct list_head *got)
 {
@@ -737,15 +927,30 @@ static size_t kc_file_take(struct kc_file *f, size_t max,
 	return n;
 }
 
-/* Is there an event to reap, or nothing more to come? For wait queues. */
+/**
+ * kc_file_readable() - the condition of the file's wait queue
+ * @f: the file.
+ *
+ * Context: any context.
+ * Return: true if there is an event to reap, or nothing more to come.
+ */
 static bool kc_file_readable(struct kc_file *f)
 {
 	return !list_empty_careful(&f->events) || kc_file_hup(f);
 }
 
-/*
- * Take up to @max events onto @got, waiting for one unless @nonblock.
- * Returns 0 with @got empty at end of file (the device is gone).
+/**
+ * kc_file_pop() - take events, waiting for one
+ * @f: the file.
+ * @max: the most to take.
+ * @got: the list they are moved onto.
+ * @nonblock: do not wait.
+ *
+ * Takes up to @max events onto @got, waiting for one unless @nonblock.
+ *
+ * Context: process context; sleeps unless @nonblock.
+ * Return: 0, with @got empty at end of file (the device is gone); -EAGAIN if
+ * @nonblock and there is none; -ERESTARTSYS on a signal.
  */
 static int kc_file_pop(struct kc_file *f, size_t max, struct list_head *got,
 		       bool nonblock)
@@ -763,7 +968,13 @@ static int kc_file_pop(struct kc_file *f, size_t max, struct list_head *got,
 	}
 }
 
-/* Give back events that could not be copied, at the head, in order. */
+/**
+ * kc_file_unpop() - give back events that could not be copied
+ * @f: the file.
+ * @got: the events, put back at the head, in order.
+ *
+ * Context: process context (takes the table's lock with xa_lock_irq()).
+ */
 static void kc_file_unpop(struct kc_file *f, struct list_head *got)
 {
 	struct kc_file_io *fio;
@@ -776,10 +987,17 @@ static void kc_file_unpop(struct kc_file *f, struct list_head *got)
 	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
 }
 
-/*
- * Write the events on @got to @uev, in order, each taken out of the file
+/**
+ * kc_file_deliver() - write taken events to the caller
+ * @f: the file.
+ * @got: the events, taken.
+ * @uev: the caller's buffer.
+ *
+ * Writes the events on @got to @uev, in order, each taken out of the file
  * once written; those that cannot be written go back (kc_file_unpop()).
- * Returns how many were written.
+ *
+ * Context: process context; may fault.
+ * Return: how many were written.
  */
 static size_t kc_file_deliver(struct kc_file *f, struct list_head *got,
 			      struct kcancel_event __user *uev)
@@ -801,6 +1019,20 @@ static size_t kc_file_deliver(struct kc_file *f, struct list_head *got,
 	return n;
 }
 
+/**
+ * kc_fop_read() - read(): reap completion events
+ * @file: the file.
+ * @ubuf: the caller's buffer, for &struct kcancel_event records.
+ * @count: its size; at least one record.
+ * @ppos: unused (a stream).
+ *
+ * Waits for an event unless O_NONBLOCK, then reaps as many as fit.
+ *
+ * Context: process context; sleeps unless O_NONBLOCK.
+ * Return: the bytes written, a multiple of the record size; 0 at end of file
+ * (the device is gone); -EINVAL if @count is smaller than a record; -EAGAIN;
+ * -ERESTARTSYS; -EFAULT if not even the first record could be written.
+ */
 static ssize_t kc_fop_read(struct file *file, char __user *ubuf, size_t count,
 			   loff_t *ppos)
 {
@@ -821,11 +1053,21 @@ static ssize_t kc_fop_read(struct file *file, char __user *ubuf, size_t count,
 	return n ? n * sizeof(struct kcancel_event) : -EFAULT;
 }
 
-/*
- * Reap up to @max events into @uev, waiting until @min are reaped, @t
- * jiffies have passed (MAX_SCHEDULE_TIMEOUT: no limit; 0: no wait), or
- * nothing more can come. Returns how many, -EFAULT if not even the first
- * ready one could be written, -EINTR for a signal before any.
+/**
+ * kc_file_reap() - reap events, waiting for some
+ * @f: the file.
+ * @uev: the caller's buffer.
+ * @max: the most to reap.
+ * @min: how many to wait for.
+ * @t: the longest wait, in jiffies (MAX_SCHEDULE_TIMEOUT: no limit; 0: no
+ *	wait).
+ *
+ * Reaps up to @max events into @uev, waiting until @min are reaped, @t
+ * jiffies have passed, or nothing more can come.
+ *
+ * Context: process context; sleeps unless @t is 0.
+ * Return: how many, -EFAULT if not even the first ready one could be
+ * written, -EINTR for a signal before any.
  */
 static long kc_file_reap(struct kc_file *f, struct kcancel_event __user *uev,
 			 u32 max, u32 min, long t)
@@ -854,10 +1096,19 @@ static long kc_file_reap(struct kc_file *f, struct kcancel_event __user *uev,
 	}
 }
 
-/*
- * KCANCEL_IOC_BATCH: the submits in order, as KCANCEL_IOC_SUBMIT makes each,
- * up to the first that fails; their count and that failure go back before
- * anything is reaped, so that a caller always knows what was queued.
+/**
+ * kc_ioctl_batch() - KCANCEL_IOC_BATCH
+ * @f: the file.
+ * @uarg: the caller's &struct kcancel_batch.
+ *
+ * The submits in order, as KCANCEL_IOC_SUBMIT makes each, up to the first
+ * that fails; their count and that failure go back before anything is
+ * reaped, so that a caller always knows what was queued. Then reaps events
+ * as kc_file_reap() does, without waiting if a submit failed.
+ *
+ * Context: process context; sleeps.
+ * Return: how many events were reaped; -EINVAL for a bad field; -EFAULT;
+ * or -EINTR as kc_file_reap().
  */
 static long kc_ioctl_batch(struct kc_file *f, void __user *uarg)
 {
@@ -893,6 +1144,15 @@ static long kc_ioctl_batch(struct kc_file *f, void __user *uarg)
 			    err ? 0 : kc_wait_jiffies(b.timeout_ns));
 }
 
+/**
+ * kc_fop_ioctl() - ioctl(): dispatch a KCANCEL_IOC_* command
+ * @file: the file.
+ * @cmd: the command.
+ * @arg: its argument, a user pointer.
+ *
+ * Context: process context; may sleep.
+ * Return: the command's result, or -ENOTTY for an unknown command.
+ */
 static long kc_fop_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kc_file *f = file->private_data;
@@ -916,6 +1176,15 @@ static long kc_fop_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
+/**
+ * kc_fop_poll() - poll(): is an event ready?
+ * @file: the file.
+ * @wait: the poll table.
+ *
+ * Context: process context.
+ * Return: EPOLLIN | EPOLLRDNORM if an event is ready, else EPOLLHUP if the
+ * file has hung up (kc_file_hup()), else 0.
+ */
 static __poll_t kc_fop_poll(struct file *file, poll_table *wait)
 {
 	struct kc_file *f = file->private_data;
@@ -926,6 +1195,17 @@ static __poll_t kc_fop_poll(struct file *file, poll_table *wait)
 	return kc_file_hup(f) ? EPOLLHUP : 0;
 }
 
+/**
+ * kc_fop_open() - open(): make a &struct kc_file
+ * @inode: the inode.
+ * @file: the file; misc_open() set its private data to the miscdevice.
+ *
+ * Takes a reference to the device, still registered as misc_open() holds
+ * misc_mtx, and adds the file to its list.
+ *
+ * Context: process context.
+ * Return: 0, or -ENOMEM.
+ */
 static int kc_fop_open(struct inode *inode, struct file *file)
 {
 	struct kc_dev *kd = container_of(file->private_data, struct kc_dev,
@@ -949,10 +1229,14 @@ static int kc_fop_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
-/*
- * Wait until no request of @f is outstanding. The hardware gets the device's
- * own time limit to end what it holds; a device that does not is failed,
- * which ends everything it holds with -EIO.
+/**
+ * kc_file_drain() - wait until no request of a file is outstanding
+ * @f: the file.
+ *
+ * The hardware gets the device's own time limit to end what it holds; a
+ * device that does not is failed, which ends everything it holds with -EIO.
+ *
+ * Context: process context; sleeps.
  */
 static void kc_file_drain(struct kc_file *f)
 {
@@ -969,10 +1253,17 @@ static void kc_file_drain(struct kc_file *f)
 	wait_var_event(&f->outstanding, !atomic_read(&f->outstanding));
 }
 
-/*
- * close(): cancel every request of the file, wait for all, free. An orphan
+/**
+ * kc_fop_release() - close(): cancel every request of the file, wait, free
+ * @inode: the inode.
+ * @file: the file.
+ *
+ * Cancels every request of the file, waits for all, frees. An orphan
  * (kc_file_orphan()) leaves the table, and may be freed, as it completes:
  * each request is cancelled under a reference taken with the look-up.
+ *
+ * Context: process context; sleeps.
+ * Return: 0.
  */
 static int kc_fop_release(struct inode *inode, struct file *file)
 {
@@ -1013,9 +1304,15 @@ static const struct file_operations kc_fops = {
 #endif
 };
 
-/*
- * The stable attributes of /sys/class/misc/kcancelN, documented in
+/**
+ * kc_chardev_of() - the kcancel device of a misc device in sysfs
+ * @dev: the device of /sys/class/misc/kcancelN.
+ *
+ * For the stable attributes of /sys/class/misc/kcancelN, documented in
  * docs/ABI/testing/sysfs-class-misc-kcancel.
+ *
+ * Context: any context.
+ * Return: the &struct kc_dev.
  */
 static struct kc_dev *kc_chardev_of(struct device *dev)
 {

@@ -50,12 +50,17 @@ static struct kc_file_io *kc_uring_fio(struct io_uring_cmd *cmd)
 	return io_uring_cmd_to_pdu(cmd, struct kc_uring_pdu)->fio;
 }
 
-/*
- * Task work of a completed request: take it out of its file, then post
- * its CQE. The file stays open until the CQE is posted (the command holds
- * it). No user memory is touched here: the data of a DMA from the device
- * is in the pinned pages already, so a dead task (IO_URING_F_TASK_DEAD)
- * changes nothing.
+/**
+ * kc_uring_task_done() - task work of a completed request
+ * @cmd: the command, which the completion took.
+ * @issue_flags: io_uring's IO_URING_F_* flags for this call.
+ *
+ * Takes the request out of its file, then posts its CQE. The file stays open
+ * until the CQE is posted (the command holds it). No user memory is touched
+ * here: the data of a DMA from the device is in the pinned pages already, so
+ * a dead task (IO_URING_F_TASK_DEAD) changes nothing.
+ *
+ * Context: process context, io_uring task work, under the ring's lock.
  */
 static void kc_uring_task_done(struct io_uring_cmd *cmd,
 			       unsigned int issue_flags)
@@ -79,10 +84,18 @@ void kc_uring_complete(struct io_uring_cmd *cmd)
 	io_uring_cmd_complete_in_task(cmd, kc_uring_task_done);
 }
 
-/*
- * IO_URING_F_CANCEL: the ring is going. Cancel the request; post -ECANCELED
- * now unless its completion took the command first (its task work posts
- * the CQE, under the ring's lock, which this call holds too).
+/**
+ * kc_uring_cancel() - IO_URING_F_CANCEL: the ring is going
+ * @cmd: the command.
+ * @issue_flags: io_uring's IO_URING_F_* flags for this call.
+ *
+ * Cancels the request; posts -ECANCELED now unless its completion took the
+ * command first (its task work posts the CQE, under the ring's lock, which
+ * this call holds too).
+ *
+ * Context: process context, the ring's lock held; does not wait for the
+ * device.
+ * Return: 0.
  */
 static int kc_uring_cancel(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
@@ -105,13 +118,22 @@ static int kc_uring_cancel(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	return 0;
 }
 
-/*
- * KCANCEL_URING_CMD_SUBMIT. The payload is copied once from the SQE, which
- * user space shares, and not read again (io_uring of 6.12 hands a linked
- * or drained command the SQ ring's slot itself, read only now: see the
- * ABI). The submit may sleep (allocation,
- * pinning): with IO_URING_F_NONBLOCK that only delays this ring's next
- * SQEs, as a mutex in another driver's command would.
+/**
+ * kc_uring_submit() - KCANCEL_URING_CMD_SUBMIT
+ * @cmd: the command; a 128-byte SQE carries its &struct kcancel_submit.
+ * @issue_flags: io_uring's IO_URING_F_* flags for this call.
+ *
+ * The payload is copied once from the SQE, which user space shares, and not
+ * read again (io_uring of 6.12 hands a linked or drained command the SQ
+ * ring's slot itself, read only now: see the ABI).
+ *
+ * Context: process context. The submit may sleep (allocation, pinning):
+ * with IO_URING_F_NONBLOCK that only delays this ring's next SQEs, as a
+ * mutex in another driver's command would.
+ * Return: -EIOCBQUEUED once queued, whose CQE comes later, or when
+ * max_pending is reached (its CQE, -EAGAIN, is posted here); -EINVAL for a
+ * 64-byte SQE, a fixed command or an id set; or another negative errno of
+ * KCANCEL_IOC_SUBMIT.
  */
 static int kc_uring_submit(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
@@ -127,6 +149,15 @@ static int kc_uring_submit(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	if (s.id)
 		return -EINVAL;
 	fio = kc_file_prepare(f, &s, NULL, KC_FILE_URING);
+	if (PTR_ERR_OR_ZERO(fio) == -EAGAIN) {
+		/*
+		 * max_pending. Returned, -EAGAIN would have io_uring issue the
+		 * command again from a worker, which on 6.12 reads the SQ
+		 * ring's slot, reused by then: answer it here instead.
+		 */
+		io_uring_cmd_done(cmd, -EAGAIN, 0, issue_flags);
+		return -EIOCBQUEUED;
+	}
 	if (IS_ERR(fio))
 		return PTR_ERR(fio);
 	fio->ucmd = cmd;
@@ -139,7 +170,15 @@ static int kc_uring_submit(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	return -EIOCBQUEUED;
 }
 
-/* KCANCEL_URING_CMD_CANCEL: as KCANCEL_IOC_CANCEL; fits a 64-byte SQE. */
+/**
+ * kc_uring_cancel_cmd() - KCANCEL_URING_CMD_CANCEL
+ * @cmd: the command; its &struct kcancel_cancel fits a 64-byte SQE.
+ *
+ * As KCANCEL_IOC_CANCEL.
+ *
+ * Context: process context.
+ * Return: as kc_file_cancel_by(), or -EINVAL for a fixed command.
+ */
 static int kc_uring_cancel_cmd(struct io_uring_cmd *cmd)
 {
 	struct kcancel_cancel c;

@@ -4444,6 +4444,60 @@ TEST_F(kcancel, uring_teardown_cancels)
 	kc_expect_no_event(_metadata, self->fd);
 }
 
+/*
+ * A submit over max_pending is refused at once, with its own SQE's answer:
+ * io_uring would issue an -EAGAIN again later from a worker, and io_uring
+ * of 6.12 then reads the SQ ring's slot, which the application has reused
+ * (here, with a bad op) by then.
+ */
+TEST_F(kcancel, uring_max_pending)
+{
+	unsigned int max = self->info.max_pending, i, n;
+	struct kcancel_submit s = { .op = KCANCEL_OP_DOORBELL };
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	struct kc_cqe c[4];
+	char why[KC_WHY];
+	int fd2;
+
+	if (max > 65536)
+		SKIP(return, "max_pending is %u: too many to fill", max);
+	if (kc_uring_init(self, &ring, 4, true, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	fd2 = kc_open(self, 0);
+	ASSERT_LE(0, fd2);
+	for (i = 0; i < max; i++) {
+		ASSERT_EQ(0, kc_submit_dma(fd2, KCANCEL_OP_DMA_FROM_DEV,
+					   kc_scratch, 1, 0, i, NULL))
+			TH_LOG("submit %u of %u", i + 1, max);
+	}
+	for (i = 0; i < 4; i++) {
+		s.arg = i;
+		ASSERT_NE(NULL, kc_uring_prep(&ring, fd2,
+					      KCANCEL_URING_CMD_SUBMIT, &s,
+					      sizeof(s), 0x100 + i));
+	}
+	ASSERT_EQ(4, kc_uring_go(&ring));
+	/* Answered in the submit call itself, not later by a worker. */
+	EXPECT_EQ(4U, io_uring_cq_ready(&ring));
+	/* The slots again, not submitted: what a busy application does. */
+	s.op = KCANCEL_OP_MAX + 1;
+	for (i = 0; i < 4; i++) {
+		sqe = kc_uring_prep(&ring, fd2, KCANCEL_URING_CMD_SUBMIT, &s,
+				    sizeof(s), 0x200 + i);
+		ASSERT_NE(NULL, sqe);
+	}
+	n = kc_uring_reap(&ring, c, 4, 5000);
+	ASSERT_EQ(4U, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(0x100ULL + i, c[i].user_data);
+		EXPECT_EQ(-EAGAIN, c[i].res) TH_LOG("CQE %u", i);
+	}
+	EXPECT_TRUE(kc_uring_quiet(&ring, 50));
+	io_uring_queue_exit(&ring);
+	close(fd2);
+}
+
 /* The child of uring_killed_process. */
 struct kc_uring_child {
 	KC_FIXTURE *self;

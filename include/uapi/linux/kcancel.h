@@ -364,8 +364,10 @@ struct kcancel_info {
  * close() does not cancel it. When its ring goes (the last ring descriptor
  * closed, exec(), the task's exit) the request is cancelled, and its CQE,
  * if it is still posted, says -ECANCELED at once, even while the device
- * still holds the operation (the device finishes it later and the result
- * is dropped). A submit that fails posts its CQE at once, res =
+ * still holds the operation: the device finishes it later, the result is
+ * dropped (a DMA from the device leaves the buffer unwritten), and it
+ * counts against max_pending until then. A submit that fails posts its
+ * CQE at once, in the submit call, res =
  *   EINVAL  not an SQE128 ring, uring_cmd_flags or id not 0, or the errors
  *           of KCANCEL_IOC_SUBMIT
  *   and the other errors of KCANCEL_IOC_SUBMIT (EFAULT: a buffer; EAGAIN:
