@@ -9,7 +9,10 @@
 #
 #   stress    kcancel-stress on the edu device (MSI) and a software device,
 #             on the software device through KCANCEL_IOC_BATCH (--batch),
-#             then on the edu device on its INTx line
+#             through io_uring on both (--io-uring; on edu also ending
+#             with its rings closed under it, --ring-teardown; skipped
+#             where the module has no io_uring commands), then on the edu
+#             device on its INTx line
 #   selftest  kcancel-selftest, with MSI and then with INTx; the software
 #             device is slow and serial there, so cancels can be aimed
 #   fuzz      kcancel-fuzz on the edu device and on a software device
@@ -80,6 +83,24 @@ stress() {
 	[ "$rc" -eq 0 ] || fail "kcancel-stress on $dev exited with $rc"
 }
 
+# stress_uring DEV SUFFIX ARGS... - as stress(); kcancel-stress exits 4
+# when the module or the kernel has no io_uring commands (6.1): a skip.
+stress_uring() {
+	dev=$1
+	name=$(backend "$dev")$2
+	shift 2
+	say "stress $dev ($name) for $seconds s at $(now) s"
+	/modules/kcancel-stress -d "$dev" -s "$seconds" --progress-ms 5000 "$@" >/tmp/stress.out
+	rc=$?
+	if [ "$rc" -eq 4 ]; then
+		say "SKIP: kcancel-stress $*: no io_uring commands in this module or kernel"
+		return 0
+	fi
+	cat /tmp/stress.out
+	echo "kcancel-stress-json $name: $(tail -n 1 /tmp/stress.out)"
+	[ "$rc" -eq 0 ] || fail "kcancel-stress on $dev $* exited with $rc"
+}
+
 # selftest NAME - kcancel-selftest on every device; its totals for the host.
 selftest() {
 	say "selftest ($1) at $(now) s"
@@ -110,6 +131,10 @@ if step stress && tool kcancel-stress; then
 		done
 		# KCANCEL_IOC_BATCH: submit and reap 16 at a time.
 		stress /dev/kcancel1 -batch --batch 16
+		# io_uring: KCANCEL_URING_CMD_SUBMIT, cancels by user_data.
+		stress_uring /dev/kcancel0 -uring --io-uring
+		stress_uring /dev/kcancel1 -uring --io-uring
+		stress_uring /dev/kcancel0 -teardown --ring-teardown
 		unload "after the stress runs"
 	fi
 	if load intx=1; then

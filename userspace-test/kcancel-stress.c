@@ -8,8 +8,10 @@
  * to their file), starts the workers, then only watches: the clock, the
  * signals and the progress line. At the end it prints a summary and, as the
  * last line of stdout, one JSON object for scripts. The exit status is 0 if
- * no request was lost, doubled or wrong and nothing failed, 1 otherwise, and
- * 2 for a bad command line.
+ * no request was lost, doubled or wrong and nothing failed, 1 otherwise,
+ * 2 for a bad command line, and %STRESS_EXIT_NO_URING when --io-uring finds
+ * no io_uring commands: the device does not offer them
+ * (%KCANCEL_FEATURE_URING_CMD), or the kernel has no io_uring ring for them.
  *
  * Progress goes to stderr: on a terminal, one line that rewrites itself;
  * elsewhere (a pipe, a file, a serial console, which reports no size) only
@@ -36,6 +38,8 @@
 
 /* How often the main thread looks at the clock and the workers. */
 #define MONITOR_TICK_NS		(50 * NSEC_PER_MSEC)
+/* Why --io-uring cannot run, with %STRESS_EXIT_NO_URING. */
+#define NO_URING		"io_uring commands not supported by this module/kernel"
 /* Diagnostic lines printed before the rest are only counted. */
 #define DIAG_BUDGET		20
 /* The stack of each thread with --fail-alloc: locked, so kept small. */
@@ -188,7 +192,8 @@ static int start_workers(struct run *run, const sigset_t *sigs)
 
 		if (!w || worker_init(w, &run->sh, i, run->fds[2 * i],
 				      run->fds[2 * i + 1])) {
-			fprintf(stderr, STRESS_PROG ": out of memory\n");
+			fprintf(stderr, STRESS_PROG ": cannot set up thread %u\n",
+				i);
 			pthread_attr_destroy(&attr);
 			return -1;
 		}
@@ -245,6 +250,11 @@ static void sum_counters(struct stress_stats *tot, const struct stress_stats *s)
 	tot->inflight += stat_read(&s->inflight);
 	tot->reads += stat_read(&s->reads);
 	tot->batches += stat_read(&s->batches);
+	tot->uring_submits += stat_read(&s->uring_submits);
+	tot->uring_cancel_sqes += stat_read(&s->uring_cancel_sqes);
+	tot->uring_cancel_ioctls += stat_read(&s->uring_cancel_ioctls);
+	tot->uring_cancel_enoent += stat_read(&s->uring_cancel_enoent);
+	tot->torn_down += stat_read(&s->torn_down);
 	for (op = 1; op <= KCANCEL_OP_MAX; op++) {
 		struct op_stats *t = &tot->op[op];
 		const struct op_stats *o = &s->op[op];
@@ -497,6 +507,36 @@ static int setup_fail_alloc(const struct stress_config *cfg)
 }
 
 /*
+ * --io-uring: the device must offer the io_uring commands, and the kernel a
+ * ring that they take (SQE128, CQE32). Exits with %STRESS_EXIT_NO_URING,
+ * having said why, if not.
+ */
+static void check_uring(const struct stress_config *cfg)
+{
+	int ret;
+
+	if (!cfg->io_uring)
+		return;
+	if (!(cfg->info.features & KCANCEL_FEATURE_URING_CMD)) {
+		fprintf(stderr, STRESS_PROG ": %s: %s (no KCANCEL_FEATURE_URING_CMD)\n",
+			cfg->device, NO_URING);
+		exit(STRESS_EXIT_NO_URING);
+	}
+	/* Out of resources is a failure; anything else, no such ring here. */
+	ret = worker_uring_probe();
+	if (ret == -ENOMEM || ret == -EMFILE || ret == -ENFILE) {
+		fprintf(stderr, STRESS_PROG ": io_uring_queue_init_params: %s\n",
+			strerror(-ret));
+		exit(1);
+	}
+	if (ret) {
+		fprintf(stderr, STRESS_PROG ": %s: no SQE128/CQE32 ring: %s\n",
+			NO_URING, strerror(-ret));
+		exit(STRESS_EXIT_NO_URING);
+	}
+}
+
+/*
  * Progress: never with --quiet or --progress-ms 0; on a terminal, a line
  * that rewrites itself; elsewhere plain lines, only if --progress-ms said so.
  */
@@ -527,6 +567,7 @@ int main(int argc, char **argv)
 	if (open_files(&run))
 		return 1;
 	stress_check_device(cfg);
+	check_uring(cfg);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);

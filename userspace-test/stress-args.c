@@ -4,7 +4,9 @@
  *
  * Every number is parsed whole, in its range; a bad flag, a bad number, an
  * unknown operation or options that contradict each other print what was
- * wrong and the usage on stderr, and exit with status 2.
+ * wrong and the usage on stderr, and exit with status 2. --io-uring on a
+ * device without io_uring commands exits with %STRESS_EXIT_NO_URING (see
+ * kcancel-stress.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,6 +62,19 @@ void cli_print_help(FILE *f)
 		"                          per worker, and check their completions as\n"
 		"                          events (default 0). They are never cancelled\n"
 		"\n"
+		"io_uring:\n"
+		"      --io-uring          submit through an io_uring ring per thread\n"
+		"                          (KCANCEL_URING_CMD_SUBMIT), reap the CQEs, and\n"
+		"                          cancel by user_data, half with\n"
+		"                          KCANCEL_URING_CMD_CANCEL SQEs, half with\n"
+		"                          KCANCEL_IOC_CANCEL; not with --batch, --sync-pct\n"
+		"                          or --fail-alloc. Exit status %d if the device\n"
+		"                          or the kernel has no io_uring commands\n"
+		"      --ring-teardown     --io-uring, but end the run by closing each\n"
+		"                          ring with its requests in flight, for io_uring\n"
+		"                          to cancel; each must then leave its file within\n"
+		"                          15 s. Not with --removal\n"
+		"\n"
 		"Cancels and timeouts:\n"
 		"  -c, --cancel-pct P      cancel P%% of the requests (default 30), of those\n"
 		"                          submitted with KCANCEL_IOC_SUBMIT\n"
@@ -94,10 +109,10 @@ void cli_print_help(FILE *f)
 		"\n"
 		"stdout ends with one line of JSON with the counters. Exit status: 0 if no\n"
 		"request was lost, doubled or wrong and nothing failed, 1 if not, 2 for a\n"
-		"bad command line. SIGINT stops submitting and drains; a second one gives\n"
-		"up the drain.\n",
-		MAX_THREADS, MAX_DEPTH, MAX_BATCH, MAX_WEIGHT, MAX_DELAY_US,
-		MAX_DELAY_US);
+		"bad command line, %d for --io-uring without io_uring commands. SIGINT\n"
+		"stops submitting and drains; a second one gives up the drain.\n",
+		MAX_THREADS, MAX_DEPTH, MAX_BATCH, MAX_WEIGHT, STRESS_EXIT_NO_URING,
+		MAX_DELAY_US, MAX_DELAY_US, STRESS_EXIT_NO_URING);
 }
 
 /*
@@ -210,6 +225,8 @@ enum {
 	OPT_SYNC_PCT,
 	OPT_REMOVAL,
 	OPT_FAIL_ALLOC,
+	OPT_IO_URING,
+	OPT_RING_TEARDOWN,
 };
 
 static const struct option long_options[] = {
@@ -228,6 +245,8 @@ static const struct option long_options[] = {
 	{ "sync-pct", required_argument, NULL, OPT_SYNC_PCT },
 	{ "removal", no_argument, NULL, OPT_REMOVAL },
 	{ "fail-alloc", no_argument, NULL, OPT_FAIL_ALLOC },
+	{ "io-uring", no_argument, NULL, OPT_IO_URING },
+	{ "ring-teardown", no_argument, NULL, OPT_RING_TEARDOWN },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "progress-ms", required_argument, NULL, OPT_PROGRESS_MS },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -264,6 +283,28 @@ struct args_seen {
 	const char *mix;
 };
 
+/*
+ * What --io-uring does not combine with: a batch (io_uring batches by
+ * itself), submit-and-wait (its thread would need the worker's poll()),
+ * failing allocations (io_uring's own would fail too), and with
+ * --ring-teardown the removal, which wants every request's end seen.
+ */
+static void check_uring_args(const struct stress_config *cfg)
+{
+	const char *opt = cfg->ring_teardown ? "--ring-teardown" : "--io-uring";
+
+	if (!cfg->io_uring)
+		return;
+	if (cfg->batch)
+		cli_bad_usage("%s with --batch: io_uring batches by itself", opt);
+	if (cfg->sync_pct)
+		cli_bad_usage("%s with --sync-pct: not supported", opt);
+	if (cfg->fail_alloc)
+		cli_bad_usage("%s with --fail-alloc: not supported", opt);
+	if (cfg->ring_teardown && cfg->removal)
+		cli_bad_usage("--ring-teardown with --removal: not supported");
+}
+
 /* Options that contradict each other, once all are known. */
 static void check_args(struct stress_config *cfg, const struct args_seen *seen)
 {
@@ -285,6 +326,7 @@ static void check_args(struct stress_config *cfg, const struct args_seen *seen)
 		cfg->timeout_min_ns = 1;
 	if (cfg->timeout_max_ns < cfg->timeout_min_ns)
 		cfg->timeout_max_ns = cfg->timeout_min_ns;
+	check_uring_args(cfg);
 }
 
 /* One option; @seen remembers what check_args() needs. */
@@ -346,6 +388,13 @@ static void parse_opt(struct stress_config *cfg, int c, struct args_seen *seen)
 		break;
 	case OPT_FAIL_ALLOC:
 		cfg->fail_alloc = true;
+		break;
+	case OPT_IO_URING:
+		cfg->io_uring = true;
+		break;
+	case OPT_RING_TEARDOWN:
+		cfg->io_uring = true;
+		cfg->ring_teardown = true;
 		break;
 	case OPT_SEED:
 		cfg->seed = cli_parse_uint("--seed", optarg, 0, ULLONG_MAX);

@@ -48,7 +48,10 @@ static void print_run(const struct stress_result *res)
 	       info->dma_size, info->max_pending);
 	printf("run: %.3f s, %u threads, depth %u, ", res->seconds,
 	       cfg->threads, cfg->depth);
-	if (cfg->batch)
+	if (cfg->io_uring)
+		printf("io_uring%s, ", cfg->ring_teardown ?
+		       " (rings closed with requests in flight)" : "");
+	else if (cfg->batch)
 		printf("batch %u, ", cfg->batch);
 	else
 		printf("unbatched, ");
@@ -99,6 +102,21 @@ static void print_faults(const struct stress_result *res)
 		       s->enomem);
 }
 
+/* What io_uring did: submits, cancels by user_data, the teardown. */
+static void print_uring(const struct stress_result *res)
+{
+	const struct stress_stats *s = &res->stats;
+
+	printf("io_uring: %llu io_uring_submit() calls; cancels by user_data: ",
+	       s->uring_submits);
+	printf("%llu SQEs, %llu ioctls, %llu found the request completed (ENOENT)\n",
+	       s->uring_cancel_sqes, s->uring_cancel_ioctls,
+	       s->uring_cancel_enoent);
+	if (res->cfg->ring_teardown)
+		printf("teardown: %llu requests in flight when the rings closed left their files\n",
+		       s->torn_down);
+}
+
 static void print_counts(const struct stress_result *res)
 {
 	const struct stress_stats *s = &res->stats;
@@ -112,11 +130,15 @@ static void print_counts(const struct stress_result *res)
 	printf("DMA reads: %llu checked, %llu of unknown content\n",
 	       s->dma_checked, s->dma_unchecked);
 	print_faults(res);
-	if (res->cfg->batch)
+	if (res->cfg->io_uring) {
+		print_uring(res);
+		printf("CQ reaps: %llu that found CQEs", s->reads);
+	} else if (res->cfg->batch) {
 		printf("batches: %llu KCANCEL_IOC_BATCH calls, %llu of them reaped",
 		       s->batches, s->reads);
-	else
+	} else {
 		printf("reads: %llu read() calls", s->reads);
+	}
 	printf(", %.2f events each; %.0f ops/s\n", events_per_read(s),
 	       per_sec(s->completed, res->seconds));
 	printf("latency: p50 %.1f us, p99 %.1f us, max %.1f us\n",
@@ -313,6 +335,13 @@ void stress_print_json(const struct stress_result *res)
 	       s->enomem);
 	printf("\"reads\":%llu,\"events_per_read\":%.2f,\"batch_calls\":%llu,",
 	       s->reads, events_per_read(s), s->batches);
+	printf("\"io_uring\":%s,\"ring_teardown\":%s,\"torn_down\":%llu,",
+	       res->cfg->io_uring ? "true" : "false",
+	       res->cfg->ring_teardown ? "true" : "false", s->torn_down);
+	printf("\"uring_submit_calls\":%llu,\"uring_cancel_sqes\":%llu,",
+	       s->uring_submits, s->uring_cancel_sqes);
+	printf("\"uring_cancel_ioctls\":%llu,\"uring_cancel_enoent\":%llu,",
+	       s->uring_cancel_ioctls, s->uring_cancel_enoent);
 	printf("\"ops_per_sec\":%.1f,", per_sec(s->completed, res->seconds));
 	print_json_latency(res);
 	printf("\"seconds\":%.3f,", res->seconds);

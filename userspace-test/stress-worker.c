@@ -46,9 +46,31 @@
  * next request is drawn anew, but a submit-and-wait request is handed back
  * to the thread as it is (as after EAGAIN), so that the budget of --requests
  * is met whatever fails.
+ *
+ * With --io-uring, the worker owns an io_uring ring (SQE128 and CQE32) and
+ * submits each request as a KCANCEL_URING_CMD_SUBMIT SQE on the request's
+ * file, its tag as the SQE's user_data: unique in the run, so that a second
+ * CQE for it shows. The SQEs prepared in a turn go with one
+ * io_uring_submit(); the worker waits for CQEs, at most until the next
+ * cancel is due, in io_uring_wait_cqe_timeout(). Each CQE completes its
+ * request, checked as an event is: res is the status, big_cqe[0] the
+ * result. Cancels go by user_data, half as KCANCEL_URING_CMD_CANCEL SQEs
+ * (whose own CQE, with user_data | URING_CANCEL_BIT, says 0, EALREADY or
+ * ENOENT, and may come before or after the request's: the request's is kept
+ * until both are in), half as KCANCEL_IOC_CANCEL with
+ * KCANCEL_CANCEL_USER_DATA, after the request's SQE has been submitted.
+ * ENOENT is a completion that won there: the request has completed and its
+ * CQE is on its way, or in the CQ. Cancels at an event fire when the CQ has
+ * a CQE, before it is reaped. A submit refused by the driver (EAGAIN,
+ * ENOMEM, EINVAL, EFAULT in res) was not queued: it is counted as a failed
+ * submit, not as submitted. With --ring-teardown, the worker ends the run
+ * by closing its ring with its requests in flight (the CQEs io_uring then
+ * posts cannot be read): each must then leave its file, which the worker
+ * checks by cancelling it by user_data until that says ENOENT.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <liburing.h>
 #include <math.h>
 #include <poll.h>
 #include <stdint.h>
@@ -85,6 +107,14 @@
 #define CANCEL_BIAS_MAX		3.0
 /* Room for req_desc(). */
 #define REQ_DESC_LEN		192
+/* The user_data of a KCANCEL_URING_CMD_CANCEL SQE: its request's, and this. */
+#define URING_CANCEL_BIT	0x8000000000000000ULL
+/* The share of the io_uring cancels (in percent) that go as SQEs. */
+#define URING_CANCEL_SQE_PCT	50
+/* The most entries of a ring: io_uring's limit. */
+#define URING_MAX_ENTRIES	32768
+/* With --ring-teardown, how often a request is looked for in its file. */
+#define URING_PROBE_NS		(1 * NSEC_PER_MSEC)
 
 static const u64 factorials[KCANCEL_FACTORIAL_MAX + 1] = {
 	1, 1, 2, 6, 24, 120, 720, 5040, 40320, 362880, 3628800, 39916800,
@@ -142,6 +172,57 @@ static bool rng_pct(struct worker *w, unsigned int pct)
 	return rng_below(w, 100) < pct;
 }
 
+/* The ring's size: room for a depth of submits and as many cancels. */
+static unsigned int uring_entries(unsigned int depth)
+{
+	unsigned int n = 8;
+
+	while (n < 2 * depth && n < URING_MAX_ENTRIES)
+		n *= 2;
+	return n;
+}
+
+static int uring_setup(struct io_uring *ring, unsigned int entries)
+{
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32,
+	};
+
+	return io_uring_queue_init_params(entries, ring, &p);
+}
+
+/*
+ * Whether a ring that KCANCEL_URING_CMD_SUBMIT takes can be set up: 0, or
+ * the negative errno of io_uring_queue_init_params().
+ */
+int worker_uring_probe(void)
+{
+	struct io_uring ring;
+	int ret = uring_setup(&ring, 1);
+
+	if (!ret)
+		io_uring_queue_exit(&ring);
+	return ret;
+}
+
+static int uring_init(struct worker *w)
+{
+	int ret;
+
+	w->ring = calloc(1, sizeof(*w->ring));
+	if (!w->ring)
+		return -1;
+	ret = uring_setup(w->ring, uring_entries(w->sh->cfg.depth));
+	if (ret < 0) {
+		fprintf(stderr, STRESS_PROG ": thread %u: io_uring_queue_init_params: %s\n",
+			w->idx, strerror(-ret));
+		free(w->ring);
+		w->ring = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
 		int fd, int dma_fd)
 {
@@ -174,6 +255,8 @@ int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
 	}
 	if (cfg->sync_pct && syncer_init(&w->syncer, cfg->depth))
 		return -1;
+	if (cfg->io_uring && uring_init(w))
+		return -1;
 	return dma_region_init(&w->dma, idx * size, size);
 }
 
@@ -182,6 +265,10 @@ void worker_destroy(struct worker *w)
 	unsigned int i;
 
 	syncer_destroy(&w->syncer);
+	if (w->ring && !w->ring_closed)
+		io_uring_queue_exit(w->ring);
+	free(w->ring);
+	w->ring = NULL;
 	reqtab_destroy(&w->tab);
 	dma_region_destroy(&w->dma);
 	free(w->evbuf);
@@ -196,6 +283,8 @@ void worker_destroy(struct worker *w)
 
 static const char *cancel_desc(const struct req *r)
 {
+	if (r->cancel_pending)
+		return "sent as an SQE, no CQE yet";
 	switch (r->cancel_state) {
 	case REQ_CANCEL_NONE:
 		return "none";
@@ -218,10 +307,12 @@ static const char *cancel_desc(const struct req *r)
 /* @r in one line, for the diagnostics. */
 static const char *req_desc(const struct req *r, char *buf, size_t size)
 {
-	snprintf(buf, size, "id %llu %s tag %#llx arg %llu len %u off %u timeout %llu cancel %s%s",
+	snprintf(buf, size,
+		 "id %llu %s tag %#llx arg %llu len %u off %u timeout %llu cancel %s%s%s",
 		 r->id, op_name(r->op), r->tag, r->arg, r->len, r->offset,
 		 r->timeout_ns, cancel_desc(r),
-		 r->sync ? ", submit-and-wait" : "");
+		 r->sync ? ", submit-and-wait" : "",
+		 r->cqe_seen ? ", CQE reaped" : "");
 	return buf;
 }
 
@@ -389,13 +480,27 @@ static bool reserve(struct worker *w)
 	return true;
 }
 
+/* How a submit was made, for submit_failed(). */
+enum submit_kind {
+	SUBMIT_IOCTL,
+	SUBMIT_SYNC,
+	SUBMIT_URING,
+};
+
+static const char *const submit_kind_names[] = {
+	[SUBMIT_IOCTL] = "submit",
+	[SUBMIT_SYNC] = "submit-and-wait",
+	[SUBMIT_URING] = "io_uring submit",
+};
+
 /*
- * A submit failed with @err; @sync: it was a KCANCEL_IOC_SUBMIT_WAIT call.
- * The unit of the budget that the worker holds for its next submit is kept
- * when that submit may use it; a submit-and-wait request took its own with
- * it.
+ * A submit failed with @err; @kind: a KCANCEL_IOC_SUBMIT (or a batch's
+ * entry), a KCANCEL_IOC_SUBMIT_WAIT call, or a KCANCEL_URING_CMD_SUBMIT
+ * whose CQE said so. The unit of the budget that the worker holds for its
+ * next submit is kept when that submit may use it; a submit-and-wait
+ * request took its own with it, and an io_uring one gave its own back.
  */
-static void submit_failed(struct worker *w, bool sync, int err)
+static void submit_failed(struct worker *w, enum submit_kind kind, int err)
 {
 	const struct stress_config *cfg = &w->sh->cfg;
 	char buf[64];
@@ -407,12 +512,20 @@ static void submit_failed(struct worker *w, bool sync, int err)
 			w->backpressure = true;
 			return;
 		}
+		/*
+		 * io_uring makes a refused submit again in io-wq, later: its
+		 * EAGAIN may tell of requests reaped since. Only a run of
+		 * them, with no completion between, says the count is wrong.
+		 */
+		if (kind == SUBMIT_URING &&
+		    ++w->uring_idle_eagain < WORKER_MAX_SUBMIT_ERRORS)
+			return;
 	}
 	if (err == ENOMEM && cfg->fail_alloc) {
 		stat_add(&w->stats.enomem, 1);
 		return;
 	}
-	if (!sync)
+	if (kind == SUBMIT_IOCTL)
 		w->reserved = false;
 	if (err == ENODEV && cfg->removal) {
 		stat_add(&w->stats.enodev_submits, 1);
@@ -420,7 +533,7 @@ static void submit_failed(struct worker *w, bool sync, int err)
 		return;
 	}
 	w->submit_errors++;
-	snprintf(buf, sizeof(buf), "%s%s", sync ? "submit-and-wait" : "submit",
+	snprintf(buf, sizeof(buf), "%s%s", submit_kind_names[kind],
 		 err == EAGAIN ? ": EAGAIN with nothing in flight" : "");
 	worker_error(w, buf, err);
 	if (err == ENODEV)
@@ -541,7 +654,7 @@ static void sync_returned(struct worker *w, struct req *r,
 		reqtab_release(&w->tab, r);
 		/* Dropped, or refused as the run stops: not an error. */
 		if (io->rc != SYNC_DROPPED && !again)
-			submit_failed(w, true, io->rc);
+			submit_failed(w, SUBMIT_SYNC, io->rc);
 		return;
 	}
 	r->id = io->sw.req.id;
@@ -581,6 +694,105 @@ static void sync_reap(struct worker *w)
 	}
 }
 
+/*
+ * ---- io_uring: SQEs ----
+ */
+
+/*
+ * Hand the SQEs prepared so far to the kernel, which issues them in order.
+ * What it does not take now stays for the next call.
+ */
+static void uring_flush(struct worker *w)
+{
+	int ret;
+
+	while (io_uring_sq_ready(w->ring)) {
+		ret = io_uring_submit(w->ring);
+		stat_add(&w->stats.uring_submits, 1);
+		if (ret > 0 || ret == -EINTR)
+			continue;
+		if (!ret || ret == -EAGAIN || ret == -EBUSY)
+			return;
+		worker_error(w, "io_uring_submit", -ret);
+		w->gone = true;
+		return;
+	}
+}
+
+/*
+ * A KCANCEL_URING_CMD_* SQE on @fd, with @len bytes of payload in its cmd
+ * and @key as user_data; NULL (counted as an error) if the SQ stays full.
+ */
+static struct io_uring_sqe *uring_cmd_sqe(struct worker *w, int fd, u32 cmd_op,
+					  const void *payload, size_t len,
+					  u64 key)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(w->ring);
+
+	if (!sqe) {
+		uring_flush(w);
+		sqe = io_uring_get_sqe(w->ring);
+	}
+	if (!sqe) {
+		worker_error(w, "io_uring_get_sqe: the SQ is full", EBUSY);
+		return NULL;
+	}
+	/* An SQE128 ring: the command's payload runs into the second half. */
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = cmd_op;
+	memcpy(sqe->cmd, payload, len);
+	io_uring_sqe_set_data64(sqe, key);
+	return sqe;
+}
+
+/*
+ * Submit @r, prepared as @s, as a KCANCEL_URING_CMD_SUBMIT SQE, its tag as
+ * its user_data; it goes to the kernel with the next uring_flush(). False
+ * if there was no SQE for it.
+ */
+static bool uring_submit_one(struct worker *w, struct req *r,
+			     const struct kcancel_submit *s)
+{
+	r->id = r->tag;
+	if (!uring_cmd_sqe(w, r->fd, KCANCEL_URING_CMD_SUBMIT, s, sizeof(*s),
+			   r->id)) {
+		reqtab_release(&w->tab, r);
+		w->gone = true;
+		return false;
+	}
+	r->t_submit = now_ns();
+	w->reserved = false;
+	track_submitted(w, r);
+	return true;
+}
+
+/*
+ * Cancel @r with a KCANCEL_URING_CMD_CANCEL SQE, by its user_data, behind
+ * its submit in the SQ; its CQE tells the outcome. False if there was no
+ * SQE for it.
+ */
+static bool uring_cancel_sqe(struct worker *w, struct req *r, int state)
+{
+	struct kcancel_cancel c = {
+		.id = r->id,
+		.flags = KCANCEL_CANCEL_USER_DATA,
+	};
+
+	if (!uring_cmd_sqe(w, r->fd, KCANCEL_URING_CMD_CANCEL, &c, sizeof(c),
+			   r->id | URING_CANCEL_BIT))
+		return false;
+	r->t_cancel = now_ns();
+	r->cancel_state = state;
+	r->cancel_rc = 0;
+	r->cancel_sqe = true;
+	r->cancel_pending = true;
+	stat_add(state == REQ_CANCEL_RANDOM ? &w->stats.cancels :
+		 &w->stats.drain_cancels, 1);
+	stat_add(&w->stats.uring_cancel_sqes, 1);
+	return true;
+}
+
 /* Submit one request of @op; false if the submit failed. */
 static bool submit_one(struct worker *w, u32 op)
 {
@@ -595,6 +807,8 @@ static bool submit_one(struct worker *w, u32 op)
 		submit_sync(w, r, &s);
 		return true;
 	}
+	if (w->ring)
+		return uring_submit_one(w, r, &s);
 	r->t_submit = now_ns();
 	do {
 		rc = ioctl(r->fd, KCANCEL_IOC_SUBMIT, &s);
@@ -603,7 +817,7 @@ static bool submit_one(struct worker *w, u32 op)
 		int err = errno;
 
 		reqtab_release(&w->tab, r);
-		submit_failed(w, false, err);
+		submit_failed(w, SUBMIT_IOCTL, err);
 		return false;
 	}
 	w->reserved = false;
@@ -612,13 +826,54 @@ static bool submit_one(struct worker *w, u32 op)
 	return true;
 }
 
-/* Issue the cancel of @r; @state says whether it is random or the drain's. */
+/*
+ * The cancel of @r answered &req.cancel_rc: 0 and EALREADY are right, and
+ * so is ENOENT by user_data (the request completed; its CQE is not reaped
+ * yet); anything else is an error.
+ */
+static void cancel_answered(struct worker *w, const struct req *r)
+{
+	char buf[REQ_DESC_LEN];
+
+	if (!r->cancel_rc || r->cancel_rc == EALREADY)
+		return;
+	if (r->cancel_rc == ENOENT && w->ring) {
+		stat_add(&w->stats.uring_cancel_enoent, 1);
+		return;
+	}
+	/* The event is not reaped (it would have left the table): a bug. */
+	if (r->cancel_rc == ENOENT)
+		stat_add(&w->stats.op[r->op].cancel_enoent, 1);
+	stat_add(&w->stats.errors, 1);
+	diag(w->sh, "thread %u: cancel%s: %s: %s\n", w->idx,
+	     r->cancel_sqe ? " SQE" : "", strerror(r->cancel_rc),
+	     req_desc(r, buf, sizeof(buf)));
+}
+
+/* Whether the cancel of @r lost to its completion: it found nothing to do. */
+static bool cancel_lost(const struct worker *w, const struct req *r)
+{
+	return r->cancel_rc == EALREADY || (w->ring && r->cancel_rc == ENOENT);
+}
+
+/*
+ * Issue the cancel of @r; @state says whether it is random or the drain's.
+ * With io_uring, by its user_data: as an SQE or, after the SQ is flushed
+ * (its submit must be in the kernel first), with KCANCEL_IOC_CANCEL.
+ */
 static void issue_cancel(struct worker *w, struct req *r, int state)
 {
 	struct kcancel_cancel c = { .id = r->id };
-	char buf[REQ_DESC_LEN];
 	int rc;
 
+	if (w->ring) {
+		if (rng_pct(w, URING_CANCEL_SQE_PCT) &&
+		    uring_cancel_sqe(w, r, state))
+			return;
+		c.flags = KCANCEL_CANCEL_USER_DATA;
+		uring_flush(w);
+		stat_add(&w->stats.uring_cancel_ioctls, 1);
+	}
 	r->t_cancel = now_ns();
 	do {
 		rc = ioctl(r->fd, KCANCEL_IOC_CANCEL, &c);
@@ -629,14 +884,7 @@ static void issue_cancel(struct worker *w, struct req *r, int state)
 		hist_add(&w->stats.cancel_ioctl, now_ns() - r->t_cancel);
 	stat_add(state == REQ_CANCEL_RANDOM ? &w->stats.cancels :
 		 &w->stats.drain_cancels, 1);
-	if (!rc || r->cancel_rc == EALREADY)
-		return;
-	/* The event is not reaped (it would have left the table): a bug. */
-	if (r->cancel_rc == ENOENT)
-		stat_add(&w->stats.op[r->op].cancel_enoent, 1);
-	stat_add(&w->stats.errors, 1);
-	diag(w->sh, "thread %u: cancel: %s: %s\n", w->idx,
-	     strerror(r->cancel_rc), req_desc(r, buf, sizeof(buf)));
+	cancel_answered(w, r);
 }
 
 static void fire_cancels(struct worker *w, u64 now)
@@ -650,8 +898,9 @@ static void fire_cancels(struct worker *w, u64 now)
 }
 
 /*
- * An event is ready on @fd: issue the cancels of its requests that wait for
- * one, before reading it. Each races with whatever has completed and is not
+ * An event is ready on @fd (with io_uring, the CQ holds the CQE of one of
+ * its requests): issue the cancels of its requests that wait for one,
+ * before reading it. Each races with whatever has completed and is not
  * reaped yet.
  */
 static void fire_at_event(struct worker *w, int fd)
@@ -801,8 +1050,8 @@ static void count_status(struct worker *w, const struct req *r,
 	}
 	if (r->cancel_state == REQ_CANCEL_RANDOM && cancel_won)
 		stat_add(&os->cancel_won, 1);
-	else if (r->cancel_state == REQ_CANCEL_RANDOM &&
-		 r->cancel_rc == EALREADY && !ev->status)
+	else if (r->cancel_state == REQ_CANCEL_RANDOM && cancel_lost(w, r) &&
+		 !ev->status)
 		stat_add(&os->completion_won, 1);
 	else if (r->cancel_state == REQ_CANCEL_DRAIN && cancel_won)
 		stat_add(&w->stats.drain_cancel_won, 1);
@@ -849,8 +1098,7 @@ static void learn_cancel(struct worker *w, const struct req *r,
 	} else if (r->cancel_state == REQ_CANCEL_RANDOM && !r->cancel_rc &&
 		   ev->status == -ECANCELED) {
 		*bias += CANCEL_BIAS_STEP;
-	} else if (r->cancel_state == REQ_CANCEL_RANDOM &&
-		   r->cancel_rc == EALREADY) {
+	} else if (r->cancel_state == REQ_CANCEL_RANDOM && cancel_lost(w, r)) {
 		*bias -= CANCEL_BIAS_STEP;
 	}
 	if (*bias > CANCEL_BIAS_MAX)
@@ -899,18 +1147,15 @@ static void stray_event(struct worker *w, const struct kcancel_event *ev)
 	     ev->status, ev->result, ev->op, ev->tag);
 }
 
-static void handle_event(struct worker *w, const struct kcancel_event *ev,
-			 u64 now)
+/* @ev, reaped at @now, completes @r: check it, count it, forget @r. */
+static void complete_req(struct worker *w, struct req *r,
+			 const struct kcancel_event *ev, u64 now)
 {
-	struct req *r = reqtab_find(&w->tab, ev->id);
 	const char *why;
 	u64 lat;
 
-	if (!r) {
-		stray_event(w, ev);
-		return;
-	}
 	lat = now - r->t_submit;
+	w->uring_idle_eagain = 0;
 	hist_add(&w->stats.op[r->op].lat, lat);
 	if (r->cancel_state == REQ_CANCEL_RANDOM && !r->cancel_rc &&
 	    ev->status == -ECANCELED)
@@ -928,6 +1173,18 @@ static void handle_event(struct worker *w, const struct kcancel_event *ev,
 	if (why)
 		wrong_result(w, r, ev, why);
 	reqtab_release(&w->tab, r);
+}
+
+static void handle_event(struct worker *w, const struct kcancel_event *ev,
+			 u64 now)
+{
+	struct req *r = reqtab_find(&w->tab, ev->id);
+
+	if (!r) {
+		stray_event(w, ev);
+		return;
+	}
+	complete_req(w, r, ev, now);
 }
 
 /*
@@ -1149,7 +1406,7 @@ static void batch_submitted(struct worker *w, int f, u32 k, int err,
 			w->spare++;
 		w->reserved = true;
 	}
-	submit_failed(w, false, err);
+	submit_failed(w, SUBMIT_IOCTL, err);
 }
 
 /* The requests before the first whose id is still 0: those queued. */
@@ -1338,12 +1595,354 @@ static void wait_events(struct worker *w)
 	}
 }
 
+/*
+ * ---- with --io-uring: CQEs ----
+ */
+
+/* A submit refused by the driver: the request was not queued. */
+static bool uring_refusal(int status)
+{
+	switch (status) {
+	case -EAGAIN:
+	case -ENOMEM:
+	case -EINVAL:
+	case -EFAULT:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The CQE of @r says that its submit was refused: undo its counting as
+ * submitted, give its unit of the budget back for EAGAIN, and count the
+ * failure as a submit's. A cancel must have found nothing (ENOENT).
+ */
+static void uring_refused(struct worker *w, struct req *r)
+{
+	const struct stress_config *cfg = &w->sh->cfg;
+	int err = -r->ev.status;
+
+	if (r->ev.result)
+		wrong_result(w, r, &r->ev, "result set with a refused submit");
+	else if (r->cancel_state >= REQ_CANCEL_RANDOM &&
+		 (!r->cancel_rc || r->cancel_rc == EALREADY))
+		wrong_result(w, r, &r->ev,
+			     "a cancel found a request whose submit was refused");
+	stat_add(&w->stats.submitted, -1);
+	stat_add(&w->stats.op[r->op].submitted, -1);
+	stat_add(&w->stats.inflight, -1);
+	w->async_inflight[r->fd == w->dma_fd]--;
+	if (op_is_dma(r->op))
+		w->dma_busy = false;
+	if (r->cancel_state == REQ_CANCEL_AT_EVENT)
+		w->at_event--;
+	reqtab_release(&w->tab, r);
+	if (err == EAGAIN && cfg->requests)
+		w->spare++;
+	submit_failed(w, SUBMIT_URING, err);
+}
+
+/* Both the CQE of @r and that of its cancel, if any, are in: judge it. */
+static void uring_req_done(struct worker *w, struct req *r)
+{
+	if (uring_refusal(r->ev.status))
+		uring_refused(w, r);
+	else
+		complete_req(w, r, &r->ev, r->t_event);
+}
+
+/*
+ * The CQE of a KCANCEL_URING_CMD_SUBMIT, with user_data @key. A request
+ * that ends makes room: backpressure is over.
+ */
+static void uring_req_cqe(struct worker *w, u64 key, s32 res, u64 result,
+			  u64 now)
+{
+	struct req *r = reqtab_find(&w->tab, key);
+	struct kcancel_event ev = {
+		.id = key,
+		.tag = key,
+		.result = result,
+		.status = res,
+	};
+
+	if (!r || r->cqe_seen) {
+		ev.op = r ? r->op : 0;
+		stray_event(w, &ev);
+		return;
+	}
+	ev.op = r->op;
+	r->ev = ev;
+	r->t_event = now;
+	r->cqe_seen = true;
+	w->backpressure = false;
+	/* Its cancel's CQE tells how to read this one: wait for it. */
+	if (!r->cancel_pending)
+		uring_req_done(w, r);
+}
+
+/* The CQE of a KCANCEL_URING_CMD_CANCEL for the request of user_data @key. */
+static void uring_cancel_cqe(struct worker *w, u64 key, s32 res, u64 extra)
+{
+	struct req *r = reqtab_find(&w->tab, key);
+
+	if (!r || !r->cancel_pending) {
+		stat_add(&w->stats.dbl, 1);
+		diag(w->sh, "thread %u: a stray cancel CQE: user_data %#llx res %d\n",
+		     w->idx, key, res);
+		return;
+	}
+	r->cancel_pending = false;
+	r->cancel_rc = -res;
+	if (extra)
+		worker_error(w, "KCANCEL_URING_CMD_CANCEL: big_cqe[0] is set",
+			     EPROTO);
+	cancel_answered(w, r);
+	if (r->cqe_seen)
+		uring_req_done(w, r);
+}
+
+/*
+ * The CQ holds CQEs, not reaped yet: fire the cancels that wait for an
+ * event on the files whose requests they complete, as poll() would say
+ * (on the DMA file, that its one DMA has completed). They race with the
+ * completions that are done already: the cancel of a request whose CQE is
+ * there must find it completed (ENOENT).
+ */
+static void uring_fire_at_event(struct worker *w)
+{
+	bool ready[2] = { false, false };
+	struct io_uring_cqe *cqe;
+	unsigned int head;
+	struct req *r;
+
+	io_uring_for_each_cqe(w->ring, head, cqe) {
+		if (cqe->user_data & URING_CANCEL_BIT)
+			continue;
+		r = reqtab_find(&w->tab, cqe->user_data);
+		if (r)
+			ready[r->fd == w->dma_fd] = true;
+	}
+	if (ready[0])
+		fire_at_event(w, w->fd);
+	if (ready[1])
+		fire_at_event(w, w->dma_fd);
+	uring_flush(w);
+}
+
+/*
+ * Reap the CQEs there are, firing the cancels that wait for an event
+ * first.
+ */
+static void uring_reap(struct worker *w)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+	u64 now;
+
+	if (!io_uring_cq_ready(w->ring))
+		return;
+	if (w->at_event)
+		uring_fire_at_event(w);
+	now = now_ns();
+	io_uring_for_each_cqe(w->ring, head, cqe) {
+		u64 key = cqe->user_data;
+
+		if (key & URING_CANCEL_BIT)
+			uring_cancel_cqe(w, key & ~URING_CANCEL_BIT, cqe->res,
+					 cqe->big_cqe[0]);
+		else
+			uring_req_cqe(w, key, cqe->res, cqe->big_cqe[0], now);
+		n++;
+	}
+	io_uring_cq_advance(w->ring, n);
+	stat_add(&w->stats.reads, 1);
+}
+
+/*
+ * Wait for a CQE, until the next cancel is due, a tick at most. Entering
+ * the kernel also runs the task work that posts the CQEs of completed
+ * requests.
+ */
+static void uring_wait(struct worker *w)
+{
+	struct req *first = cancelq_first(&w->tab);
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	u64 ns;
+	int ret;
+
+	if (io_uring_cq_ready(w->ring))
+		return;
+	ns = sleep_ns(w, now_ns(), first ? first->cancel_at : UINT64_MAX);
+	ts.tv_sec = ns / NSEC_PER_SEC;
+	ts.tv_nsec = ns % NSEC_PER_SEC;
+	ret = io_uring_wait_cqe_timeout(w->ring, &cqe, &ts);
+	if (ret && ret != -ETIME && ret != -EINTR) {
+		worker_error(w, "io_uring_wait_cqe_timeout", -ret);
+		w->gone = true;
+	}
+}
+
+/* With --ring-teardown: @r left its file after its ring was closed. */
+static void uring_torn_down(struct worker *w, struct req *r)
+{
+	stat_add(&w->stats.torn_down, 1);
+	stat_add(&w->stats.inflight, -1);
+	w->async_inflight[r->fd == w->dma_fd]--;
+	if (op_is_dma(r->op)) {
+		w->dma_busy = false;
+		if (r->op == KCANCEL_OP_DMA_TO_DEV)
+			dma_region_write(&w->dma, r->offset, r->len, false);
+	}
+	if (r->cancel_state == REQ_CANCEL_AT_EVENT)
+		w->at_event--;
+	reqtab_release(&w->tab, r);
+}
+
+/*
+ * Whether @r has left its file: a cancel by its user_data finds nothing.
+ * 0 and EALREADY: it is still there (cancelled by the teardown, the device
+ * still holds it). Anything else is an error, and ends the looking.
+ */
+static int uring_gone(struct worker *w, const struct req *r)
+{
+	struct kcancel_cancel c = {
+		.id = r->id,
+		.flags = KCANCEL_CANCEL_USER_DATA,
+	};
+	int rc;
+
+	do {
+		rc = ioctl(r->fd, KCANCEL_IOC_CANCEL, &c);
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0 && errno == ENOENT)
+		return 1;
+	if (!rc || errno == EALREADY)
+		return 0;
+	worker_error(w, "cancel after the ring's teardown", errno);
+	return -1;
+}
+
+/* How many cancel SQEs of @w have no CQE yet. */
+static unsigned int uring_cancels_pending(const struct worker *w)
+{
+	const struct reqtab *t = &w->tab;
+	unsigned int i, n = 0;
+
+	for (i = 0; i <= t->index_mask; i++)
+		if (t->index[i] && t->slots[t->index[i] - 1].cancel_pending)
+			n++;
+	return n;
+}
+
+/*
+ * --ring-teardown: submitting is over. Take the CQEs there are, and those
+ * of the cancels sent (posted as their SQEs are issued), then close the
+ * ring with the other requests in flight: io_uring cancels them as it goes,
+ * and their CQEs go with it. Each must then leave its file, at once or when
+ * the device lets go of it; one still there when the drain's time is up is
+ * lost (count_lost()), and so is one whose CQE came but not its cancel's.
+ */
+static void uring_teardown(struct worker *w)
+{
+	struct reqtab *t = &w->tab;
+	unsigned int *left, n = 0, i, k;
+	struct timespec pause = ns_to_timespec(URING_PROBE_NS);
+	struct __kernel_timespec wait = { 0 };
+	struct io_uring_cqe *cqe;
+	int gone, ret;
+
+	/* No cancel waits for an event any more: it would come too late. */
+	for (i = 0; i <= t->index_mask && w->at_event; i++) {
+		struct req *r;
+
+		if (!t->index[i])
+			continue;
+		r = &t->slots[t->index[i] - 1];
+		if (r->cancel_state == REQ_CANCEL_AT_EVENT) {
+			r->cancel_state = REQ_CANCEL_NONE;
+			w->at_event--;
+		}
+	}
+	do {
+		uring_flush(w);
+		/* Entering the kernel runs the task work that posts CQEs. */
+		ret = io_uring_wait_cqe_timeout(w->ring, &cqe, &wait);
+		if (ret && ret != -ETIME && ret != -EINTR) {
+			worker_error(w, "io_uring_wait_cqe_timeout", -ret);
+			break;
+		}
+		uring_reap(w);
+		wait.tv_nsec = URING_PROBE_NS;
+	} while (uring_cancels_pending(w) && now_ns() < w->drain_deadline &&
+		 !w->gone);
+	io_uring_queue_exit(w->ring);
+	w->ring_closed = true;
+	left = calloc(t->cap, sizeof(*left));
+	if (!left) {
+		worker_error(w, "teardown", ENOMEM);
+		return;
+	}
+	for (i = 0; i <= t->index_mask; i++)
+		if (t->index[i] && !t->slots[t->index[i] - 1].cqe_seen)
+			left[n++] = t->index[i] - 1;
+	while (n && now_ns() < w->drain_deadline &&
+	       !__atomic_load_n(&w->sh->abort, __ATOMIC_RELAXED)) {
+		for (i = 0, k = 0; i < n; i++) {
+			gone = uring_gone(w, &t->slots[left[i]]);
+			if (gone < 0)
+				goto out;
+			if (gone)
+				uring_torn_down(w, &t->slots[left[i]]);
+			else
+				left[k++] = left[i];
+		}
+		n = k;
+		if (n)
+			nanosleep(&pause, NULL);
+	}
+out:
+	free(left);
+}
+
+/* One turn of the loop with --io-uring; false when the worker is done. */
+static bool uring_step(struct worker *w)
+{
+	struct stress_shared *sh = w->sh;
+	u64 now;
+
+	fire_cancels(w, now_ns());
+	uring_flush(w);
+	uring_reap(w);
+	if (__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+		begin_drain(w, !sh->cfg.ring_teardown);
+	if (sh->cfg.removal && __atomic_load_n(&sh->removed, __ATOMIC_RELAXED))
+		begin_drain(w, false);
+	fill(w);
+	uring_flush(w);
+	if (w->gone || __atomic_load_n(&sh->abort, __ATOMIC_RELAXED))
+		return false;
+	if (w->draining && sh->cfg.ring_teardown) {
+		uring_teardown(w);
+		return false;
+	}
+	now = now_ns();
+	if (w->draining && (!w->tab.used || now >= w->drain_deadline))
+		return false;
+	uring_wait(w);
+	return true;
+}
+
 /* One turn of the loop; false when the worker is done. */
 static bool worker_step(struct worker *w)
 {
 	struct stress_shared *sh = w->sh;
 	bool busy = false;
 	u64 now;
+
+	if (w->ring)
+		return uring_step(w);
 
 	fire_cancels(w, now_ns());
 	if (!sh->cfg.batch)
@@ -1388,8 +1987,11 @@ static void count_lost(struct worker *w)
 			continue;
 		r = &t->slots[t->index[i] - 1];
 		stat_add(&w->stats.lost, 1);
-		diag(w->sh, "thread %u: lost: no event after %.3f s: %s\n",
-		     w->idx, (double)(now - r->t_submit) / NSEC_PER_SEC,
+		diag(w->sh, "thread %u: lost: %s after %.3f s: %s\n", w->idx,
+		     r->cqe_seen ? "no CQE for its cancel" :
+		     w->ring_closed ? "still in its file, its ring closed," :
+		     "no event",
+		     (double)(now - r->t_submit) / NSEC_PER_SEC,
 		     req_desc(r, buf, sizeof(buf)));
 	}
 	if (w->syncer.cap) {

@@ -8,7 +8,9 @@
  * and read, relaxed, by the main thread for the progress line; everything
  * else is read only after the worker has been joined. With --sync-pct, a
  * second thread per worker makes the worker's KCANCEL_IOC_SUBMIT_WAIT calls
- * and hands each completion back to it, through a &struct syncer.
+ * and hands each completion back to it, through a &struct syncer. With
+ * --io-uring, each worker also owns an io_uring ring, through which it
+ * submits and reaps.
  */
 #ifndef KCANCEL_STRESS_H
 #define KCANCEL_STRESS_H
@@ -26,6 +28,9 @@ typedef __s32 s32;
 typedef __u64 u64;
 
 #define STRESS_PROG	"kcancel-stress"
+
+/* The exit status when --io-uring finds no io_uring commands to use. */
+#define STRESS_EXIT_NO_URING	4
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -104,6 +109,10 @@ double hist_max_us(const struct hist *h);
  *	the run.
  * @fail_alloc: the threads that submit fail their kernel allocations
  *	(/proc/thread-self/make-it-fail); ENOMEM from a submit is expected.
+ * @io_uring: submit with KCANCEL_URING_CMD_SUBMIT through a ring per
+ *	thread, reap the CQEs, cancel by user_data.
+ * @ring_teardown: with @io_uring, end the run by closing each ring with
+ *	its requests in flight, for io_uring to cancel, instead of draining.
  * @info: what KCANCEL_IOC_INFO said about the device.
  */
 struct stress_config {
@@ -130,6 +139,8 @@ struct stress_config {
 	unsigned int sync_pct;
 	bool removal;
 	bool fail_alloc;
+	bool io_uring;
+	bool ring_teardown;
 	struct kcancel_info info;
 };
 
@@ -169,15 +180,20 @@ struct op_stats {
 /**
  * struct stress_stats - the counters of a worker, or of the whole run
  * @submitted: requests submitted.
- * @completed: events received for requests in flight.
+ * @completed: events received for requests in flight (with io_uring, the
+ *	CQEs of requests that were queued).
  * @ok: events with status 0.
  * @cancelled: events with status -ECANCELED.
  * @timed_out: events with status -ETIMEDOUT.
  * @errors: failed ioctls and reads (but EAGAIN backpressure, and what
  *	--removal and --fail-alloc expect), and events with status -EIO, or
  *	-ENODEV without --removal.
- * @lost: requests without an event at the end of the drain.
- * @dbl: events for an id not in flight: completed already, or unknown.
+ * @lost: requests without an event at the end of the drain; with io_uring
+ *	also a request whose cancel SQE got no CQE, and with --ring-teardown
+ *	one still in its file at the end.
+ * @dbl: events for an id not in flight: completed already, or unknown;
+ *	with io_uring, CQEs for a user_data not in flight, or a cancel's CQE
+ *	with no cancel SQE in flight.
  * @wrong_result: events that contradict the request or the cancel.
  * @eagain: submits refused with EAGAIN (backpressure, not an error).
  * @enodev: events with status -ENODEV, with --removal.
@@ -193,8 +209,16 @@ struct op_stats {
  * @dma_unchecked: DMA reads of a region whose content was unknown.
  * @inflight: requests submitted and not yet completed, for the progress.
  * @reads: read() calls that returned events; with a batch, the
- *	KCANCEL_IOC_BATCH calls that did.
+ *	KCANCEL_IOC_BATCH calls that did; with io_uring, the reaps of the CQ
+ *	that found CQEs.
  * @batches: KCANCEL_IOC_BATCH calls.
+ * @uring_submits: with io_uring, io_uring_submit() calls.
+ * @uring_cancel_sqes: cancels sent as KCANCEL_URING_CMD_CANCEL SQEs.
+ * @uring_cancel_ioctls: cancels by user_data with KCANCEL_IOC_CANCEL.
+ * @uring_cancel_enoent: cancels by user_data that found the request
+ *	completed (ENOENT), its CQE not reaped yet: a completion that won.
+ * @torn_down: requests left in flight to the closing of their ring
+ *	(--ring-teardown), which then left their file as they should.
  * @cancel_ioctl: how long each random KCANCEL_IOC_CANCEL took.
  * @op: the counters of each operation, indexed by &enum kcancel_op.
  */
@@ -223,6 +247,11 @@ struct stress_stats {
 	u64 inflight;
 	u64 reads;
 	u64 batches;
+	u64 uring_submits;
+	u64 uring_cancel_sqes;
+	u64 uring_cancel_ioctls;
+	u64 uring_cancel_enoent;
+	u64 torn_down;
 	struct hist cancel_ioctl;
 	struct op_stats op[KCANCEL_OP_MAX + 1];
 };
@@ -241,7 +270,8 @@ static inline u64 stat_read(const u64 *p)
 
 /**
  * struct req - a request in flight
- * @id: the id KCANCEL_IOC_SUBMIT returned.
+ * @id: the id KCANCEL_IOC_SUBMIT returned; with io_uring, the user_data of
+ *	its SQE (its tag: unique in the run, never reused).
  * @tag: the tag it was submitted with.
  * @arg: its argument.
  * @t_submit: CLOCK_MONOTONIC just before the submit, in ns.
@@ -252,15 +282,20 @@ static inline u64 stat_read(const u64 *p)
  * @len: DMA length.
  * @offset: DMA offset, relative to the thread's region.
  * @cancel_rc: 0 or the errno of the cancel issued for it, if @cancel_state
- *	says one was.
+ *	says one was (and, for a KCANCEL_URING_CMD_CANCEL, once its CQE came).
  * @cancel_state: whether a cancel is planned or was issued, see &enum
  *	req_cancel.
+ * @ev: with io_uring, its CQE, kept while the CQE of its cancel is awaited.
+ * @t_event: when @ev was reaped.
  * @fd: the file it was submitted on.
  * @at_event: its cancel was (or is to be) issued at an event, not at a
  *	time: it does not steer the cancel delays.
  * @sync: it is submitted with KCANCEL_IOC_SUBMIT_WAIT, by the worker's
  *	submit-and-wait thread; it has no id (and is not in the index) until
  *	that call returns, and no cancel.
+ * @cancel_sqe: its cancel went as a KCANCEL_URING_CMD_CANCEL SQE.
+ * @cancel_pending: that SQE's CQE has not come yet: @cancel_rc is unknown.
+ * @cqe_seen: its CQE came (into @ev): a second one is a double.
  * @heap_idx: its place in the cancel heap, -1 if not there.
  * @slot: its place in the table.
  */
@@ -277,9 +312,14 @@ struct req {
 	u32 offset;
 	int cancel_rc;
 	int cancel_state;
+	struct kcancel_event ev;
+	u64 t_event;
 	int fd;
 	bool at_event;
 	bool sync;
+	bool cancel_sqe;
+	bool cancel_pending;
+	bool cqe_seen;
 	int heap_idx;
 	int slot;
 };
@@ -289,7 +329,8 @@ struct req {
  * @REQ_CANCEL_NONE: none planned.
  * @REQ_CANCEL_PLANNED: a random cancel waits in the heap.
  * @REQ_CANCEL_AT_EVENT: a cancel waits for the next time poll() says an
- *	event is ready, and is issued before that event is read.
+ *	event is ready on its file (with io_uring, the CQ holds a CQE of a
+ *	request of its file), and is issued before that event is read.
  * @REQ_CANCEL_RANDOM: the random (or at-event) cancel was issued.
  * @REQ_CANCEL_DRAIN: a cancel was issued by the drain.
  *
@@ -504,6 +545,8 @@ void *syncer_run(void *arg);
 int fail_alloc_begin(void);
 void fail_alloc_end(int fd);
 
+struct io_uring;
+
 /**
  * struct worker - one thread
  * @sh: the run.
@@ -541,9 +584,13 @@ void fail_alloc_end(int fd);
  * @hup: per file (@fd, @dma_fd), with --removal: it reported end of file or
  *	POLLHUP: no event will come from it any more.
  * @submit_errors: failed submits so far.
+ * @uring_idle_eagain: io_uring submits refused with EAGAIN with nothing
+ *	else in flight, since the last completion.
  * @drain_deadline: when the drain gives up, in CLOCK_MONOTONIC ns.
  * @sync_pending: requests handed to @syncer and not taken back yet.
  * @syncer: its submit-and-wait thread, with --sync-pct.
+ * @ring: with --io-uring, its ring (SQE128 and CQE32); NULL otherwise.
+ * @ring_closed: @ring was closed (--ring-teardown).
  * @thread: its pthread.
  */
 struct worker {
@@ -574,9 +621,12 @@ struct worker {
 	bool gone;
 	bool hup[2];
 	unsigned int submit_errors;
+	unsigned int uring_idle_eagain;
 	u64 drain_deadline;
 	unsigned int sync_pending;
 	struct syncer syncer;
+	struct io_uring *ring;
+	bool ring_closed;
 	pthread_t thread;
 };
 
@@ -610,6 +660,7 @@ int worker_init(struct worker *w, struct stress_shared *sh, unsigned int idx,
 		int fd, int dma_fd);
 void worker_destroy(struct worker *w);
 void *worker_run(void *arg);
+int worker_uring_probe(void);
 
 u64 now_ns(void);
 int diag_claim(struct stress_shared *sh);
