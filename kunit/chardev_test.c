@@ -819,7 +819,10 @@ static void kc_chardev_submit_checks(struct kunit *test)
 			   s.len ? s.len : 6);
 }
 
-/* CANCEL with flags or reserved set: -EINVAL, and the request runs on. */
+/*
+ * CANCEL with an unknown flag or reserved set: -EINVAL; by user_data, an id
+ * finds no io_uring request: -ENOENT. The request runs on.
+ */
 static void kc_chardev_cancel_checks(struct kunit *test)
 {
 	struct kc_ct *ct = kc_ct_init(test, KC_CT_NEVER_NS, 1, true);
@@ -828,9 +831,12 @@ static void kc_chardev_cancel_checks(struct kunit *test)
 	u64 id = kc_ct_fact(ct, file, 5, 0);
 
 	c.id = id;
-	c.flags = 1;
+	c.flags = KCANCEL_CANCEL_USER_DATA << 1;
 	KUNIT_EXPECT_EQ(test, kc_ct_ioctl(ct, file, KCANCEL_IOC_CANCEL, &c,
 					  sizeof(c)), -EINVAL);
+	c.flags = KCANCEL_CANCEL_USER_DATA;
+	KUNIT_EXPECT_EQ(test, kc_ct_ioctl(ct, file, KCANCEL_IOC_CANCEL, &c,
+					  sizeof(c)), -ENOENT);
 	c.flags = 0;
 	c.reserved = 1;
 	KUNIT_EXPECT_EQ(test, kc_ct_ioctl(ct, file, KCANCEL_IOC_CANCEL, &c,
