@@ -27,7 +27,8 @@
  * context, and marked dirty if they were written.
  *
  * Every allocation made for a file and its requests is charged to the
- * caller's memory cgroup (GFP_KERNEL_ACCOUNT).
+ * caller's memory cgroup (GFP_KERNEL_ACCOUNT, or SLAB_ACCOUNT for the cache
+ * of requests).
  */
 #include <linux/errno.h>
 #include <linux/fs.h>
@@ -77,6 +78,12 @@ MODULE_PARM_DESC(max_pending,
 
 static DEFINE_IDA(kc_minor_ida);
 
+/*
+ * The requests of files: one object each, of its own size (a kmalloc() of
+ * it would take a 512-byte one), charged to the submitter's memory cgroup.
+ */
+static struct kmem_cache *kc_file_io_cache;
+
 /**
  * kc_file_io_release() - free a request of a file
  * @req: the request whose last reference went.
@@ -88,7 +95,7 @@ static void kc_file_io_release(struct kc_request *req)
 	struct kc_file_io *fio = to_fio(req);
 
 	kfree(fio->io.buf);
-	kfree(fio);
+	kmem_cache_free(kc_file_io_cache, fio);
 }
 
 /**
@@ -341,7 +348,7 @@ static void kc_file_free_io(struct kc_file_io *fio)
 {
 	kc_file_unpin(fio, false);
 	kfree(fio->io.buf);
-	kfree(fio);
+	kmem_cache_free(kc_file_io_cache, fio);
 }
 
 /**
@@ -360,7 +367,7 @@ static struct kc_file_io *kc_file_new_io(struct kc_file *f,
 					 const struct kcancel_submit *s,
 					 enum kc_file_mode mode)
 {
-	struct kc_file_io *fio = kzalloc(sizeof(*fio), GFP_KERNEL_ACCOUNT);
+	struct kc_file_io *fio = kmem_cache_zalloc(kc_file_io_cache, GFP_KERNEL);
 	int ret = -ENOMEM;
 
 	if (!fio)
@@ -1455,11 +1462,26 @@ void kc_chardev_hangup(struct kc_dev *kd)
 }
 
 /**
+ * kc_chardev_setup() - set up what the character devices share
+ *
+ * Context: process context, at module load.
+ * Return: 0 or -ENOMEM.
+ */
+int kc_chardev_setup(void)
+{
+	kc_file_io_cache = KMEM_CACHE(kc_file_io, SLAB_ACCOUNT);
+	return kc_file_io_cache ? 0 : -ENOMEM;
+}
+
+/**
  * kc_chardev_exit() - free what the character devices share
+ *
+ * Every file is closed and every request freed by then.
  *
  * Context: process context, at module unload.
  */
 void kc_chardev_exit(void)
 {
+	kmem_cache_destroy(kc_file_io_cache);
 	ida_destroy(&kc_minor_ida);
 }

@@ -34,6 +34,9 @@ static int __init kc_init(void)
 	ret = kc_request_core_init();
 	if (ret)
 		return ret;
+	ret = kc_chardev_setup();
+	if (ret)
+		goto err_request;
 	kc_debugfs_init();
 	/* edu devices first: on a QEMU guest the edu device is kcancel0. */
 	ret = kc_edu_init();
@@ -49,6 +52,7 @@ err_edu:
 err_core:
 	kc_debugfs_exit();
 	kc_chardev_exit();
+err_request:
 	kc_request_core_exit();
 	return ret;
 }

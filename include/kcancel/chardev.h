@@ -43,6 +43,7 @@ void kc_chardev_init(struct kc_chardev *cd);
 int kc_chardev_register(struct kc_dev *kd, struct device *parent);
 void kc_chardev_unregister(struct kc_dev *kd);
 void kc_chardev_hangup(struct kc_dev *kd);
+int kc_chardev_setup(void);
 void kc_chardev_exit(void);
 
 #endif /* _KCANCEL_CHARDEV_H */
