@@ -405,11 +405,31 @@ int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_prepare);
 
 /**
+ * kc_dev_abort_locked() - stop a started operation, if the backend can
+ * @kd: the device.
+ * @io: the request; nothing happens unless its operation was started and
+ *	its bit has not been taken: a stale abort would stay.
+ *
+ * The operation's bit still comes, promptly (&kc_dev_ops.abort), and frees
+ * the slot as every bit does.
+ *
+ * Context: &kc_dev.lock held, interrupts disabled; may not sleep.
+ */
+static void kc_dev_abort_locked(struct kc_dev *kd, struct kc_io *io)
+{
+	lockdep_assert_held(&kd->lock);
+	if (kd->ops->abort && io->slot >= 0 && kd->slot_io[io->slot] == io &&
+	    (kd->started & BIT_ULL(io->slot)))
+		kd->ops->abort(kd, io);
+}
+
+/**
  * kc_dev_cancel_io() - cancel callback of a queued request or a doorbell
  * @req: a request on a software queue, or a doorbell the hardware has.
  *
- * Takes @req off its queue (a doorbell keeps its slot until its bit is seen)
- * and completes it with the cancel's reason.
+ * Takes @req off its queue, or aborts its doorbell if the backend can (one
+ * that cannot keeps the slot until its bit is seen), and completes it with
+ * the cancel's reason.
  *
  * Context: a cancel callback: with &kc_queue.sync_lock held, interrupts
  * disabled, in %KC_SYNC_AUTOMATIC mode; may not sleep. Takes &kc_dev.lock,
@@ -427,6 +447,8 @@ static void kc_dev_cancel_io(struct kc_request *req)
 	queued = io->slot < 0;
 	if (queued)
 		list_del_init(&io->queue_node);
+	else
+		kc_dev_abort_locked(kd, io);
 	spin_unlock_irqrestore(&kd->lock, flags);
 	if (queued)
 		kc_target_unreserve(&kd->target, req);
@@ -692,11 +714,8 @@ static void kc_dev_sent_cancel(struct kc_target *t, struct kc_request *req)
 
 	if (!kd->ops->abort)
 		return;
-	/* Only an operation whose bit has not come: a stale abort would stay. */
 	spin_lock_irqsave(&kd->lock, flags);
-	if (io->slot >= 0 && kd->slot_io[io->slot] == io &&
-	    (kd->started & BIT_ULL(io->slot)))
-		kd->ops->abort(kd, io);
+	kc_dev_abort_locked(kd, io);
 	spin_unlock_irqrestore(&kd->lock, flags);
 }
 

@@ -30,9 +30,12 @@
  * until its bit has been seen, so a late interrupt for a request already
  * completed touches nothing freed. The DPC takes a bit only for a slot whose
  * operation was started and has not ended yet (&kc_dev.started): spurious,
- * duplicate and stale bits are counted and ignored. The edu device cannot
- * abort: a cancelled in-flight request completes -ECANCELED after its
- * interrupt, and its DMA buffer stays with the device until then.
+ * duplicate and stale bits are counted and ignored. A cancel aborts an
+ * operation in flight if the backend can (the software device), so that
+ * its bit, and the slot, come back at once. The edu device cannot abort: a
+ * cancelled in-flight request completes -ECANCELED after its interrupt,
+ * and its DMA buffer stays with the device until then; a cancelled doorbell
+ * completes at once but keeps its slot until its bit.
  *
  * A device that stops answering is not waited for forever: close() and
  * removal wait at most &kc_dev.op_timeout for the hardware, then
