@@ -30,10 +30,10 @@
 /* The outcomes of the EXP_* bits (fuzz.h), in order: bit 0 is success. */
 static const int xerrs[] = {
 	0, EINVAL, EFAULT, EAGAIN, ENOMEM, ENODEV, EINTR, EALREADY, ENOENT,
-	ETIMEDOUT, ENOTTY,
+	ETIMEDOUT, ENOTTY, EOPNOTSUPP, ECANCELED, EIO,
 };
 
-static u32 xbit(int err)
+u32 xbit(int err)
 {
 	size_t i;
 
@@ -44,7 +44,7 @@ static u32 xbit(int err)
 }
 
 /* An expectation as "ok|EINVAL|...". */
-static const char *xdesc(u32 exp, char *buf, size_t size)
+const char *xdesc(u32 exp, char *buf, size_t size)
 {
 	char name[32];
 	size_t i, n = 0;
@@ -74,13 +74,13 @@ static const u64 timeouts[] = {
 };
 
 /* Mostly an edge, sometimes anything. */
-static u64 edge64(struct fuzz_proc *p)
+u64 edge64(struct fuzz_proc *p)
 {
 	return rnd_pct(p, 80) ? edges64[rnd_below(p, ARRAY_SIZE(edges64))] :
 				rnd(p);
 }
 
-static u32 edge32(struct fuzz_proc *p)
+u32 edge32(struct fuzz_proc *p)
 {
 	return rnd_pct(p, 80) ? edges32[rnd_below(p, ARRAY_SIZE(edges32))] :
 				(u32)rnd(p);
@@ -169,18 +169,6 @@ static bool submit_valid(const struct kcancel_submit *s, u32 dma_size)
 	return !s->arg && s->len && s->len <= dma_size &&
 	       s->offset <= dma_size - s->len;
 }
-
-/**
- * struct sub - a submit the fuzzer made up
- * @s: the structure.
- * @valid: its fields are valid.
- * @buf: where its DMA buffer is: a kind, or %FP_NR if it is some number.
- */
-struct sub {
-	struct kcancel_submit s;
-	bool valid;
-	enum fuzz_ptr buf;
-};
 
 /*
  * The kind of the DMA buffer @addr of @len bytes, from where it is: the
@@ -278,7 +266,27 @@ static u32 pick_op(struct fuzz_proc *p, bool *dma_ok, bool sync)
 	return r < 90 ? KCANCEL_OP_DMA_TO_DEV : KCANCEL_OP_DMA_FROM_DEV;
 }
 
-static void gen_submit(struct fuzz_proc *p, struct sub *sb, bool sync)
+/**
+ * classify_submit() - say whether a submit's fields are valid, and where
+ * its DMA buffer is, from the fields as they are now
+ * @p: the process.
+ * @sb: the submit; @sb->buf is left alone unless the op is a DMA.
+ */
+void classify_submit(struct fuzz_proc *p, struct sub *sb)
+{
+	if (op_is_dma(sb->s.op))
+		sb->buf = buf_kind(p, sb->s.buf, sb->s.len);
+	sb->valid = submit_valid(&sb->s, p->cfg->info.dma_size);
+}
+
+/**
+ * gen_submit() - make up a submit, mostly valid, often with a field or two
+ * at an edge
+ * @p: the process.
+ * @sb: where to put it.
+ * @sync: for KCANCEL_IOC_SUBMIT_WAIT: no DMA for the edu device.
+ */
+void gen_submit(struct fuzz_proc *p, struct sub *sb, bool sync)
 {
 	const struct kcancel_info *info = &p->cfg->info;
 	struct kcancel_submit *s = &sb->s;
@@ -313,9 +321,7 @@ static void gen_submit(struct fuzz_proc *p, struct sub *sb, bool sync)
 	/* A DMA that may not run now is made invalid: len 0. */
 	if (op_is_dma(s->op) && !dma_ok)
 		s->len = 0;
-	if (op_is_dma(s->op))
-		sb->buf = buf_kind(p, s->buf, s->len);
-	sb->valid = submit_valid(s, info->dma_size);
+	classify_submit(p, sb);
 	/* Drawn either way, so that the choices after stay the same. */
 	tag = edge64(p);
 	if (!sb->valid && rnd_pct(p, 30))
@@ -340,19 +346,33 @@ static int buf_ok(const struct sub *sb)
 	return ptr_writable(sb->buf);
 }
 
-/*
- * The outcomes a submit may have. Where the structure can be read but not
- * written (@ptr read-only), the id cannot be written back, which the driver
- * does once the fields and the buffer have passed, before it queues the
- * request: EFAULT, for a submit that would have succeeded. A
- * KCANCEL_IOC_SUBMIT_WAIT placed with place_split() is read-only but for
- * the request: it runs, then done cannot be written back: EFAULT as well.
+/**
+ * submit_expect() - the outcomes a submit may have
+ * @p: the process.
+ * @file: the file it goes to.
+ * @sb: the submit.
+ * @ptr: where its structure is: %FP_VALID for an io_uring SQE's payload.
+ * @sync: KCANCEL_IOC_SUBMIT_WAIT.
  * @shared: another process held the file when the call was made.
+ * @late: the driver sees it later, not in the call that makes it (an
+ *	io_uring SQE with IOSQE_ASYNC, issued by a worker thread): the file
+ *	may have room by then, or none.
+ *
+ * Where the structure can be read but not written (@ptr read-only), the id
+ * cannot be written back, which the driver does once the fields and the
+ * buffer have passed, before it queues the request: EFAULT, for a submit
+ * that would have succeeded. A KCANCEL_IOC_SUBMIT_WAIT placed with
+ * place_split() is read-only but for the request: it runs, then done cannot
+ * be written back: EFAULT as well. The io_uring submits in flight on the
+ * file (&fuzz_file.uring) count against max_pending too.
+ *
+ * Return: a mask of EXP_* bits.
  */
-static u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
-			 enum fuzz_ptr ptr, bool sync, bool shared)
+u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
+		  enum fuzz_ptr ptr, bool sync, bool shared, bool late)
 {
 	const struct fuzz_file *f = &p->ar->files[file];
+	s32 live, queued;
 	u32 exp;
 
 	if (!ptr_readable(ptr))
@@ -372,13 +392,16 @@ static u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
 	if (shared)
 		return exp;
 	/*
-	 * Alone on the file, the fuzzer knows how full it is; the driver
-	 * counts before it looks at the operation's fields and buffer.
+	 * Alone on the file, the fuzzer knows how full it is, within the
+	 * io_uring submits that may still count; the driver counts before it
+	 * looks at the operation's fields and buffer.
 	 */
-	if (__atomic_load_n(&f->live, __ATOMIC_RELAXED) <
-	    (s32)p->cfg->info.max_pending)
+	live = __atomic_load_n(&f->live, __ATOMIC_RELAXED);
+	queued = __atomic_load_n(&f->uring, __ATOMIC_RELAXED);
+	if (live + queued < (s32)p->cfg->info.max_pending)
 		return exp & ~EXP_EAGAIN;
-	return sb->valid ? EXP_EAGAIN : exp;
+	return sb->valid && !late && live >= (s32)p->cfg->info.max_pending ?
+	       EXP_EAGAIN : exp;
 }
 
 /*
@@ -509,7 +532,8 @@ static int do_submit(struct fuzz_proc *p, int slot, const struct sub *sb,
 	if (sb->valid && !enter_rec(p, file, sb, sync))
 		return 0;
 	/* Before the call: what another process does during it widens it. */
-	exp = submit_expect(p, file, sb, ptr, sync, file_shared(p, file));
+	exp = submit_expect(p, file, sb, ptr, sync, file_shared(p, file),
+			    false);
 	memset(&sw, 0xa5, sizeof(sw));
 	sw.req = sb->s;
 	if (sync) {
@@ -578,7 +602,7 @@ void call_submit(struct fuzz_proc *p, int slot, bool sync)
 /**
  * call_flood() - fill a file this process alone holds up to max_pending,
  * with doorbells it does not reap: the submit after must fail with EAGAIN,
- * and none before
+ * and none before, and an io_uring submit then too
  * @p: the process.
  * @slot: the descriptor slot to use.
  *
@@ -597,27 +621,15 @@ void call_flood(struct fuzz_proc *p, int slot)
 	for (n = 0; n <= max; n++) {
 		sb.s.tag = plain_tag(p);
 		sb.s.arg = n;
-		if (do_submit(p, slot, &sb, FP_VALID, false, false) == EAGAIN)
+		if (do_submit(p, slot, &sb, FP_VALID, false, false) == EAGAIN) {
+			uring_flood(p, slot);
 			return;
+		}
 	}
 	/* do_submit() said what was wrong with the last one. */
 }
 
-/**
- * enum id_class - what the fuzzer knows of an id it passes
- * @ID_LIVE: submitted on this file, its event not reaped.
- * @ID_GONE: reaped, or another file's: surely ENOENT.
- * @ID_NEVER: never issued on the device (0, far ahead, huge).
- * @ID_RANDOM: near the last ids issued: anything.
- */
-enum id_class {
-	ID_LIVE,
-	ID_GONE,
-	ID_NEVER,
-	ID_RANDOM,
-};
-
-static const char *const id_class_names[] = {
+const char *const id_class_names[] = {
 	[ID_LIVE] = "live", [ID_GONE] = "gone", [ID_NEVER] = "never-issued",
 	[ID_RANDOM] = "random",
 };
@@ -640,12 +652,20 @@ static enum id_class classify(struct fuzz_proc *p, int file,
 	return cls;
 }
 
-/*
- * An id for a cancel or a wait: one of this file's live ones, one reaped
- * or of another file (a dup shares the file: its ids are this file's), one
- * never issued, or one close to the last issued.
+/**
+ * pick_id() - an id for a cancel or a wait
+ * @p: the process.
+ * @file: the file the call goes to.
+ * @id: the id.
+ * @tag: the tag of its request, if the fuzzer knows it; else 0.
+ *
+ * One of this file's live ones, one reaped or of another file (a dup shares
+ * the file: its ids are this file's), one never issued, or one close to the
+ * last issued.
+ *
+ * Return: what the fuzzer knows of @id.
  */
-static enum id_class pick_id(struct fuzz_proc *p, int file, u64 *id, u64 *tag)
+enum id_class pick_id(struct fuzz_proc *p, int file, u64 *id, u64 *tag)
 {
 	u32 serial = p->ar->files[file].serial;
 	u64 r = rnd_below(p, 100), max_id, n;
@@ -703,15 +723,46 @@ void mark_cancel_won(struct fuzz_proc *p, u64 tag)
 }
 
 /**
+ * random_cancel() - count a cancel of a random id on a file
+ * @p: the process.
+ * @file: the file.
+ * @begin: before the cancel is made; else after it returned.
+ * @won: after: it returned 0.
+ *
+ * Such a cancel may hit an io_uring request of any process on the file,
+ * whose id no one learns: its CQE may then say -ECANCELED with no cancel
+ * by its user_data. Begun before the call, won and done after it, in that
+ * order, see uring_ecanceled_ok().
+ */
+void random_cancel(struct fuzz_proc *p, int file, bool begin, bool won)
+{
+	struct fuzz_file *f = &p->ar->files[file];
+
+	if (begin) {
+		__atomic_fetch_add(&f->rc_begun, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	if (won)
+		__atomic_fetch_add(&f->rc_won, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&f->rc_done, 1, __ATOMIC_SEQ_CST);
+}
+
+/**
  * call_cancel() - KCANCEL_IOC_CANCEL
  * @p: the process.
  * @slot: the descriptor slot to use.
+ *
+ * With %KCANCEL_CANCEL_USER_DATA (one of the flags drawn), the id is taken
+ * for an io_uring user_data: no request has an id for its user_data (see
+ * uring_user_data()), so ENOENT. The cancels of io_uring requests by their
+ * user_data are in fuzz-io.c.
  */
 void call_cancel(struct fuzz_proc *p, int slot)
 {
 	int fd = fd_of(p, slot), file = file_of(p, slot), err = 0;
 	enum fuzz_ptr ptr = pick_ptr(p);
 	struct kcancel_cancel c = { 0 };
+	bool rand_id;
 	char desc[DESC_LEN];
 	enum id_class cls;
 	const char *bad;
@@ -726,8 +777,10 @@ void call_cancel(struct fuzz_proc *p, int slot)
 		c.reserved = edge32(p);
 	if (!ptr_readable(ptr))
 		exp = EXP_EFAULT;
-	else if (c.flags || c.reserved)
+	else if ((c.flags & ~KCANCEL_CANCEL_USER_DATA) || c.reserved)
 		exp = EXP_EINVAL;
+	else if (c.flags)
+		exp = EXP_ENOENT;
 	else if (cls == ID_LIVE)
 		exp = EXP_OK | EXP_EALREADY |
 		      (file_shared(p, file) ? EXP_ENOENT : 0);
@@ -735,11 +788,16 @@ void call_cancel(struct fuzz_proc *p, int slot)
 		exp = EXP_OK | EXP_EALREADY | EXP_ENOENT;
 	else
 		exp = EXP_ENOENT;
+	rand_id = cls == ID_RANDOM && (exp & EXP_OK);
 	place_arg(p, &pl, ptr, &c, sizeof(c));
+	if (rand_id)
+		random_cancel(p, file, true, false);
 	if (ioctl(fd, KCANCEL_IOC_CANCEL, pl.addr))
 		err = errno;
+	if (rand_id)
+		random_cancel(p, file, false, !err);
 	bad = judge(p, FC_CANCEL, err, exp);
-	if (!err && cls == ID_LIVE)
+	if (!err && cls == ID_LIVE && !c.flags)
 		mark_cancel_won(p, tag);
 	if (bad || p->cfg->verbose) {
 		snprintf(desc, sizeof(desc),
@@ -901,8 +959,12 @@ struct batch {
 	struct place events_at;
 };
 
-/* A valid doorbell or factorial. */
-static void gen_simple(struct fuzz_proc *p, struct sub *sb)
+/**
+ * gen_simple() - make up a valid doorbell or factorial
+ * @p: the process.
+ * @sb: where to put it.
+ */
+void gen_simple(struct fuzz_proc *p, struct sub *sb)
 {
 	memset(sb, 0, sizeof(*sb));
 	sb->buf = FP_NULL;
@@ -1231,7 +1293,8 @@ static void batch_submits(struct fuzz_proc *p, int slot,
 
 		kind = entry_kind(&bt->subs_at, i);
 		exp = i < b->nr_submits ?
-		      submit_expect(p, file, sb, kind, false, shared) : 0;
+		      submit_expect(p, file, sb, kind, false, shared, false) :
+		      0;
 		bad = NULL;
 		if (i < k) {
 			ids[i] = now[i].id;

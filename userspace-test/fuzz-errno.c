@@ -11,7 +11,7 @@
 
 #include "fuzz.h"
 
-#define DOC_MAX		8
+#define DOC_MAX		10
 
 /**
  * struct call_doc - a call and the errnos it may fail with
@@ -42,6 +42,28 @@ static const struct call_doc call_docs[FC_NR] = {
 	[FC_READ] = { "read", { EINVAL, EAGAIN, EINTR, EFAULT } },
 	/* poll() fails only as poll(2) says; the driver adds nothing. */
 	[FC_POLL] = { "poll", { EINTR } },
+	/*
+	 * The io_uring commands: the res of their CQE. A submit's is its
+	 * errno (KCANCEL_IOC_SUBMIT's) or, once queued, the request's status.
+	 * io_uring answers some SQEs itself, before the driver, as the VFS
+	 * does some calls: EINVAL for uring_cmd_flags other than
+	 * IORING_URING_CMD_FIXED, EFAULT for IORING_URING_CMD_FIXED with a
+	 * buf_index no registered buffer has, ENOMEM for its own memory, and
+	 * ECANCELED for an SQE it was to issue from a worker thread
+	 * (IOSQE_ASYNC) when it could not start one. The fuzzer expects each
+	 * only of the SQEs that can have it.
+	 */
+	[FC_URING_SUBMIT] = { "uring_submit",
+			      { EINVAL, EFAULT, EAGAIN, ENOMEM, ENODEV,
+				ECANCELED, ETIMEDOUT, EIO } },
+	/* KCANCEL_IOC_CANCEL's outcomes, and io_uring's own. */
+	[FC_URING_CANCEL] = { "uring_cancel",
+			      { EALREADY, ENOENT, EINVAL, EFAULT, ENOMEM,
+				ECANCELED } },
+	/* "Any other cmd_op", and io_uring's own. */
+	[FC_URING_BAD_CMD] = { "uring_bad_cmd",
+			       { EOPNOTSUPP, EINVAL, EFAULT, ENOMEM,
+				 ECANCELED } },
 };
 
 /*

@@ -8,7 +8,8 @@
  * or a fork. A child fuzzes the descriptors it inherited (the same files:
  * the same ids, the same events) with a seed its parent drew, for a number
  * of calls its parent took from its own budget, then closes them and exits;
- * the parent reaps it and adds its counters to its own.
+ * the parent reaps it and adds its counters to its own. A child does not
+ * use its parent's io_uring rings: it closes them and sets up its own.
  *
  * A timer raises SIGALRM every few milliseconds; its handler is installed
  * without SA_RESTART, so a read(), poll() or wait that blocks ends in EINTR
@@ -172,9 +173,11 @@ static void child_run(struct fuzz_proc *p, int slot, u64 seed, u64 budget)
 	p->timer_ns = (1 + rnd_below(p, 8)) * NSEC_PER_MSEC;
 	__atomic_store_n(&alarms, 0, __ATOMIC_RELAXED);
 	arm_timer(p, true);
+	uring_start(p, true);
 	vlog(p, "child of %d starts, seed %llu, %llu calls", getppid(), seed,
 	     budget);
 	fuzz_loop(p);
+	uring_finish(p);
 	close_all(p);
 	arm_timer(p, false);
 	p->st->signals += __atomic_load_n(&alarms, __ATOMIC_RELAXED);
@@ -290,10 +293,12 @@ static void step_fork(struct fuzz_proc *p, int slot)
  * Mostly calls; a structural event every hundred steps or so. A request the
  * device takes costs far more than a call it refuses (some milliseconds on
  * a debug kernel under emulation, against a fraction of one): about one
- * step in twenty submits one.
+ * step in twenty submits one. The io_uring steps are bad ioctls when the
+ * device has no io_uring commands.
  */
 static const struct fuzz_step steps[] = {
-	{ 2523, call_bad_ioctl },
+	{ 1823, call_bad_ioctl },
+	{ 700, call_uring },
 	{ 1300, step_submit },
 	{ 60, step_submit_wait },
 	{ 1500, call_cancel },
@@ -374,7 +379,7 @@ static void close_all(struct fuzz_proc *p)
 
 /**
  * fuzz_run() - a fuzzing process: fuzz, then check that every request of
- * its files completed, and close them
+ * its files and rings completed, and close them
  * @p: the process, its budget, seed and stats slot set.
  */
 void fuzz_run(struct fuzz_proc *p)
@@ -388,12 +393,15 @@ void fuzz_run(struct fuzz_proc *p)
 	if (p->flood_at > FLOOD_EVERY)
 		p->flood_at = FLOOD_EVERY;
 	arm_timer(p, true);
+	uring_start(p, false);
 	call_open(p, 0);
 	if (rnd_pct(p, 50))
 		call_open(p, 1);
 	fuzz_loop(p);
 	if (p->child)
 		reap_child(p, true);
+	/* While the files are open: the drain cancels by user_data. */
+	uring_finish(p);
 	for (i = 0; i < FUZZ_FDS; i++)
 		if (p->fds[i].fd >= 0)
 			drain_file(p, i);

@@ -80,6 +80,10 @@ int file_alloc(struct fuzz_arena *ar)
 			ar->files[i].refs = 1;
 			ar->files[i].live = 0;
 			ar->files[i].nonblock = false;
+			ar->files[i].uring = 0;
+			ar->files[i].rc_begun = 0;
+			ar->files[i].rc_won = 0;
+			ar->files[i].rc_done = 0;
 			file = i;
 			break;
 		}
@@ -287,16 +291,23 @@ static const char *rec_desc(const struct fuzz_rec *r, char *buf, size_t size)
 	return buf;
 }
 
-/* What a successful request of @r returns. */
-static u64 expected_result(const struct fuzz_rec *r)
+/**
+ * op_result() - what a request that completes with status 0 returns
+ * @op: its &enum kcancel_op.
+ * @arg: its arg.
+ * @len: its len.
+ *
+ * Return: n! for a factorial, arg for a doorbell, len for a DMA.
+ */
+u64 op_result(u32 op, u64 arg, u32 len)
 {
-	switch (r->op) {
+	switch (op) {
 	case KCANCEL_OP_FACTORIAL:
-		return r->arg <= KCANCEL_FACTORIAL_MAX ? factorials[r->arg] : 0;
+		return arg <= KCANCEL_FACTORIAL_MAX ? factorials[arg] : 0;
 	case KCANCEL_OP_DOORBELL:
-		return r->arg;
+		return arg;
 	default:
-		return r->len;
+		return len;
 	}
 }
 
@@ -326,7 +337,7 @@ static const char *event_mismatch(const struct fuzz_rec *r, u32 serial,
 		return "has another id than the submit returned";
 	if (r->op != ev->op)
 		return "has another op than submitted";
-	if (!ev->status && ev->result != expected_result(r))
+	if (!ev->status && ev->result != op_result(r->op, r->arg, r->len))
 		return "has the wrong result";
 	if (ev->status && ev->result)
 		return "has a result with a non-zero status";

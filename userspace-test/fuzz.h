@@ -64,6 +64,11 @@ typedef __u64 u64;
  *	or direction included.
  * @FC_READ: read().
  * @FC_POLL: poll().
+ * @FC_URING_SUBMIT: an io_uring KCANCEL_URING_CMD_SUBMIT, well-formed or not;
+ *	its outcome is its CQE's res: the submit's errno, or the request's
+ *	status.
+ * @FC_URING_CANCEL: an io_uring KCANCEL_URING_CMD_CANCEL.
+ * @FC_URING_BAD_CMD: an io_uring command with any other cmd_op.
  * @FC_NR: the number of calls.
  */
 enum fuzz_call {
@@ -78,6 +83,9 @@ enum fuzz_call {
 	FC_BAD_IOCTL,
 	FC_READ,
 	FC_POLL,
+	FC_URING_SUBMIT,
+	FC_URING_CANCEL,
+	FC_URING_BAD_CMD,
 	FC_NR,
 };
 
@@ -122,6 +130,15 @@ enum fuzz_reap {
  * @drains: drains that checked that every request of a file completed.
  * @floods: files filled up to max_pending, see call_flood().
  * @signals: SIGALRM handled.
+ * @uring_calls: io_uring SQEs submitted (each also counts in @calls; its
+ *	outcome is counted in @res when its CQE comes).
+ * @uring_cqes: CQEs reaped.
+ * @uring_results: CQEs of status 0 whose result (big_cqe[0]) was checked.
+ * @uring_torn_down: SQEs whose CQE never came because their ring was closed
+ *	first (not lost: the ring is gone).
+ * @uring_rings: io_uring rings set up.
+ * @uring_drains: rings drained: every SQE in flight cancelled and its CQE
+ *	awaited.
  */
 struct fuzz_stats {
 	u64 calls;
@@ -141,6 +158,12 @@ struct fuzz_stats {
 	u64 drains;
 	u64 floods;
 	u64 signals;
+	u64 uring_calls;
+	u64 uring_cqes;
+	u64 uring_results;
+	u64 uring_torn_down;
+	u64 uring_rings;
+	u64 uring_drains;
 };
 
 void stats_merge(struct fuzz_stats *dst, const struct fuzz_stats *src);
@@ -179,12 +202,23 @@ struct fuzz_rec {
  * @refs: the descriptors that refer to it, in all processes.
  * @live: its requests submitted without %REC_SYNC and not yet reaped.
  * @nonblock: O_NONBLOCK is set.
+ * @uring: its io_uring submits that may count against max_pending: those
+ *	whose CQE has not been reaped, and those whose ring was closed before
+ *	(they leave the file at some unknown time): an upper bound.
+ * @rc_begun: cancels of a random id on the file begun (they may hit an
+ *	io_uring request, whose id the fuzzer never learns)...
+ * @rc_won: ...that returned 0...
+ * @rc_done: ...and that returned; see uring_ecanceled_ok().
  */
 struct fuzz_file {
 	u32 serial;
 	s32 refs;
 	s32 live;
 	bool nonblock;
+	s32 uring;
+	u32 rc_begun;
+	u32 rc_won;
+	u32 rc_done;
 };
 
 /**
@@ -228,6 +262,8 @@ struct fuzz_arena {
  * @procs: how many fuzzing processes.
  * @json_only: print only the JSON line on stdout.
  * @verbose: log every call on stderr.
+ * @uring: send io_uring commands too: the device reports
+ *	%KCANCEL_FEATURE_URING_CMD and a ring can be set up.
  * @info: what KCANCEL_IOC_INFO said.
  */
 struct fuzz_config {
@@ -238,6 +274,7 @@ struct fuzz_config {
 	unsigned int procs;
 	bool json_only;
 	bool verbose;
+	bool uring;
 	struct kcancel_info info;
 };
 
@@ -354,6 +391,8 @@ struct fuzz_fd {
 	int file;
 };
 
+struct fuzz_uring;
+
 /* Ids this process learned, to pick live and reaped ones from. */
 #define FUZZ_RING	256
 
@@ -394,6 +433,8 @@ struct fuzz_known {
  * @child_slot: the child's stats slot.
  * @edu_submits: its submits since its last valid DMA, see pick_op().
  * @timer_ns: the period of its SIGALRM timer.
+ * @ur: its io_uring rings and the SQEs in flight on them, NULL without
+ *	io_uring; its own (a child starts with none), see fuzz-io.c.
  */
 struct fuzz_proc {
 	const struct fuzz_config *cfg;
@@ -418,6 +459,7 @@ struct fuzz_proc {
 	int child_slot;
 	u64 edu_submits;
 	u64 timer_ns;
+	struct fuzz_uring *ur;
 };
 
 /* kcancel-fuzz.c */
@@ -443,6 +485,7 @@ void file_get(struct fuzz_arena *ar, int file);
 bool file_put(struct fuzz_arena *ar, int file);
 void file_purge(struct fuzz_proc *p, int file);
 bool file_shared(const struct fuzz_proc *p, int file);
+u64 op_result(u32 op, u64 arg, u32 len);
 struct fuzz_rec *rec_find(struct fuzz_arena *ar, u64 tag);
 struct fuzz_rec *rec_insert(struct fuzz_arena *ar, u64 tag);
 void rec_remove(struct fuzz_arena *ar, struct fuzz_rec *r);
@@ -489,6 +532,9 @@ void place_split(struct fuzz_proc *p, struct place *pl,
 #define EXP_ENOENT		BIT(8)
 #define EXP_ETIMEDOUT		BIT(9)
 #define EXP_ENOTTY		BIT(10)
+#define EXP_EOPNOTSUPP		BIT(11)
+#define EXP_ECANCELED		BIT(12)
+#define EXP_EIO			BIT(13)
 /* Any other errno. */
 #define EXP_OTHER		BIT(31)
 
@@ -498,7 +544,45 @@ void place_split(struct fuzz_proc *p, struct place *pl,
 /* Requests a KCANCEL_IOC_BATCH of the fuzzer carries, at most. */
 #define FUZZ_BATCH_ENTRIES	8
 
+/**
+ * struct sub - a submit the fuzzer made up
+ * @s: the structure.
+ * @valid: its fields are valid.
+ * @buf: where its DMA buffer is: a kind, or %FP_NR if it is some number.
+ */
+struct sub {
+	struct kcancel_submit s;
+	bool valid;
+	enum fuzz_ptr buf;
+};
+
+/**
+ * enum id_class - what the fuzzer knows of an id it passes
+ * @ID_LIVE: submitted on this file, its event not reaped.
+ * @ID_GONE: reaped, or another file's: surely ENOENT.
+ * @ID_NEVER: never issued on the device (0, far ahead, huge).
+ * @ID_RANDOM: near the last ids issued: anything.
+ */
+enum id_class {
+	ID_LIVE,
+	ID_GONE,
+	ID_NEVER,
+	ID_RANDOM,
+};
+
 /* fuzz-calls.c */
+extern const char *const id_class_names[];
+u32 xbit(int err);
+const char *xdesc(u32 exp, char *buf, size_t size);
+u64 edge64(struct fuzz_proc *p);
+u32 edge32(struct fuzz_proc *p);
+void gen_submit(struct fuzz_proc *p, struct sub *sb, bool sync);
+void gen_simple(struct fuzz_proc *p, struct sub *sb);
+void classify_submit(struct fuzz_proc *p, struct sub *sb);
+u32 submit_expect(struct fuzz_proc *p, int file, const struct sub *sb,
+		  enum fuzz_ptr ptr, bool sync, bool shared, bool late);
+enum id_class pick_id(struct fuzz_proc *p, int file, u64 *id, u64 *tag);
+void random_cancel(struct fuzz_proc *p, int file, bool begin, bool won);
 void count_call(struct fuzz_proc *p, enum fuzz_call call, int err);
 const char *judge(struct fuzz_proc *p, enum fuzz_call call, int err, u32 exp);
 void report(struct fuzz_proc *p, enum fuzz_call call, int err, u32 exp,
@@ -519,6 +603,11 @@ int read_events(struct fuzz_proc *p, int slot, int timeout_ms);
 int call_open(struct fuzz_proc *p, int slot);
 void call_close(struct fuzz_proc *p, int slot);
 void drain_file(struct fuzz_proc *p, int slot);
+void call_uring(struct fuzz_proc *p, int slot);
+void uring_flood(struct fuzz_proc *p, int slot);
+void uring_start(struct fuzz_proc *p, bool child);
+void uring_finish(struct fuzz_proc *p);
+int uring_probe(void);
 
 /* fuzz-loop.c */
 void on_alarm(int sig);

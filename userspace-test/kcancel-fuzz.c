@@ -94,7 +94,9 @@ void cli_print_help(FILE *f)
 		"usage: " PROG " [OPTION]...\n"
 		"Make random calls on a kcancel device and check that every failure is an\n"
 		"errno the ABI documents for that call, every event status a documented one,\n"
-		"and every event the one of a request submitted on that file.\n"
+		"and every event the one of a request submitted on that file. With a device\n"
+		"that has io_uring commands, send them too, well-formed or not, and check\n"
+		"that each SQE gets exactly one CQE, with a documented and right res.\n"
 		"\n"
 		"  -d, --device PATH   the device (default /dev/kcancel0)\n"
 		"  -n, --calls N       stop after about N calls, 0 for no limit (default %u)\n"
@@ -205,6 +207,29 @@ static int query_info(struct fuzz_config *cfg)
 		ret = 0;
 	close(fd);
 	return ret;
+}
+
+/*
+ * Send io_uring commands if the device has them and a ring can be set up;
+ * say once why not otherwise.
+ */
+static void uring_config(struct fuzz_config *cfg)
+{
+	FILE *out = cfg->json_only ? stderr : stdout;
+	int ret;
+
+	if (!(cfg->info.features & KCANCEL_FEATURE_URING_CMD)) {
+		fprintf(out, PROG ": io_uring skipped: %s lacks KCANCEL_FEATURE_URING_CMD\n",
+			cfg->device);
+		return;
+	}
+	ret = uring_probe();
+	if (ret) {
+		fprintf(out, PROG ": io_uring skipped: no SQE128|CQE32 ring: %s\n",
+			strerror(-ret));
+		return;
+	}
+	cfg->uring = true;
 }
 
 static void *map_anon(size_t size, int flags)
@@ -345,6 +370,8 @@ static const struct {
 	COUNTER(lost), COUNTER(submitted), COUNTER(closed_unreaped),
 	COUNTER(forks), COUNTER(dups), COUNTER(reopens), COUNTER(fcntls),
 	COUNTER(drains), COUNTER(floods), COUNTER(signals),
+	COUNTER(uring_calls), COUNTER(uring_cqes), COUNTER(uring_results),
+	COUNTER(uring_torn_down), COUNTER(uring_rings), COUNTER(uring_drains),
 };
 
 static u64 counter(const struct fuzz_stats *st, size_t i)
@@ -377,8 +404,9 @@ static void print_json(const struct fuzz_config *cfg,
 	printf("}");
 	for (i = 0; i < ARRAY_SIZE(counters); i++)
 		printf(",\"%s\":%llu", counters[i].name, counter(st, i));
-	printf(",\"interrupted\":%s,\"failed\":%s}\n",
-	       interrupted ? "true" : "false", failed ? "true" : "false");
+	printf(",\"uring\":%s,\"interrupted\":%s,\"failed\":%s}\n",
+	       cfg->uring ? "true" : "false", interrupted ? "true" : "false",
+	       failed ? "true" : "false");
 }
 
 /*
@@ -490,6 +518,7 @@ int main(int argc, char **argv)
 	fprintf(cfg.json_only ? stderr : stdout,
 		"%llu calls, %u s, %u processes\n", cfg.calls, cfg.seconds,
 		cfg.procs);
+	uring_config(&cfg);
 	t0 = now_ns();
 	if (cfg.seconds)
 		arena->deadline_ns = t0 + cfg.seconds * NSEC_PER_SEC;
