@@ -200,7 +200,7 @@ static void kc_file_io_completed(struct kc_request *req)
 		 */
 		xa_lock_irqsave(&f->ios, flags);
 		ucmd = fio->ucmd;
-		fio->ucmd = NULL;
+		WRITE_ONCE(fio->ucmd, NULL);
 		xa_unlock_irqrestore(&f->ios, flags);
 		deliver = ucmd;
 	}

@@ -103,12 +103,18 @@ static int kc_uring_cancel(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	struct kc_file *f = fio->f;
 	bool mine;
 
+	/*
+	 * io_uring calls again until the task work has posted the CQE:
+	 * once the completion has taken the command, there is nothing to do.
+	 */
+	if (READ_ONCE(fio->ucmd) != cmd)
+		return 0;
 	/* The table's reference holds until the CQE is posted. */
 	kc_file_cancel(f, fio, KC_FILE_CANCEL_RING);
 	xa_lock_irq(&f->ios);
 	mine = fio->ucmd == cmd;
 	if (mine) {
-		fio->ucmd = NULL;
+		WRITE_ONCE(fio->ucmd, NULL);
 		fio->orphan = true;
 	}
 	xa_unlock_irq(&f->ios);

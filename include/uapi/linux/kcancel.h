@@ -351,6 +351,10 @@ struct kcancel_info {
  * io_uring commands: IORING_OP_URING_CMD with sqe->cmd_op one of these, the
  * payload in sqe->cmd, and sqe->uring_cmd_flags 0 (no fixed buffers: else
  * EINVAL). Only with KCANCEL_FEATURE_URING_CMD (see struct kcancel_info).
+ * io_uring answers some SQEs itself, before the driver sees them, as the
+ * VFS does for calls: EINVAL for flags it does not know, EFAULT for
+ * IORING_URING_CMD_FIXED without a registered buffer at buf_index, ENOMEM,
+ * and ECANCELED for an IOSQE_ASYNC command whose worker could not start.
  *
  * KCANCEL_URING_CMD_SUBMIT: submit the struct kcancel_submit in sqe->cmd,
  * which takes a ring set up with IORING_SETUP_SQE128. Its id field must be
@@ -377,6 +381,9 @@ struct kcancel_info {
  * for a command held back by IOSQE_IO_LINK or IOSQE_IO_DRAIN may be after
  * the application has reused the SQE: do not link or drain these commands
  * there.
+ *
+ * KCANCEL_IOC_CANCEL by id cancels an io_uring request as any other of
+ * the file, for a caller that knows its id; KCANCEL_IOC_WAIT refuses it.
  *
  * KCANCEL_URING_CMD_CANCEL: as KCANCEL_IOC_CANCEL, the struct kcancel_cancel
  * in sqe->cmd (any ring: it fits a 64-byte SQE); its CQE's res is what
