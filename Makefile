@@ -123,8 +123,13 @@ soak:
 bench:
 	scripts/bench.sh $(BENCH_ARGS)
 
+# `make profile [PROFILE_ARGS="--seconds 5"]`: perf in the same guest as bench,
+# where the time of a request goes; reports in build/profile-DATE/.
+profile:
+	scripts/profile.sh $(PROFILE_ARGS)
+
 lint:
 	scripts/lint.sh $(if $(filter command line environment,$(origin KDIR)),$(KDIR),"$$(scripts/kernel.sh)")
 
 .PHONY: all modules modules_install dkms-install dkms-uninstall install-udev \
-	uninstall-udev clean check demo soak bench lint
+	uninstall-udev clean check demo soak bench profile lint

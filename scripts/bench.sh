@@ -47,19 +47,8 @@ kc_need_pkgs gcc make libc6-dev liburing-dev python3 qemu-system-x86
 
 run=$KC_TOP/build/bench-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$run"
-stock=$(scripts/stock-kernel.sh 6.12-amd64 2>"$run/stock-kernel.log") ||
-	kc_die "cannot get Debian's 6.12 kernel, see $run/stock-kernel.log"
-kdir=$(sed -n 's/^KDIR=//p' <<<"$stock")
-bzimage=$(sed -n 's/^BZIMAGE=//p' <<<"$stock")
-release=$(sed -n 's/^RELEASE=//p' <<<"$stock")
-
-kc_log "bench: building kcancel.ko, kcfloor.ko and kcancel-bench for $release"
-kc_build_modules "$kdir" "$run/tree" "$run/build.log" ||
-	kc_die "kcancel.ko does not build, see $run/build.log"
-make -C "$run/tree/bench/floor" KDIR="$kdir" >"$run/floor.log" 2>&1 ||
-	kc_die "kcfloor.ko does not build, see $run/floor.log"
-make -C "$run/tree/bench" kcancel-bench >"$run/tool.log" 2>&1 ||
-	kc_die "kcancel-bench does not build, see $run/tool.log"
+kc_bench_build "$run" bench
+bzimage=$KC_BZIMAGE release=$KC_RELEASE
 scripts/initramfs.sh "$run/initramfs.cpio.gz" scripts/guest-bench.sh \
 	"$run/tree/kcancel.ko" "$run/tree/bench/floor/kcfloor.ko" \
 	"$run/tree/bench/kcancel-bench" || kc_die "cannot make the initramfs"

@@ -81,3 +81,23 @@ kc_build_modules() {
 		done | tar -C "$KC_TOP" --null -T - -cf - | tar -C "$dir" -xf -
 	make -C "$kdir" M="$dir" -j"$KC_JOBS" "$@" modules >"$log" 2>&1
 }
+
+# kc_bench_build RUN WHAT - for make bench and make profile: fetch Debian's
+# stock 6.12 kernel into the cache (KC_KDIR, KC_BZIMAGE and KC_RELEASE are
+# set) and build, against it, kcancel.ko, kcfloor.ko and kcancel-bench in
+# RUN/tree; WHAT names the caller in the log. Dies on a failure.
+kc_bench_build() {
+	local run=$1 what=$2 stock
+	stock=$("$KC_TOP/scripts/stock-kernel.sh" 6.12-amd64 2>"$run/stock-kernel.log") ||
+		kc_die "cannot get Debian's 6.12 kernel, see $run/stock-kernel.log"
+	KC_KDIR=$(sed -n 's/^KDIR=//p' <<<"$stock")
+	KC_BZIMAGE=$(sed -n 's/^BZIMAGE=//p' <<<"$stock")
+	KC_RELEASE=$(sed -n 's/^RELEASE=//p' <<<"$stock")
+	kc_log "$what: building kcancel.ko, kcfloor.ko and kcancel-bench for $KC_RELEASE"
+	kc_build_modules "$KC_KDIR" "$run/tree" "$run/build.log" ||
+		kc_die "kcancel.ko does not build, see $run/build.log"
+	make -C "$run/tree/bench/floor" KDIR="$KC_KDIR" >"$run/floor.log" 2>&1 ||
+		kc_die "kcfloor.ko does not build, see $run/floor.log"
+	make -C "$run/tree/bench" kcancel-bench >"$run/tool.log" 2>&1 ||
+		kc_die "kcancel-bench does not build, see $run/tool.log"
+}
