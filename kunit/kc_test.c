@@ -99,6 +99,7 @@ struct kc_test_req *kc_test_req_alloc(struct kc_test_ctx *ctx)
 	tr->ctx = ctx;
 	kc_request_init(&tr->req, &ctx->q, &kc_test_ops);
 	tr->req.id = atomic64_inc_return(&next_id);
+	kc_target_io_init(&tr->tio, &tr->req);
 	atomic_inc(&ctx->alive);
 	return tr;
 }

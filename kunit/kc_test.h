@@ -10,6 +10,7 @@
 #include <linux/atomic.h>
 
 #include <kcancel/request.h>
+#include <kcancel/target.h>
 
 /**
  * struct kc_test_ctx - per-case fixture, in &kunit.priv
@@ -41,6 +42,7 @@ struct kc_test_ctx {
  * @hw_done: set by whoever ends its simulated I/O first.
  * @owners: DriverSync ownership count, for the cases that use one.
  * @cancel_wins: how many kc_request_cancel() calls on it returned true.
+ * @tio: its record in a target, for the target cases.
  */
 struct kc_test_req {
 	struct kc_request req;
@@ -50,6 +52,7 @@ struct kc_test_req {
 	atomic_t hw_done;
 	atomic_t owners;
 	atomic_t cancel_wins;
+	struct kc_target_io tio;
 };
 
 static inline struct kc_test_req *kc_test_req(struct kc_request *req)

@@ -177,7 +177,7 @@ static void kc_tt_cancel_abort(struct kc_target *t, struct kc_request *req)
 	atomic_inc(&tr->cb_calls);
 	if (atomic_cmpxchg(&tr->hw_done, KC_TT_IO_RUNNING,
 			   KC_TT_BY_CANCEL) == KC_TT_IO_RUNNING)
-		kc_target_io_done(t, req, -ECANCELED);
+		kc_target_io_done(t, &tr->tio, -ECANCELED);
 	else
 		udelay(KC_TT_REFUSE_US);
 }
@@ -212,7 +212,7 @@ static void kc_tt_device_done(struct kc_tt *tt, struct kc_test_req *tr,
 {
 	if (atomic_cmpxchg(&tr->hw_done, KC_TT_IO_RUNNING,
 			   KC_TT_BY_DEVICE) == KC_TT_IO_RUNNING)
-		kc_target_io_done(&tt->t, &tr->req, status);
+		kc_target_io_done(&tt->t, &tr->tio, status);
 }
 
 static void kc_tt_setup(struct kc_tt *tt, const struct kc_target_ops *ops)
@@ -276,8 +276,8 @@ static void kc_target_io_done_then_cancel_id_enoent(struct kunit *test)
 	struct kc_test_req *tr = kc_tt_req(test, ctx);
 	u64 id = tr->req.id;
 
-	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL), 0);
-	KUNIT_EXPECT_PTR_EQ(test, xa_load(&tt->t.sent, id), &tr->req);
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->tio, GFP_KERNEL), 0);
+	KUNIT_EXPECT_PTR_EQ(test, xa_load(&tt->t.sent, id), &tr->tio);
 	KUNIT_EXPECT_EQ(test, atomic_read(&tt->t.busy), 1);
 	kc_request_get(&tr->req);
 
@@ -313,7 +313,7 @@ static void kc_target_cancel_sent_after_completion_keeps_ref(struct kunit *test)
 	struct kc_test_req *tr = kc_tt_req(test, ctx);
 	struct kc_request *req;
 
-	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->tio, GFP_KERNEL), 0);
 	req = kc_target_lookup(&tt->t, tr->req.id);
 	KUNIT_ASSERT_PTR_EQ(test, req, &tr->req);
 
@@ -324,7 +324,8 @@ static void kc_target_cancel_sent_after_completion_keeps_ref(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->alive), 1);
 	KUNIT_EXPECT_EQ(test, kref_read(&req->ref), 1);
 
-	KUNIT_EXPECT_FALSE(test, kc_target_cancel_sent(&tt->t, req, -ECANCELED));
+	KUNIT_EXPECT_FALSE(test, kc_target_cancel_sent(&tt->t, &tr->tio,
+						       -ECANCELED));
 	KUNIT_EXPECT_EQ(test, atomic_read(&tt->cancels), 0);
 	KUNIT_EXPECT_FALSE(test, kc_request_is_canceled(req));
 	KUNIT_EXPECT_EQ(test, kc_request_cancel_reason(req), 0);
@@ -353,11 +354,11 @@ static void kc_target_cancel_sent_completes_inline(struct kunit *test)
 	struct kc_test_req *tr = kc_tt_req(test, ctx);
 	bool in_flight;
 
-	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->tio, GFP_KERNEL), 0);
 	kc_request_get(&tr->req);
 
 	WRITE_ONCE(tt->in_cancel, true);
-	in_flight = kc_target_cancel_sent(&tt->t, &tr->req, -ETIMEDOUT);
+	in_flight = kc_target_cancel_sent(&tt->t, &tr->tio, -ETIMEDOUT);
 	WRITE_ONCE(tt->in_cancel, false);
 
 	KUNIT_EXPECT_TRUE(test, in_flight);
@@ -390,12 +391,12 @@ static void kc_target_send_after_cancel_ecanceled(struct kunit *test)
 	struct kc_tt *tt = kc_tt_alloc(test, &kc_tt_abort_ops);
 	struct kc_test_req *tr = kc_tt_req(test, ctx);
 
-	KUNIT_EXPECT_FALSE(test, kc_target_cancel_sent(&tt->t, &tr->req,
+	KUNIT_EXPECT_FALSE(test, kc_target_cancel_sent(&tt->t, &tr->tio,
 						       -ECANCELED));
 	KUNIT_EXPECT_TRUE(test, kc_request_is_canceled(&tr->req));
 	KUNIT_EXPECT_EQ(test, kc_request_state(&tr->req), KC_REQ_OWNED);
 
-	KUNIT_EXPECT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL),
+	KUNIT_EXPECT_EQ(test, kc_target_send(&tt->t, &tr->tio, GFP_KERNEL),
 			-ECANCELED);
 	KUNIT_EXPECT_TRUE(test, kc_target_is_empty(&tt->t));
 	KUNIT_EXPECT_NULL(test, kc_target_lookup(&tt->t, tr->req.id));
@@ -424,7 +425,7 @@ static void kc_target_cancel_id_no_abort_completes_canceled(struct kunit *test)
 	struct kc_test_req *tr = kc_tt_req(test, ctx);
 	struct kc_request *req;
 
-	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->tio, GFP_KERNEL), 0);
 	kc_request_get(&tr->req);
 
 	KUNIT_EXPECT_EQ(test, kc_target_cancel_id(&tt->t, tr->req.id,
@@ -468,8 +469,8 @@ static void kc_target_send_duplicate_id_eexist(struct kunit *test)
 	u64 id = first->req.id;
 
 	second->req.id = id;
-	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &first->req, GFP_KERNEL), 0);
-	KUNIT_EXPECT_EQ(test, kc_target_send(&tt->t, &second->req, GFP_KERNEL),
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &first->tio, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, kc_target_send(&tt->t, &second->tio, GFP_KERNEL),
 			-EEXIST);
 	KUNIT_EXPECT_EQ(test, atomic_read(&tt->t.busy), 1);
 	req = kc_target_lookup(&tt->t, id);
@@ -482,7 +483,7 @@ static void kc_target_send_duplicate_id_eexist(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&tt->completions), 1);
 	KUNIT_EXPECT_NULL(test, kc_target_lookup(&tt->t, id));
 
-	KUNIT_EXPECT_EQ(test, kc_target_send(&tt->t, &second->req, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, kc_target_send(&tt->t, &second->tio, GFP_KERNEL), 0);
 	req = kc_target_lookup(&tt->t, id);
 	KUNIT_EXPECT_PTR_EQ(test, req, &second->req);
 	if (req)
@@ -555,7 +556,7 @@ static void kc_target_drain_waits_for_last_io_done(struct kunit *test)
 	init_completion(&d->done);
 	for (i = 0; i < ARRAY_SIZE(tr); i++) {
 		tr[i] = kc_tt_req(test, ctx);
-		KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr[i]->req,
+		KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr[i]->tio,
 						     GFP_KERNEL), 0);
 	}
 	task = kc_test_run_on_other_cpu(test, kc_tt_drain_fn, d);
@@ -622,7 +623,7 @@ static int kc_tt_many_fn(void *arg)
 		trs[i] = kc_test_req_alloc(m->ctx);
 		if (!trs[i])
 			continue;
-		if (kc_target_send(&m->tt->t, &trs[i]->req, GFP_KERNEL)) {
+		if (kc_target_send(&m->tt->t, &trs[i]->tio, GFP_KERNEL)) {
 			kc_request_complete(&trs[i]->req, -EIO, 0);
 			trs[i] = NULL;
 			continue;
@@ -868,7 +869,7 @@ static void kc_tt_race_device(struct kc_tt_helper *h)
 		if (n)
 			usleep_range(10, 20);
 		for (j = 0; j < n; j++)
-			kc_target_io_done(&r->tt.t, &claimed[j]->req, 0);
+			kc_target_io_done(&r->tt.t, &claimed[j]->tio, 0);
 		n = 0;
 		cond_resched();
 	}
@@ -1015,7 +1016,7 @@ static bool kc_tt_race_send(struct kunit *test, struct kc_tt_race *r,
 		kc_request_get(&tr->req);	/* the case's, for the checks */
 		buf[i] = tr;
 		r->ids[first + i] = tr->req.id;
-		ret = kc_target_send(&r->tt.t, &tr->req, GFP_KERNEL);
+		ret = kc_target_send(&r->tt.t, &tr->tio, GFP_KERNEL);
 		if (ret) {
 			KUNIT_FAIL(test, "send of request %llu: %d",
 				   tr->req.id, ret);
@@ -1059,13 +1060,13 @@ static void kc_tt_race_check(struct kunit *test, struct kc_test_req *tr,
 	}
 	if (atomic_read(&tr->completions) == 1 &&
 	    kc_request_state(req) == KC_REQ_COMPLETED &&
-	    atomic_read(&req->sent_count) == 0 && req->status == want &&
+	    atomic_read(&tr->tio.count) == 0 && req->status == want &&
 	    (want == 0 || want == -ECANCELED || want == -ETIMEDOUT))
 		return;
 	if (!tally->wrong++)
-		kunit_err(test, "request %llu: I/O ended by %d, %d completions, state %d, sent_count %d, status %d\n",
+		kunit_err(test, "request %llu: I/O ended by %d, %d completions, state %d, sent count %d, status %d\n",
 			  req->id, who, atomic_read(&tr->completions),
-			  kc_request_state(req), atomic_read(&req->sent_count),
+			  kc_request_state(req), atomic_read(&tr->tio.count),
 			  req->status);
 }
 
@@ -1212,9 +1213,9 @@ static void kc_target_cancel_sent_without_cancel_op(struct kunit *test)
 	struct kc_test_req *tr = kc_tt_req(test, ctx);
 	struct kc_request *req;
 
-	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->tio, GFP_KERNEL), 0);
 	kc_request_get(&tr->req);
-	KUNIT_EXPECT_TRUE(test, kc_target_cancel_sent(&tt->t, &tr->req,
+	KUNIT_EXPECT_TRUE(test, kc_target_cancel_sent(&tt->t, &tr->tio,
 						      -ECANCELED));
 	KUNIT_EXPECT_TRUE(test, kc_request_is_canceled(&tr->req));
 	KUNIT_EXPECT_EQ(test, kc_request_state(&tr->req), KC_REQ_OWNED);
@@ -1248,7 +1249,7 @@ static void kc_target_cancel_id_never_sent_enoent(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, kc_request_is_canceled(&tr->req));
 	KUNIT_EXPECT_EQ(test, atomic_read(&tt->cancels), 0);
 
-	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->tio, GFP_KERNEL), 0);
 	kc_tt_device_done(tt, tr, 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&tt->completions), 1);
 	KUNIT_EXPECT_EQ(test, tt->last_status, 0);
@@ -1268,7 +1269,7 @@ static void kc_target_cancel_id_twice_keeps_first_reason(struct kunit *test)
 	struct kc_test_req *tr = kc_tt_req(test, ctx);
 	u64 id = tr->req.id;
 
-	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->tio, GFP_KERNEL), 0);
 	kc_request_get(&tr->req);
 	KUNIT_EXPECT_EQ(test, kc_target_cancel_id(&tt->t, id, -ETIMEDOUT), 0);
 	KUNIT_EXPECT_EQ(test, kc_target_cancel_id(&tt->t, id, -ECANCELED), 0);
@@ -1309,12 +1310,12 @@ static void kc_target_destroy_after_enomem_nodes(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, kc_target_is_empty(&tt->t));
 
 	/* A reservation, and then a request, are something. */
-	KUNIT_ASSERT_EQ(test, kc_target_reserve(&tt->t, &tr->req, GFP_KERNEL),
+	KUNIT_ASSERT_EQ(test, kc_target_reserve(&tt->t, &tr->tio, GFP_KERNEL),
 			0);
 	KUNIT_EXPECT_FALSE(test, kc_target_is_empty(&tt->t));
-	kc_target_unreserve(&tt->t, &tr->req);
+	kc_target_unreserve(&tt->t, &tr->tio);
 	KUNIT_EXPECT_TRUE(test, kc_target_is_empty(&tt->t));
-	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->req, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kc_target_send(&tt->t, &tr->tio, GFP_KERNEL), 0);
 	KUNIT_EXPECT_FALSE(test, kc_target_is_empty(&tt->t));
 	kc_tt_device_done(tt, tr, 0);
 	kc_tt_end(test, tt);

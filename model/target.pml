@@ -2,7 +2,7 @@
  * target.pml - the collection of sent requests of module/target.c.
  *
  * insent[R]: the request is in kd->target.sent (the xarray). sent_count[R]:
- * KMDF's completion count. The collection lock is the xarray's (l_xa);
+ * KMDF's completion count (struct kc_target_io's count). The collection lock is the xarray's (l_xa);
  * each of its sections is one step. kc_target_cancel_all()'s xa_for_each()
  * reads the collection without the lock and then looks the id up under it:
  * the two are folded into the look-up, which loses no outcome (an entry

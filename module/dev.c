@@ -384,8 +384,9 @@ int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 	io->result = 0;
 	INIT_LIST_HEAD(&io->queue_node);
 	io->req.id = id;
+	kc_target_io_init(&io->tio, &io->req);
 	if (io->chan != KC_CHAN_BELL) {
-		ret = kc_target_reserve(&kd->target, &io->req,
+		ret = kc_target_reserve(&kd->target, &io->tio,
 					GFP_KERNEL_ACCOUNT);
 		if (ret)
 			return ret;
@@ -394,7 +395,7 @@ int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 	spin_lock_irqsave(&kd->lock, flags);
 	if (kd->dead) {
 		spin_unlock_irqrestore(&kd->lock, flags);
-		kc_target_unreserve(&kd->target, &io->req);
+		kc_target_unreserve(&kd->target, &io->tio);
 		return -ENODEV;
 	}
 	kc_request_init(&io->req, &kd->queue, &kc_dev_io_ops);
@@ -451,7 +452,7 @@ static void kc_dev_cancel_io(struct kc_request *req)
 		kc_dev_abort_locked(kd, io);
 	spin_unlock_irqrestore(&kd->lock, flags);
 	if (queued)
-		kc_target_unreserve(&kd->target, req);
+		kc_target_unreserve(&kd->target, &io->tio);
 	kc_request_complete(req, kc_request_cancel_reason(req), 0);
 }
 
@@ -466,7 +467,7 @@ static void kc_dev_cancel_io(struct kc_request *req)
  */
 static void kc_dev_fail_io(struct kc_io *io, int status)
 {
-	kc_target_unreserve(&io->kd->target, &io->req);
+	kc_target_unreserve(&io->kd->target, &io->tio);
 	kc_request_finish(&io->req, status, 0);
 }
 
@@ -492,7 +493,7 @@ static void kc_dev_start_locked(struct kc_dev *kd, struct kc_io *io,
 {
 	lockdep_assert_held(&kd->lock);
 	if (io->chan != KC_CHAN_BELL &&
-	    kc_target_send(&kd->target, &io->req, GFP_ATOMIC)) {
+	    kc_target_send(&kd->target, &io->tio, GFP_ATOMIC)) {
 		list_move_tail(&io->queue_node, failed);
 		return;
 	}
@@ -688,7 +689,7 @@ bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason)
 	bool canceled = kc_request_cancel(&io->req, reason);
 
 	if (io->chan != KC_CHAN_BELL)
-		kc_target_abort_sent(&kd->target, &io->req);
+		kc_target_abort_sent(&kd->target, &io->tio);
 	/* Too late, and not for an earlier cancel: the completion won. */
 	if (!canceled && !kc_request_is_canceled(&io->req))
 		this_cpu_inc(kd->stats->completion_won[io->op]);
@@ -756,7 +757,7 @@ static void kc_dev_finish_slot(struct kc_dev *kd, struct kc_io *io, int status)
 {
 	kc_dev_put_slot(kd, io);
 	if (io->chan != KC_CHAN_BELL)
-		kc_target_io_done(&kd->target, &io->req, status);
+		kc_target_io_done(&kd->target, &io->tio, status);
 	else if (!kc_request_unmark_cancelable(&io->req))
 		kc_request_finish(&io->req, status, status ? 0 : io->result);
 }

@@ -312,8 +312,6 @@ void kc_request_init(struct kc_request *req, struct kc_queue *q,
 	init_completion(&req->done);
 	req->status = 0;
 	req->result = 0;
-	atomic_set(&req->sent_count, 0);
-	req->sent_status = 0;
 	kc_queue_get_active(q);
 }
 EXPORT_SYMBOL_GPL(kc_request_init);

@@ -34,13 +34,30 @@ void kc_target_init(struct kc_target *t, const struct kc_target_ops *ops)
 EXPORT_SYMBOL_GPL(kc_target_init);
 
 /**
+ * kc_target_io_init() - bind a request's target record to the request
+ * @tio: the record, embedded next to @req.
+ * @req: the request.
+ *
+ * Once, before @tio is used: at the request's initialisation.
+ *
+ * Context: any context.
+ */
+void kc_target_io_init(struct kc_target_io *tio, struct kc_request *req)
+{
+	tio->req = req;
+	atomic_set(&tio->count, 0);
+	tio->status = 0;
+}
+EXPORT_SYMBOL_GPL(kc_target_io_init);
+
+/**
  * kc_target_insert_locked() - insert a request unless it was cancelled
  * @t: the target.
- * @req: the request to insert into the collection.
+ * @tio: the request to insert into the collection.
  * @gfp: allocation flags; may not block: they only matter when no slot was
  *	reserved.
  *
- * Insert @req unless it was cancelled, under the collection lock. On failure,
+ * Insert the request unless it was cancelled, under the collection lock. On failure,
  * give back the slot kc_target_send() or kc_target_reserve() reserved, still
  * under the lock: it is taken in hard IRQ context, so xa_release() (irqs on)
  * would be wrong here.
@@ -50,9 +67,10 @@ EXPORT_SYMBOL_GPL(kc_target_init);
  * Return: 0; -ECANCELED if a cancel was asked for; -EEXIST if the id is in
  * flight; or the error of the store (-ENOMEM).
  */
-static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req,
-				   gfp_t gfp)
+static int kc_target_insert_locked(struct kc_target *t,
+				   struct kc_target_io *tio, gfp_t gfp)
 {
+	struct kc_request *req = tio->req;
 	int ret = 0;
 
 	lockdep_assert_held(&t->sent.xa_lock);
@@ -62,13 +80,13 @@ static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req,
 		ret = -EEXIST;
 	else
 		/* Allocates nothing if the slot is reserved. */
-		ret = xa_err(__xa_store(&t->sent, req->id, req, gfp));
+		ret = xa_err(__xa_store(&t->sent, req->id, tio, gfp));
 	if (ret) {
 		__xa_cmpxchg(&t->sent, req->id, XA_ZERO_ENTRY, NULL, 0);
 		return ret;
 	}
 	kc_request_get(req);	/* the collection's reference */
-	atomic_set(&req->sent_count, 1);
+	atomic_set(&tio->count, 1);
 	atomic_inc(&t->busy);
 	return 0;
 }
@@ -76,7 +94,7 @@ static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req,
 /**
  * kc_target_reserve() - reserve a request's place in the collection
  * @t: the target.
- * @req: a request whose &kc_request.id is set.
+ * @tio: a request's record; the request's &kc_request.id is set.
  * @gfp: allocation flags.
  *
  * Lets a later kc_target_send() in atomic context allocate nothing. A
@@ -87,29 +105,34 @@ static int kc_target_insert_locked(struct kc_target *t, struct kc_request *req,
  * sleeps if @gfp allows.
  * Return: 0, -ERANGE if the id does not fit an xarray index, or -ENOMEM.
  */
-int kc_target_reserve(struct kc_target *t, struct kc_request *req, gfp_t gfp)
+int kc_target_reserve(struct kc_target *t, struct kc_target_io *tio,
+		      gfp_t gfp)
 {
-	if ((unsigned long)req->id != req->id)
+	u64 id = tio->req->id;
+
+	if ((unsigned long)id != id)
 		return -ERANGE;
-	return xa_reserve_irq(&t->sent, req->id, gfp);
+	return xa_reserve_irq(&t->sent, id, gfp);
 }
 EXPORT_SYMBOL_GPL(kc_target_reserve);
 
 /**
  * kc_target_unreserve() - give back an unused reservation
  * @t: the target.
- * @req: the request; nothing happens unless its place is only reserved.
+ * @tio: the request's record; nothing happens unless its place is only
+ *	reserved.
  *
  * Context: any context.
  */
-void kc_target_unreserve(struct kc_target *t, struct kc_request *req)
+void kc_target_unreserve(struct kc_target *t, struct kc_target_io *tio)
 {
+	u64 id = tio->req->id;
 	unsigned long flags;
 
-	if ((unsigned long)req->id != req->id)
+	if ((unsigned long)id != id)
 		return;
 	xa_lock_irqsave(&t->sent, flags);
-	__xa_cmpxchg(&t->sent, req->id, XA_ZERO_ENTRY, NULL, 0);
+	__xa_cmpxchg(&t->sent, id, XA_ZERO_ENTRY, NULL, 0);
 	xa_unlock_irqrestore(&t->sent, flags);
 }
 EXPORT_SYMBOL_GPL(kc_target_unreserve);
@@ -117,10 +140,11 @@ EXPORT_SYMBOL_GPL(kc_target_unreserve);
 /**
  * kc_target_send() - put a request in the collection of sent requests
  * @t: the target.
- * @req: a request the driver owns; &kc_request.id must be unique in @t.
+ * @tio: the record of a request the driver owns (kc_target_io_init());
+ *	its &kc_request.id must be unique in @t.
  * @gfp: allocation flags for the collection's slot.
  *
- * Registers @req as in flight; the caller starts the I/O afterwards (the
+ * Registers the request as in flight; the caller starts the I/O afterwards (the
  * device may finish it before the caller returns), and the end of the I/O,
  * successful or not, must call kc_target_io_done() exactly once.
  *
@@ -129,24 +153,25 @@ EXPORT_SYMBOL_GPL(kc_target_unreserve);
  * GFP_NOWAIT, any context (nothing is allocated if kc_target_reserve()
  * reserved the slot).
  * Return: 0; -ECANCELED if a cancel was asked for before the send (the
- * caller still owns @req and completes it); -EEXIST if the id is in flight;
+ * caller still owns the request and completes it); -EEXIST if the id is in flight;
  * -ERANGE if the id does not fit an xarray index; -ENOMEM.
  */
-int kc_target_send(struct kc_target *t, struct kc_request *req, gfp_t gfp)
+int kc_target_send(struct kc_target *t, struct kc_target_io *tio, gfp_t gfp)
 {
+	u64 id = tio->req->id;
 	unsigned long flags;
 	int ret;
 
-	if ((unsigned long)req->id != req->id)
+	if ((unsigned long)id != id)
 		return -ERANGE;
 	if (gfpflags_allow_blocking(gfp)) {
-		ret = xa_reserve_irq(&t->sent, req->id, gfp);
+		ret = xa_reserve_irq(&t->sent, id, gfp);
 		if (ret)
 			return ret;
 		gfp = GFP_NOWAIT;
 	}
 	xa_lock_irqsave(&t->sent, flags);
-	ret = kc_target_insert_locked(t, req, gfp);
+	ret = kc_target_insert_locked(t, tio, gfp);
 	xa_unlock_irqrestore(&t->sent, flags);
 	return ret;
 }
@@ -155,7 +180,7 @@ EXPORT_SYMBOL_GPL(kc_target_send);
 /**
  * kc_target_finish() - the completion routine's frame
  * @t: the target.
- * @req: the sent request whose I/O and cancels are all done.
+ * @tio: the record of the sent request whose I/O and cancels are all done.
  *
  * Leave the collection, then complete: calls &kc_target_ops.completion and
  * drops the collection's reference.
@@ -163,15 +188,16 @@ EXPORT_SYMBOL_GPL(kc_target_send);
  * Context: any context; may not sleep. Takes the collection lock, which the
  * caller must not hold.
  */
-static void kc_target_finish(struct kc_target *t, struct kc_request *req)
+static void kc_target_finish(struct kc_target *t, struct kc_target_io *tio)
 {
+	struct kc_request *req = tio->req;
 	unsigned long flags;
 
 	xa_lock_irqsave(&t->sent, flags);
 	__xa_erase(&t->sent, req->id);
 	xa_unlock_irqrestore(&t->sent, flags);
 
-	t->ops->completion(t, req, req->sent_status);
+	t->ops->completion(t, req, tio->status);
 	kc_request_put(req);	/* the collection's reference */
 	/* wake_up_var() only hashes the address: @t may be gone already. */
 	if (atomic_dec_and_test(&t->busy))
@@ -181,58 +207,58 @@ static void kc_target_finish(struct kc_target *t, struct kc_request *req)
 /**
  * kc_target_io_done() - the lower device finished a sent request
  * @t: the target.
- * @req: the request, sent to @t.
+ * @tio: the record of the request, sent to @t.
  * @status: how the I/O ended: 0 or a negative errno.
  *
- * Runs the completion routine now, unless a cancel is in progress on @req:
- * then the cancel runs it when it is done with @req.
+ * Runs the completion routine now, unless a cancel is in progress on the
+ * request: then the cancel runs it when it is done with the request.
  *
  * Context: any context; may not sleep. No kcancel lock held but the sync
  * lock of a synchronized DPC (see &struct kc_target_ops).
  */
-void kc_target_io_done(struct kc_target *t, struct kc_request *req,
+void kc_target_io_done(struct kc_target *t, struct kc_target_io *tio,
 		       int status)
 {
-	req->sent_status = status;
-	/* Fully ordered: whoever reaches zero sees sent_status. */
-	if (atomic_dec_and_test(&req->sent_count))
-		kc_target_finish(t, req);
+	tio->status = status;
+	/* Fully ordered: whoever reaches zero sees the status. */
+	if (atomic_dec_and_test(&tio->count))
+		kc_target_finish(t, tio);
 }
 EXPORT_SYMBOL_GPL(kc_target_io_done);
 
 /**
  * kc_target_abort_sent() - ask the lower device to abort a cancelled request
  * @t: the target.
- * @req: the request, whose cancel kc_request_cancel() has recorded already;
- *	the caller holds a reference, which keeps @req valid even if its
- *	completion routine runs meanwhile.
+ * @tio: the request's record; kc_request_cancel() has recorded the cancel
+ *	already, and the caller holds a reference on the request, which keeps
+ *	it and @tio valid even if its completion routine runs meanwhile.
  *
  * The second half of kc_target_cancel_sent(), for a caller that cancels
- * @req wherever it is and has a pointer to it: no look-up. If @req is in
+ * the request wherever it is and has a pointer to it: no look-up. If it is in
  * flight, asks the lower device to abort it; the completion routine may run
  * inside this call, on this thread.
  *
  * Context: any context, hard IRQ included except on PREEMPT_RT; may not
  * sleep. The caller must not hold the collection lock, a queue's sync lock,
  * or any lock the completion routine takes.
- * Return: true if @req was in flight; false if it was not: already
+ * Return: true if the request was in flight; false if it was not: already
  * completed, or not sent yet (a send that comes now fails with -ECANCELED).
  */
-bool kc_target_abort_sent(struct kc_target *t, struct kc_request *req)
+bool kc_target_abort_sent(struct kc_target *t, struct kc_target_io *tio)
 {
 	unsigned long flags;
 	bool in_flight;
 
 	xa_lock_irqsave(&t->sent, flags);
-	in_flight = atomic_inc_not_zero(&req->sent_count);
+	in_flight = atomic_inc_not_zero(&tio->count);
 	xa_unlock_irqrestore(&t->sent, flags);
 	if (!in_flight)
 		return false;
 
 	if (t->ops->cancel)
-		t->ops->cancel(t, req);
-	if (atomic_dec_and_test(&req->sent_count))
-		kc_target_finish(t, req);
+		t->ops->cancel(t, tio->req);
+	if (atomic_dec_and_test(&tio->count))
+		kc_target_finish(t, tio);
 	return true;
 }
 EXPORT_SYMBOL_GPL(kc_target_abort_sent);
@@ -240,33 +266,35 @@ EXPORT_SYMBOL_GPL(kc_target_abort_sent);
 /**
  * kc_target_cancel_sent() - cancel a request sent to a target (WdfRequestCancelSentRequest)
  * @t: the target.
- * @req: the request; the caller holds a reference, which keeps @req valid
- *	even if its completion routine runs meanwhile.
- * @reason: the cancel reason recorded on @req (see kc_request_cancel()).
+ * @tio: the request's record; the caller holds a reference on the request,
+ *	which keeps it and @tio valid even if its completion routine runs
+ *	meanwhile.
+ * @reason: the cancel reason recorded on the request (see
+ *	kc_request_cancel()).
  *
- * Records the cancel on @req, so that a send that has not happened yet fails
- * with -ECANCELED, then kc_target_abort_sent(): if @req is in flight, asks
- * the lower device to abort it; the completion routine may run inside this
- * call, on this thread.
+ * Records the cancel on the request, so that a send that has not happened
+ * yet fails with -ECANCELED, then kc_target_abort_sent(): if it is in
+ * flight, asks the lower device to abort it; the completion routine may run
+ * inside this call, on this thread.
  *
  * Context: as kc_request_cancel(), which it calls: any context, hard IRQ
  * included except on PREEMPT_RT; may not sleep. The caller must not hold
  * the collection lock, a queue's sync lock, or any lock the completion
  * routine takes.
- * Return: true if @req was in flight (the lower device was asked to cancel
- * it, if it has a cancel operation); false if it was not: already
+ * Return: true if the request was in flight (the lower device was asked to
+ * cancel it, if it has a cancel operation); false if it was not: already
  * completed, or not sent yet.
  */
-bool kc_target_cancel_sent(struct kc_target *t, struct kc_request *req,
+bool kc_target_cancel_sent(struct kc_target *t, struct kc_target_io *tio,
 			   int reason)
 {
-	kc_request_cancel(req, reason);
-	return kc_target_abort_sent(t, req);
+	kc_request_cancel(tio->req, reason);
+	return kc_target_abort_sent(t, tio);
 }
 EXPORT_SYMBOL_GPL(kc_target_cancel_sent);
 
 /**
- * kc_target_lookup() - find a sent request by id and take a reference
+ * kc_target_find() - find a sent request's record by id, with a reference
  * @t: the target.
  * @id: the request's &kc_request.id.
  *
@@ -274,22 +302,39 @@ EXPORT_SYMBOL_GPL(kc_target_cancel_sent);
  * so the request cannot be freed in between.
  *
  * Context: any context.
- * Return: the request, with a reference the caller drops with
- * kc_request_put(), or NULL if no request with @id is in the collection.
+ * Return: the request's record, with a reference on the request that the
+ * caller drops with kc_request_put(), or NULL if no request with @id is in
+ * the collection.
  */
-struct kc_request *kc_target_lookup(struct kc_target *t, u64 id)
+static struct kc_target_io *kc_target_find(struct kc_target *t, u64 id)
 {
-	struct kc_request *req;
+	struct kc_target_io *tio;
 	unsigned long flags;
 
 	if ((unsigned long)id != id)
 		return NULL;
 	xa_lock_irqsave(&t->sent, flags);
-	req = xa_load(&t->sent, id);
-	if (req && !kref_get_unless_zero(&req->ref))
-		req = NULL;
+	tio = xa_load(&t->sent, id);
+	if (tio && !kref_get_unless_zero(&tio->req->ref))
+		tio = NULL;
 	xa_unlock_irqrestore(&t->sent, flags);
-	return req;
+	return tio;
+}
+
+/**
+ * kc_target_lookup() - find a sent request by id and take a reference
+ * @t: the target.
+ * @id: the request's &kc_request.id.
+ *
+ * Context: any context.
+ * Return: the request, with a reference the caller drops with
+ * kc_request_put(), or NULL if no request with @id is in the collection.
+ */
+struct kc_request *kc_target_lookup(struct kc_target *t, u64 id)
+{
+	struct kc_target_io *tio = kc_target_find(t, id);
+
+	return tio ? tio->req : NULL;
 }
 EXPORT_SYMBOL_GPL(kc_target_lookup);
 
@@ -309,12 +354,14 @@ EXPORT_SYMBOL_GPL(kc_target_lookup);
  */
 int kc_target_cancel_id(struct kc_target *t, u64 id, int reason)
 {
-	struct kc_request *req = kc_target_lookup(t, id);
+	struct kc_target_io *tio = kc_target_find(t, id);
+	struct kc_request *req;
 	bool in_flight;
 
-	if (!req)
+	if (!tio)
 		return -ENOENT;
-	in_flight = kc_target_cancel_sent(t, req, reason);
+	req = tio->req;
+	in_flight = kc_target_cancel_sent(t, tio, reason);
 	kc_request_put(req);
 	return in_flight ? 0 : -EALREADY;
 }
@@ -332,10 +379,10 @@ EXPORT_SYMBOL_GPL(kc_target_cancel_id);
  */
 void kc_target_cancel_all(struct kc_target *t, int reason)
 {
-	struct kc_request *req;
+	struct kc_target_io *tio;
 	unsigned long id;
 
-	xa_for_each(&t->sent, id, req) {
+	xa_for_each(&t->sent, id, tio) {
 		kc_target_cancel_id(t, id, reason);
 		cond_resched();
 	}

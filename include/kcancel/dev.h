@@ -102,6 +102,8 @@ enum kc_chan {
  * @result: the result the device produced, set by the DPC.
  * @slot: the hardware slot, or -1 while queued; under &kc_dev.lock.
  * @queue_node: entry in the channel's software queue, under &kc_dev.lock.
+ * @tio: the request's record in the device's target, for a factorial or
+ *	DMA request.
  */
 struct kc_io {
 	struct kc_request req;
@@ -116,6 +118,7 @@ struct kc_io {
 	u64 result;
 	int slot;
 	struct list_head queue_node;
+	struct kc_target_io tio;
 };
 
 /* Per-operation tables are indexed by &enum kcancel_op. */

@@ -209,8 +209,6 @@ struct kc_queue {
  * @result: the completion result, valid once @done is complete.
  * @id: an identifier owned by the embedding driver; used as the key of a
  *	target's collection (target.h).
- * @sent_count: forwarded-request completion count, owned by target.c.
- * @sent_status: the status the target finished the I/O with.
  */
 struct kc_request {
 	atomic_t state;
@@ -226,8 +224,6 @@ struct kc_request {
 	int status;
 	u64 result;
 	u64 id;
-	atomic_t sent_count;
-	int sent_status;
 };
 
 void kc_queue_init(struct kc_queue *q, enum kc_sync_mode mode);

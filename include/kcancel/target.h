@@ -18,7 +18,7 @@
  * its reference. The completion routine may run inside that call, so no lock
  * is held across it.
  *
- * Who completes is decided by &kc_request.sent_count, as in KMDF: it is 1
+ * Who completes is decided by &kc_target_io.count, as in KMDF: it is 1
  * while the request is in flight; a cancel raises it only if it is not zero;
  * kc_target_io_done() and the cancel each lower it, and whoever brings it to
  * zero runs the completion routine.
@@ -35,6 +35,25 @@
 #include <kcancel/request.h>
 
 struct kc_target;
+
+/**
+ * struct kc_target_io - a request's passage through a target
+ * @req: the request; set by kc_target_io_init().
+ * @count: who runs the completion routine: 1 while the request is in
+ *	flight, raised by a cancel only if it is not zero; whoever brings it to
+ *	zero runs the routine.
+ * @status: the status the lower device finished the I/O with.
+ *
+ * What the target keeps of a request it was sent, owned by target.c: the
+ * driver embeds it in its per-request structure, next to the request, and
+ * hands it to every kc_target_*() call for that request. It is valid as
+ * long as the request is: a reference on the request keeps both.
+ */
+struct kc_target_io {
+	struct kc_request *req;
+	atomic_t count;
+	int status;
+};
 
 /**
  * struct kc_target_ops - the lower device's side of a target
@@ -60,8 +79,8 @@ struct kc_target_ops {
 
 /**
  * struct kc_target - an I/O target and its collection of sent requests
- * @sent: the collection: &kc_request.id -> request, each holding a
- *	reference; its xa_lock is the collection lock.
+ * @sent: the collection: &kc_request.id -> &struct kc_target_io, each
+ *	holding a reference on its request; its xa_lock is the collection lock.
  * @ops: the lower device's operations.
  * @busy: sent requests whose completion routine has not returned yet;
  *	kc_target_drain() waits for zero.
@@ -73,13 +92,15 @@ struct kc_target {
 };
 
 void kc_target_init(struct kc_target *t, const struct kc_target_ops *ops);
-int kc_target_reserve(struct kc_target *t, struct kc_request *req, gfp_t gfp);
-void kc_target_unreserve(struct kc_target *t, struct kc_request *req);
-int kc_target_send(struct kc_target *t, struct kc_request *req, gfp_t gfp);
-void kc_target_io_done(struct kc_target *t, struct kc_request *req,
+void kc_target_io_init(struct kc_target_io *tio, struct kc_request *req);
+int kc_target_reserve(struct kc_target *t, struct kc_target_io *tio,
+		      gfp_t gfp);
+void kc_target_unreserve(struct kc_target *t, struct kc_target_io *tio);
+int kc_target_send(struct kc_target *t, struct kc_target_io *tio, gfp_t gfp);
+void kc_target_io_done(struct kc_target *t, struct kc_target_io *tio,
 		       int status);
-bool kc_target_abort_sent(struct kc_target *t, struct kc_request *req);
-bool kc_target_cancel_sent(struct kc_target *t, struct kc_request *req,
+bool kc_target_abort_sent(struct kc_target *t, struct kc_target_io *tio);
+bool kc_target_cancel_sent(struct kc_target *t, struct kc_target_io *tio,
 			   int reason);
 int kc_target_cancel_id(struct kc_target *t, u64 id, int reason);
 struct kc_request *kc_target_lookup(struct kc_target *t, u64 id);
