@@ -532,15 +532,23 @@ static void kc_dt_abort_desc(const struct kc_dt_param *p, char *desc)
 
 KUNIT_ARRAY_PARAM(kc_dt_abort, kc_dt_aborts, kc_dt_abort_desc);
 
-/*
- * Every operation completes once with its result: n! for n = 0..12, more
- * doorbells than slots each returning its arg, and DMA to then from the
- * device, byte for byte, including a transfer that ends at the last byte.
+/**
+ * kc_dt_ops_complete_once() - every operation completes once with its result
+ * @test: the case, with a &struct kc_dt_param.
+ * @latency_ns: how long an operation takes on the case's device.
+ * @jitter_ns: up to this much more, at random.
+ *
+ * n! for n = 0..12, more doorbells than slots each returning its arg, and
+ * DMA to then from the device, byte for byte, including a transfer that
+ * ends at the last byte.
+ *
+ * Context: the test thread.
  */
-static void kc_dev_ops_complete_once(struct kunit *test)
+static void kc_dt_ops_complete_once(struct kunit *test, u64 latency_ns,
+				    u64 jitter_ns)
 {
 	const struct kc_dt_param *p = test->param_value;
-	struct kc_dt *dt = kc_dt_init(test, KC_DT_FAST_NS, KC_DT_FAST_NS, 4,
+	struct kc_dt *dt = kc_dt_init(test, latency_ns, jitter_ns, 4,
 				      p->abort, p->mode);
 	struct kc_dt_io *fact[KCANCEL_FACTORIAL_MAX + 1];
 	struct kc_dt_io *bell[KC_SIM_DOORBELLS + 10];
@@ -585,6 +593,20 @@ static void kc_dev_ops_complete_once(struct kunit *test)
 	KUNIT_EXPECT_MEMEQ(test, all->io.buf, image, KCANCEL_DMA_SIZE);
 	KUNIT_EXPECT_TRUE(test, kc_dt_has_pattern(end, 2));
 	kc_dt_finish(dt);
+}
+
+static void kc_dev_ops_complete_once(struct kunit *test)
+{
+	kc_dt_ops_complete_once(test, KC_DT_FAST_NS, KC_DT_FAST_NS);
+}
+
+/*
+ * The same on a device of no latency, whose operations end as they start:
+ * the software device raises their bits from the dispatcher, with no timer.
+ */
+static void kc_dev_ops_complete_once_zero_latency(struct kunit *test)
+{
+	kc_dt_ops_complete_once(test, 0, 0);
 }
 
 /**
@@ -1572,19 +1594,27 @@ static void kc_dt_race_submit(struct kc_dt_race *race)
 	}
 }
 
-/*
- * Mixed requests (dev_race_requests of them) on a fast device with four
- * slots per channel, some with a timeout, cancelled by a thread on another
- * CPU right behind the submits and by an hrtimer in hard IRQ context: each
+/**
+ * kc_dt_race_cancel() - cancels race completions, each request ends once
+ * @test: the case, with a &struct kc_dt_param.
+ * @latency_ns: how long an operation takes on the case's device.
+ * @jitter_ns: up to this much more, at random.
+ *
+ * Mixed requests (dev_race_requests of them) on a device with four slots
+ * per channel, some with a timeout, cancelled by a thread on another CPU
+ * right behind the submits and by an hrtimer in hard IRQ context: each
  * completes exactly once, -ECANCELED if and only if one cancel returned
  * true, else with its result or by its timeout. Both cancels and
  * completions must win some, or nothing was raced.
+ *
+ * Context: the test thread.
  */
-static void kc_dev_race_cancel(struct kunit *test)
+static void kc_dt_race_cancel(struct kunit *test, u64 latency_ns,
+			      u64 jitter_ns)
 {
 	const struct kc_dt_param *p = test->param_value;
-	struct kc_dt *dt = kc_dt_init(test, 20 * NSEC_PER_USEC, 30 * NSEC_PER_USEC,
-				      4, p->abort, p->mode);
+	struct kc_dt *dt = kc_dt_init(test, latency_ns, jitter_ns, 4, p->abort,
+				      p->mode);
 	struct kc_dt_tally tally = {};
 	struct task_struct *canceller;
 	struct kc_dt_race *race;
@@ -1626,8 +1656,22 @@ static void kc_dev_race_cancel(struct kunit *test)
 	kc_dt_finish(dt);
 }
 
+/* On a fast device: operations of 20 to 50 us. */
+static void kc_dev_race_cancel(struct kunit *test)
+{
+	kc_dt_race_cancel(test, 20 * NSEC_PER_USEC, 30 * NSEC_PER_USEC);
+}
+
+/* On a device of no latency: bits raised by the dispatcher itself. */
+static void kc_dev_race_cancel_zero_latency(struct kunit *test)
+{
+	kc_dt_race_cancel(test, 0, 0);
+}
+
 static struct kunit_case kc_dev_cases[] = {
 	KUNIT_CASE_PARAM(kc_dev_ops_complete_once, kc_dt_mode_gen_params),
+	KUNIT_CASE_PARAM(kc_dev_ops_complete_once_zero_latency,
+			 kc_dt_mode_gen_params),
 	KUNIT_CASE_PARAM(kc_dev_check_io_table, kc_dt_check_gen_params),
 	KUNIT_CASE_PARAM(kc_dev_cancel_queued, kc_dt_mode_gen_params),
 	KUNIT_CASE_PARAM_ATTR(kc_dev_cancel_in_flight, kc_dt_abort_gen_params,
@@ -1651,6 +1695,9 @@ static struct kunit_case kc_dev_cases[] = {
 			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE_PARAM(kc_dev_ids_never_reused, kc_dt_mode_gen_params),
 	KUNIT_CASE_PARAM_ATTR(kc_dev_race_cancel, kc_dt_abort_gen_params,
+			      { .speed = KUNIT_SPEED_SLOW }),
+	KUNIT_CASE_PARAM_ATTR(kc_dev_race_cancel_zero_latency,
+			      kc_dt_abort_gen_params,
 			      { .speed = KUNIT_SPEED_SLOW }),
 	{}
 };

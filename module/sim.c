@@ -9,7 +9,12 @@
  * latency, where its handler, the ISR, only sets the slot's bit in a pending
  * word and queues the DPC on the device's kthread worker (both RT-safe: an
  * atomic and a raw spinlock). The DPC takes the pending bits and calls
- * kc_dev_dpc(), the same path the edu device's threaded handler takes.
+ * kc_dev_dpc(), the same path the edu device's threaded handler takes. An
+ * operation of no latency (sim_latency_us=0 with no jitter, or a jitter
+ * that drew 0) arms no timer: the dispatcher raises its bit at once, as a
+ * device that ends it before its doorbell write returns, so that a
+ * benchmark of the request path does not measure a timer interrupt a
+ * request.
  *
  * Slots: factorial 0 to parallel - 1, DMA 16 to 16 + parallel - 1, and 30
  * doorbells from 32. DMA moves data between the request's buffer and a
@@ -177,8 +182,9 @@ static void kc_sim_dpc(struct kthread_work *work)
  * @kd: the device.
  * @io: the request, in slot @io->slot.
  *
- * The timer fires after the configured latency and a random jitter. A
- * stalled device starts nothing: the operation never ends.
+ * The timer fires after the configured latency and a random jitter; an
+ * operation of no latency raises its bit now. A stalled device starts
+ * nothing: the operation never ends.
  *
  * Context: &kc_dev.lock held, interrupts disabled; may not sleep.
  */
@@ -192,6 +198,11 @@ static void kc_sim_start(struct kc_dev *kd, struct kc_io *io)
 
 	if (sim->params.jitter_ns)
 		ns += get_random_u64() % (sim->params.jitter_ns + 1);
+	if (!ns) {
+		/* Nothing to abort: kc_sim_abort() finds no timer armed. */
+		kc_sim_raise(sim, io->slot);
+		return;
+	}
 	hrtimer_start(&sim->slots[io->slot].timer, ns_to_ktime(ns),
 		      HRTIMER_MODE_REL_HARD);
 }
