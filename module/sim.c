@@ -129,21 +129,33 @@ static LIST_HEAD(kc_sim_list);
 static DEFINE_MUTEX(kc_sim_lock);	/* guards kc_sim_list, kc_sim.removing */
 
 /**
+ * kc_sim_raise_bits() - raise status bits and have the DPC run
+ * @sim: the device.
+ * @mask: the bits.
+ *
+ * Fully ordered: what the caller wrote before (an abort's bit in
+ * sim->aborted) is seen by the DPC that takes these bits, whose
+ * atomic64_xchg() in kc_sim_dpc() it pairs with.
+ *
+ * Context: any context, RT included.
+ */
+static void kc_sim_raise_bits(struct kc_sim *sim, u64 mask)
+{
+	trace_kcancel_irq(sim->kd, mask);
+	atomic64_fetch_or(mask, &sim->pending);
+	kthread_queue_work(sim->worker, &sim->dpc);
+}
+
+/**
  * kc_sim_raise() - raise a slot's bit and have the DPC run
  * @sim: the device.
  * @slot: the slot.
- *
- * Fully ordered: what the caller wrote before (an abort's bit in
- * sim->aborted) is seen by the DPC that takes this bit, whose
- * atomic64_xchg() in kc_sim_dpc() it pairs with.
  *
  * Context: any context, RT included.
  */
 static void kc_sim_raise(struct kc_sim *sim, unsigned int slot)
 {
-	trace_kcancel_irq(sim->kd, BIT_ULL(slot));
-	atomic64_fetch_or(BIT_ULL(slot), &sim->pending);
-	kthread_queue_work(sim->worker, &sim->dpc);
+	kc_sim_raise_bits(sim, BIT_ULL(slot));
 }
 
 /**
@@ -295,11 +307,7 @@ static void kc_sim_halt(struct kc_dev *kd)
  */
 static void kc_sim_raise_mask(struct kc_dev *kd, u64 mask)
 {
-	struct kc_sim *sim = kd->priv;
-
-	trace_kcancel_irq(kd, mask);
-	atomic64_fetch_or(mask, &sim->pending);
-	kthread_queue_work(sim->worker, &sim->dpc);
+	kc_sim_raise_bits(kd->priv, mask);
 }
 
 static const struct kc_dev_ops kc_sim_ops = {
@@ -376,6 +384,25 @@ static void kc_sim_reap(struct work_struct *work)
 static DECLARE_WORK(kc_sim_reap_work, kc_sim_reap);
 
 /**
+ * kc_sim_write_yes() - what a write-only knob was given
+ * @ubuf: what was written.
+ * @len: its length.
+ *
+ * Context: process context.
+ * Return: 0 for a true boolean ("1", "y", "on"...), -EINVAL for a false one
+ * or for anything else, or -EFAULT.
+ */
+static int kc_sim_write_yes(const char __user *ubuf, size_t len)
+{
+	bool yes;
+	int ret = kstrtobool_from_user(ubuf, len, &yes);
+
+	if (ret)
+		return ret;
+	return yes ? 0 : -EINVAL;
+}
+
+/**
  * kc_sim_remove_write() - the remove knob
  * @file: the knob; its private data is the software device.
  * @ubuf: what was written: a true boolean.
@@ -392,14 +419,10 @@ static ssize_t kc_sim_remove_write(struct file *file, const char __user *ubuf,
 				   size_t len, loff_t *ppos)
 {
 	struct kc_sim *sim = file->private_data;
-	bool yes;
-	int ret;
+	int ret = kc_sim_write_yes(ubuf, len);
 
-	ret = kstrtobool_from_user(ubuf, len, &yes);
 	if (ret)
 		return ret;
-	if (!yes)
-		return -EINVAL;
 	mutex_lock(&kc_sim_lock);
 	sim->removing = true;
 	mutex_unlock(&kc_sim_lock);
@@ -430,14 +453,10 @@ static int kc_sim_add(void);
 static ssize_t kc_sim_new_write(struct file *file, const char __user *ubuf,
 				size_t len, loff_t *ppos)
 {
-	bool yes;
-	int ret;
+	int ret = kc_sim_write_yes(ubuf, len);
 
-	ret = kstrtobool_from_user(ubuf, len, &yes);
 	if (ret)
 		return ret;
-	if (!yes)
-		return -EINVAL;
 	ret = kc_sim_add();
 	return ret ? ret : len;
 }
