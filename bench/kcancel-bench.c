@@ -407,6 +407,15 @@ static void slot_put(struct worker *w, unsigned int slot)
 	w->free_slots[w->nr_free++] = slot;
 }
 
+/* A request of the slot completed as expected: count it, free the slot. */
+static void slot_done(struct worker *w, unsigned int slot)
+{
+	w->slot_id[slot] = 0;
+	slot_put(w, slot);
+	w->in_flight--;
+	w->completed++;
+}
+
 /* Check an event against its slot and free the slot. */
 static int slot_complete(struct worker *w, const struct kcancel_event *ev)
 {
@@ -424,10 +433,7 @@ static int slot_complete(struct worker *w, const struct kcancel_event *ev)
 			 "a doorbell, status 0, result", w->slot_arg[slot]);
 		return worker_fail(w, msg, 0);
 	}
-	w->slot_id[slot] = 0;
-	slot_put(w, slot);
-	w->in_flight--;
-	w->completed++;
+	slot_done(w, slot);
 	return 0;
 }
 
@@ -780,10 +786,7 @@ static int uring_complete(struct worker *w, const struct io_uring_cqe *cqe)
 			 cqe->big_cqe[0], w->slot_arg[slot]);
 		return worker_fail(w, msg, 0);
 	}
-	w->slot_id[slot] = 0;
-	slot_put(w, slot);
-	w->in_flight--;
-	w->completed++;
+	slot_done(w, slot);
 	return 0;
 }
 

@@ -107,11 +107,7 @@ if figure p3; then
 			unload "after the P3 round"
 		fi
 		if insmod /modules/kcfloor.ko; then
-			i=0
-			while [ ! -c /dev/kcfloor ] && [ $i -lt 50 ]; do
-				sleep 0.1
-				i=$((i + 1))
-			done
+			wait_node /dev/kcfloor || fail "no /dev/kcfloor after insmod kcfloor.ko"
 			run p3 $r floor floor --seconds "$secs"
 			rmmod kcfloor || fail "rmmod kcfloor"
 		else

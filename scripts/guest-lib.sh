@@ -7,6 +7,8 @@
 #   fail TEXT...     a failed step: "kcancel-guest: FAIL: TEXT", which the host
 #                    looks for
 #   now              seconds since boot
+#   wait_node DEV    wait up to 5 s for the character device DEV; fails if
+#                    it did not come
 #   load ARGS...     insmod kcancel.ko ARGS and wait for /dev/kcancel0 (the edu
 #                    device; a software device is /dev/kcancel1)
 #   unload [WHEN]    rmmod kcancel, a failure if it refuses
@@ -16,14 +18,18 @@ say() { echo "kcancel-guest: $*"; }
 fail() { say "FAIL: $*"; }
 now() { cut -d' ' -f1 /proc/uptime; }
 
-load() {
-	insmod /modules/kcancel.ko "$@" || { fail "insmod kcancel.ko $*"; return 1; }
+wait_node() {
 	i=0
-	while [ ! -c /dev/kcancel0 ] && [ $i -lt 50 ]; do
+	while [ ! -c "$1" ] && [ $i -lt 50 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	[ -c /dev/kcancel0 ] && return 0
+	[ -c "$1" ]
+}
+
+load() {
+	insmod /modules/kcancel.ko "$@" || { fail "insmod kcancel.ko $*"; return 1; }
+	wait_node /dev/kcancel0 && return 0
 	fail "no /dev/kcancel0 after insmod kcancel.ko $*: is QEMU's edu device there?"
 	rmmod kcancel
 	return 1

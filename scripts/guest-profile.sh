@@ -290,11 +290,7 @@ if wanted doorbell && load; then
 fi
 if wanted floor; then
 	if insmod /modules/kcfloor.ko; then
-		i=0
-		while [ ! -c /dev/kcfloor ] && [ $i -lt 50 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
+		wait_node /dev/kcfloor || fail "no /dev/kcfloor after insmod kcfloor.ko"
 		profile floor floor
 		rmmod kcfloor || fail "rmmod kcfloor"
 	else

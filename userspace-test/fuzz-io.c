@@ -637,6 +637,19 @@ static u64 uring_user_data(struct fuzz_proc *p)
 	       (++p->ur->seq & ((1ULL << 40) - 1));
 }
 
+/* An SQE of descriptor @slot for ring @ri, with a new user_data. */
+static void usqe_init(struct fuzz_proc *p, struct usqe *g, int slot, int ri)
+{
+	int file = file_of(p, slot);
+
+	memset(g, 0, sizeof(*g));
+	g->fd = fd_of(p, slot);
+	g->rec.user_data = uring_user_data(p);
+	g->rec.ring = ri;
+	g->rec.file = file;
+	g->rec.serial = p->ar->files[file].serial;
+}
+
 /* The SQE in flight with @ud, or a free entry for @ud 0. */
 static struct uring_rec *urec_find(struct fuzz_uring *u, u64 ud)
 {
@@ -1378,12 +1391,7 @@ static void uring_sqe(struct fuzz_proc *p, int ri, int slot)
 		slot = o;
 	file = file_of(p, slot);
 	shared = file_shared(p, file);
-	memset(&g, 0, sizeof(g));
-	g.fd = fd_of(p, slot);
-	g.rec.user_data = uring_user_data(p);
-	g.rec.ring = ri;
-	g.rec.file = file;
-	g.rec.serial = p->ar->files[file].serial;
+	usqe_init(p, &g, slot, ri);
 	g.sqe_flags = rnd_pct(p, 8) ? IOSQE_ASYNC : 0;
 	if (r < 45)
 		gen_usubmit(p, &g, false);
@@ -1514,12 +1522,7 @@ void uring_flood(struct fuzz_proc *p, int slot)
 			break;
 	if (!u || ri == URING_RINGS)
 		return;
-	memset(&g, 0, sizeof(g));
-	g.fd = fd_of(p, slot);
-	g.rec.user_data = uring_user_data(p);
-	g.rec.ring = ri;
-	g.rec.file = file;
-	g.rec.serial = p->ar->files[file].serial;
+	usqe_init(p, &g, slot, ri);
 	g.sb.valid = true;
 	g.sb.buf = FP_NULL;
 	g.sb.s.op = KCANCEL_OP_DOORBELL;
