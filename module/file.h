@@ -6,6 +6,8 @@
 #ifndef _KCANCEL_FILE_H
 #define _KCANCEL_FILE_H
 
+#include <linux/build_bug.h>
+#include <linux/limits.h>
 #include <linux/list.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
@@ -17,6 +19,7 @@ struct io_uring_cmd;
 
 /* The most pages a DMA buffer of %KCANCEL_DMA_SIZE bytes can span. */
 #define KC_FILE_DMA_PAGES	(DIV_ROUND_UP(KCANCEL_DMA_SIZE, PAGE_SIZE) + 1)
+static_assert(KC_FILE_DMA_PAGES <= U8_MAX);
 
 /**
  * struct kc_file - an open /dev/kcancelN
@@ -48,11 +51,12 @@ struct kc_file {
  * @tag: the caller's tag.
  * @ubuf: the caller's DMA buffer.
  * @pages: a DMA from the device: the pages of @ubuf, pinned at submit.
- * @npages: how many of @pages are pinned.
  * @event_node: entry in &kc_file.events.
  * @ucmd: an io_uring request (@uring): its command, until its CQE is
  *	claimed, by the completion or by the ring's cancel (uring.c).
  * @user_data: an io_uring request: its SQE's user_data.
+ * @npages: how many of @pages are pinned (a byte, next to the flags: the
+ *	object stays in 384 bytes).
  * @sync: submitted by KCANCEL_IOC_SUBMIT_WAIT: no event is queued.
  * @uring: submitted by KCANCEL_URING_CMD_SUBMIT: no event is queued; its
  *	completion posts a CQE instead.
@@ -69,10 +73,10 @@ struct kc_file_io {
 	u64 tag;
 	u64 ubuf;
 	struct page *pages[KC_FILE_DMA_PAGES];
-	unsigned int npages;
 	struct list_head event_node;
 	struct io_uring_cmd *ucmd;
 	u64 user_data;
+	u8 npages;
 	bool sync;
 	bool uring;
 	bool reaped;
