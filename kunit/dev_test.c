@@ -95,6 +95,7 @@ struct kc_dt {
  * @cancel_wins: how many kc_dev_cancel() calls on it returned true.
  * @timed: queued with a timeout.
  * @queued_ns: when it was queued.
+ * @timer: its timeout, when @timed.
  */
 struct kc_dt_io {
 	struct kc_io io;
@@ -104,6 +105,7 @@ struct kc_dt_io {
 	atomic_t cancel_wins;
 	bool timed;
 	u64 queued_ns;
+	struct kc_request_timer timer;
 };
 
 static struct kc_dt_io *kc_dt_io_of(struct kc_request *req)
@@ -290,7 +292,8 @@ static void kc_dt_queue(struct kc_dt *dt, struct kc_dt_io *tio, u64 timeout_ns)
 {
 	tio->timed = timeout_ns;
 	tio->queued_ns = ktime_get_ns();
-	kc_dev_queue(dt->kd, &tio->io, timeout_ns);
+	kc_dev_queue(dt->kd, &tio->io, timeout_ns ? &tio->timer : NULL,
+		     timeout_ns);
 }
 
 /* Prepare and queue; on failure the caller still owns @tio. */

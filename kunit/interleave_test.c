@@ -119,11 +119,16 @@ static void kc_actor_release(struct kc_actor_thread *a)
  */
 static bool kc_interleave_expire(struct kc_request *req)
 {
-	bool armed = hrtimer_active(&req->timer);
+	struct hrtimer *timer;
+	bool armed;
 
+	if (!req->timer)
+		return false;
+	timer = &req->timer->timer;
+	armed = hrtimer_active(timer);
 	if (armed)
-		hrtimer_start(&req->timer, 0, HRTIMER_MODE_REL);
-	while (hrtimer_active(&req->timer))
+		hrtimer_start(timer, 0, HRTIMER_MODE_REL);
+	while (hrtimer_active(timer))
 		cpu_relax();
 	return armed;
 }
@@ -141,7 +146,7 @@ static void kc_interleave_order(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, tr);
 	kc_request_get(&tr->req);
-	kc_request_start_timer(&tr->req, 60 * NSEC_PER_SEC);
+	kc_request_start_timer(&tr->req, &tr->timer, 60 * NSEC_PER_SEC);
 	KUNIT_ASSERT_EQ(test, kc_request_mark_cancelable(&tr->req, kc_test_cancel_complete), 0);
 	threads[0] = kc_actor_start(test, &dpc, kc_interleave_dpc_thread, &tr->req);
 	threads[1] = kc_actor_start(test, &cancel, kc_interleave_cancel_thread, &tr->req);
@@ -186,7 +191,7 @@ static int kc_interleave_arm_thread(void *arg)
 
 	wait_for_completion(&p->go);
 	/* Armed here, it fires on this CPU, not on the DPC's. */
-	kc_request_start_timer(p->req, 0);
+	kc_request_start_timer(p->req, &kc_test_req(p->req)->timer, 0);
 	return 0;
 }
 

@@ -64,6 +64,9 @@ static void kc_test_completed(struct kc_request *req)
 	atomic_inc(&tr->ctx->completed);
 	if (atomic_inc_return(&tr->completions) != 1)
 		atomic_inc(&tr->ctx->bad);
+	/* Waiters go only once this hook has run. */
+	if (completion_done(&req->done))
+		atomic_inc(&tr->ctx->bad);
 }
 
 static void kc_test_release(struct kc_request *req)

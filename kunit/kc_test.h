@@ -43,6 +43,7 @@ struct kc_test_ctx {
  * @owners: DriverSync ownership count, for the cases that use one.
  * @cancel_wins: how many kc_request_cancel() calls on it returned true.
  * @tio: its record in a target, for the target cases.
+ * @timer: its timeout, for the cases that start one.
  */
 struct kc_test_req {
 	struct kc_request req;
@@ -53,6 +54,7 @@ struct kc_test_req {
 	atomic_t owners;
 	atomic_t cancel_wins;
 	struct kc_target_io tio;
+	struct kc_request_timer timer;
 };
 
 static inline struct kc_test_req *kc_test_req(struct kc_request *req)

@@ -195,7 +195,8 @@ static void kc_race_produce(struct kc_race *race, unsigned int i)
 	struct kc_request *req = &race->reqs[i]->req;
 
 	if (i % 8 == 0)
-		kc_request_start_timer(req, get_random_u32_below(30 * NSEC_PER_USEC));
+		kc_request_start_timer(req, &race->reqs[i]->timer,
+				       get_random_u32_below(30 * NSEC_PER_USEC));
 	kc_request_mark_cancelable(req, kc_test_cancel_complete);
 	/* Publish the marked request; pairs with the acquires of its users. */
 	smp_store_release(&race->ready, i + 1);

@@ -470,7 +470,7 @@ static void kc_request_timeout_cancels(struct kunit *test)
 	struct kc_request *req = &tr->req;
 
 	KUNIT_EXPECT_EQ(test, kc_request_mark_cancelable(req, kc_test_cancel_complete), 0);
-	kc_request_start_timer(req, 1 * NSEC_PER_MSEC);
+	kc_request_start_timer(req, &tr->timer, 1 * NSEC_PER_MSEC);
 	KUNIT_EXPECT_EQ(test, kc_request_wait(req, 10 * HZ), 0);
 	KUNIT_EXPECT_EQ(test, req->status, -ETIMEDOUT);
 	KUNIT_EXPECT_EQ(test, atomic_read(&tr->cb_calls), 1);
@@ -484,10 +484,10 @@ static void kc_request_completion_disarms_timeout(struct kunit *test)
 	struct kc_test_ctx *ctx = test->priv;
 	struct kc_request *req = &tr->req;
 
-	kc_request_start_timer(req, 60 * NSEC_PER_SEC);
+	kc_request_start_timer(req, &tr->timer, 60 * NSEC_PER_SEC);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->q.active), 2);
 	KUNIT_EXPECT_EQ(test, kc_request_complete(req, 0, 7), 0);
-	KUNIT_EXPECT_FALSE(test, hrtimer_active(&req->timer));
+	KUNIT_EXPECT_FALSE(test, hrtimer_active(&tr->timer.timer));
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->q.active), 0);
 	KUNIT_EXPECT_EQ(test, kref_read(&req->ref), 1U);
 	KUNIT_EXPECT_FALSE(test, kc_request_is_canceled(req));
@@ -507,15 +507,142 @@ static void kc_request_wait_times_out(struct kunit *test)
 	kc_test_done(test, tr);
 }
 
+/* A request has one timer: a second is refused; the first still fires. */
+static void kc_request_second_timer_refused(struct kunit *test)
+{
+	struct kc_test_req *tr = kc_test_new(test, KC_SYNC_AUTOMATIC);
+	struct kc_test_ctx *ctx = test->priv;
+	struct kc_request *req = &tr->req;
+	struct kc_request_timer other;
+
+	kc_test_count_misuse(test);
+	KUNIT_EXPECT_EQ(test, kc_request_mark_cancelable(req, kc_test_cancel_complete), 0);
+	kc_request_start_timer(req, &tr->timer, 1 * NSEC_PER_MSEC);
+	kc_request_start_timer(req, &other, 1 * NSEC_PER_MSEC);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->misuse), 1);
+	KUNIT_EXPECT_PTR_EQ(test, req->timer, &tr->timer);
+	KUNIT_EXPECT_EQ(test, kc_request_wait(req, 10 * HZ), 0);
+	KUNIT_EXPECT_EQ(test, req->status, -ETIMEDOUT);
+	KUNIT_EXPECT_EQ(test, atomic_read(&tr->cb_calls), 1);
+	kc_test_done(test, tr);
+}
+
+#define KC_TEST_BURST	64
+
+/*
+ * Marks that find their requests cancelled, a burst of them on one queue,
+ * made under a lock with interrupts off: every callback runs once, later,
+ * from the queue's deliverer, and nothing of the queue is busy after.
+ */
+static void kc_request_deferred_burst_delivered_once(struct kunit *test)
+{
+	static const enum kc_sync_mode modes[] = { KC_SYNC_AUTOMATIC,
+						   KC_SYNC_DRIVER };
+	struct kc_test_req *trs[KC_TEST_BURST];
+	int ret[KC_TEST_BURST];
+	struct kc_test_ctx *ctx;
+	spinlock_t lock;	/* held around the marks, as a driver's would be */
+	int m, i;
+
+	spin_lock_init(&lock);
+	for (m = 0; m < ARRAY_SIZE(modes); m++) {
+		ctx = kc_test_ctx_init(test, modes[m]);
+		for (i = 0; i < KC_TEST_BURST; i++) {
+			trs[i] = kc_test_req_alloc(ctx);
+			KUNIT_ASSERT_NOT_NULL(test, trs[i]);
+			kc_request_get(&trs[i]->req);
+			KUNIT_EXPECT_TRUE(test, kc_request_cancel(&trs[i]->req, -ECANCELED));
+		}
+		spin_lock_irq(&lock);
+		for (i = 0; i < KC_TEST_BURST; i++)
+			ret[i] = kc_request_mark_cancelable(&trs[i]->req,
+							    kc_test_cancel_complete);
+		spin_unlock_irq(&lock);
+		for (i = 0; i < KC_TEST_BURST; i++) {
+			KUNIT_EXPECT_EQ(test, ret[i], 0);
+			KUNIT_EXPECT_EQ(test, kc_request_wait(&trs[i]->req, 10 * HZ), 0);
+			KUNIT_EXPECT_EQ(test, trs[i]->req.status, -ECANCELED);
+			KUNIT_EXPECT_EQ(test, atomic_read(&trs[i]->cb_calls), 1);
+			kc_request_put(&trs[i]->req);
+		}
+		kc_test_finish(ctx);
+		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->q.active), 0);
+		KUNIT_EXPECT_TRUE(test, list_empty(&ctx->q.deferred));
+	}
+}
+
+/**
+ * struct kc_test_slow_hook - a request whose completion hook takes time
+ * @req: the request.
+ * @hooked: set at the end of the hook.
+ */
+struct kc_test_slow_hook {
+	struct kc_request req;
+	atomic_t hooked;
+};
+
+static void kc_test_slow_completed(struct kc_request *req)
+{
+	struct kc_test_slow_hook *h = container_of(req, struct kc_test_slow_hook, req);
+
+	mdelay(20);
+	atomic_set(&h->hooked, 1);
+}
+
+static void kc_test_slow_release(struct kc_request *req)
+{
+	kfree(container_of(req, struct kc_test_slow_hook, req));
+}
+
+static const struct kc_request_ops kc_test_slow_ops = {
+	.completed = kc_test_slow_completed,
+	.release = kc_test_slow_release,
+};
+
+static int kc_test_complete_thread(void *arg)
+{
+	kc_request_complete(arg, 0, 3);
+	return 0;
+}
+
+/*
+ * A request's waiters go only once the completion hook has run: one that
+ * spins on the request's completion while another CPU completes it sees the
+ * hook's work, the status and the result.
+ */
+static void kc_request_done_after_completed_hook(struct kunit *test)
+{
+	struct kc_test_ctx *ctx = kc_test_ctx_init(test, KC_SYNC_DRIVER);
+	struct kc_test_slow_hook *h = kzalloc(sizeof(*h), GFP_KERNEL);
+	unsigned long deadline = jiffies + 10 * HZ;
+	struct task_struct *completer;
+
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	kc_request_init(&h->req, &ctx->q, &kc_test_slow_ops);
+	kc_request_get(&h->req);
+	completer = kc_test_run_on_other_cpu(test, kc_test_complete_thread, &h->req);
+	while (!completion_done(&h->req.done) && time_before(jiffies, deadline))
+		cpu_relax();
+	KUNIT_EXPECT_TRUE(test, completion_done(&h->req.done));
+	KUNIT_EXPECT_EQ(test, atomic_read(&h->hooked), 1);
+	KUNIT_EXPECT_EQ(test, h->req.status, 0);
+	KUNIT_EXPECT_EQ(test, h->req.result, 3ULL);
+	kc_test_join(completer);
+	kc_request_put(&h->req);
+	kc_queue_purge(&ctx->q, -ENODEV);
+}
+
 /**
  * struct kc_test_owner - a queue that lives only as long as its request
  * @q: the queue.
  * @req: its one request; its release frees the whole.
+ * @timer: the request's timeout.
  * @released: completed by the release.
  */
 struct kc_test_owner {
 	struct kc_queue q;
 	struct kc_request req;
+	struct kc_request_timer timer;
 	struct completion *released;
 };
 
@@ -555,7 +682,7 @@ static void kc_test_owner_end(struct kc_test_owner *o, int how)
 		kc_request_complete(&o->req, 0, 0);
 		break;
 	case 1:
-		kc_request_start_timer_fn(&o->req, NSEC_PER_MSEC,
+		kc_request_start_timer_fn(&o->req, &o->timer, NSEC_PER_MSEC,
 					  kc_test_owner_timeout);
 		break;
 	default:
@@ -567,13 +694,13 @@ static void kc_test_owner_end(struct kc_test_owner *o, int how)
 
 /*
  * A queue may live in what its last request's release frees: the
- * completion, the timer and the cancel work let go of the queue before they
- * drop their reference to the request (KASAN reports the use of the freed
- * queue otherwise).
+ * completion, the timer and the deferred delivery let go of the queue
+ * before they drop their reference to the request (KASAN reports the use
+ * of the freed queue otherwise).
  */
 static void kc_request_last_reference_frees_queue(struct kunit *test)
 {
-	static const char *const ways[] = { "completion", "timer", "cancel work" };
+	static const char *const ways[] = { "completion", "timer", "deferred delivery" };
 	struct kc_test_owner *o;
 	int how;
 
@@ -639,6 +766,9 @@ static struct kunit_case kc_request_cases[] = {
 	KUNIT_CASE(kc_request_completion_disarms_timeout),
 	KUNIT_CASE(kc_request_last_reference_frees_queue),
 	KUNIT_CASE(kc_request_wait_times_out),
+	KUNIT_CASE(kc_request_second_timer_refused),
+	KUNIT_CASE(kc_request_deferred_burst_delivered_once),
+	KUNIT_CASE(kc_request_done_after_completed_hook),
 	KUNIT_CASE(kc_request_callback_sync_by_mode),
 	{}
 };

@@ -150,7 +150,7 @@ byte status[1];		/* req->status */
 bool rdone[1];		/* complete_all(&req->done) */
 bool onlist[1];		/* on q->cancelable, with a reference */
 byte tm[1];		/* its hrtimer */
-bool wk[1];		/* its cancel_work queued, with a reference */
+bool wk[1];		/* on its queue's deferred list, with a reference */
 byte sent_count[1];	/* KMDF's completion count */
 byte sent_status[1];
 /* its place in the device (struct kc_io) */

@@ -296,7 +296,7 @@ end_t:
 }
 #endif
 
-/* The cancel workqueue: kc_request_cancel_work(). */
+/* The cancel workqueue: kc_queue_deliver_work(). */
 active proctype worker()
 {
 	LOCALS;

@@ -79,10 +79,49 @@ MODULE_PARM_DESC(max_pending,
 static DEFINE_IDA(kc_minor_ida);
 
 /*
- * The requests of files: one object each, of its own size (a kmalloc() of
- * it would take a 512-byte one), charged to the submitter's memory cgroup.
+ * The requests of files, charged to the submitter's memory cgroup: one
+ * object each, of its own size (a kmalloc() would round it up to a power of
+ * two); a request with a time limit comes from the second cache, with its
+ * timer (struct kc_file_io_timed), so that the others do not carry one.
  */
-static struct kmem_cache *kc_file_io_cache;
+static struct kmem_cache *kc_file_io_cache, *kc_file_io_timed_cache;
+
+/**
+ * kc_file_io_alloc() - allocate a request of a file
+ * @timed: it has a time limit: allocate its timer with it.
+ *
+ * Context: process context; sleeps.
+ * Return: the zeroed request, or NULL.
+ */
+static struct kc_file_io *kc_file_io_alloc(bool timed)
+{
+	struct kc_file_io_timed *t;
+	struct kc_file_io *fio;
+
+	if (!timed)
+		return kmem_cache_zalloc(kc_file_io_cache, GFP_KERNEL);
+	t = kmem_cache_zalloc(kc_file_io_timed_cache, GFP_KERNEL);
+	if (!t)
+		return NULL;
+	fio = &t->fio;
+	fio->timed = true;
+	return fio;
+}
+
+/**
+ * kc_file_io_free() - free what kc_file_io_alloc() allocated
+ * @fio: the request.
+ *
+ * Context: any context.
+ */
+static void kc_file_io_free(struct kc_file_io *fio)
+{
+	if (fio->timed)
+		kmem_cache_free(kc_file_io_timed_cache,
+				container_of(fio, struct kc_file_io_timed, fio));
+	else
+		kmem_cache_free(kc_file_io_cache, fio);
+}
 
 /**
  * kc_file_io_release() - free a request of a file
@@ -94,29 +133,39 @@ static void kc_file_io_release(struct kc_request *req)
 {
 	struct kc_file_io *fio = to_fio(req);
 
+	kfree(fio->dma);
 	kfree(fio->io.buf);
-	kmem_cache_free(kc_file_io_cache, fio);
+	kc_file_io_free(fio);
 }
 
 /**
  * kc_file_pin() - pin the pages a DMA from the device will write
- * @fio: the request; @fio->ubuf and @fio->io.len are set.
+ * @fio: the request; @fio->io.len is set.
+ * @ubuf: the submitter's buffer.
  *
  * Context: process context, in the submitter's address space; sleeps.
  * Return: 0, -EFAULT if the buffer cannot be written, or -ENOMEM.
  */
-static int kc_file_pin(struct kc_file_io *fio)
+static int kc_file_pin(struct kc_file_io *fio, u64 ubuf)
 {
-	unsigned long start = fio->ubuf & PAGE_MASK;
-	int n = DIV_ROUND_UP(offset_in_page(fio->ubuf) + fio->io.len, PAGE_SIZE);
-	int ret = pin_user_pages_fast(start, n, FOLL_WRITE, fio->pages);
+	unsigned long start = ubuf & PAGE_MASK;
+	int n = DIV_ROUND_UP(offset_in_page(ubuf) + fio->io.len, PAGE_SIZE);
+	struct kc_file_dma *dma;
+	int ret;
 
+	dma = kmalloc(sizeof(*dma), GFP_KERNEL_ACCOUNT);
+	if (!dma)
+		return -ENOMEM;
+	dma->ubuf = ubuf;
+	dma->npages = 0;
+	fio->dma = dma;
+	ret = pin_user_pages_fast(start, n, FOLL_WRITE, dma->pages);
 	if (ret == n) {
-		fio->npages = n;
+		dma->npages = n;
 		return 0;
 	}
 	if (ret > 0)
-		unpin_user_pages(fio->pages, ret);
+		unpin_user_pages(dma->pages, ret);
 	return ret == -ENOMEM ? -ENOMEM : -EFAULT;
 }
 
@@ -130,13 +179,15 @@ static int kc_file_pin(struct kc_file_io *fio)
  */
 static void kc_file_unpin(struct kc_file_io *fio, bool dirty)
 {
-	if (!fio->npages)
+	struct kc_file_dma *dma = fio->dma;
+
+	if (!dma || !dma->npages)
 		return;
 	if (dirty)
-		unpin_user_pages_dirty_lock(fio->pages, fio->npages, true);
+		unpin_user_pages_dirty_lock(dma->pages, dma->npages, true);
 	else
-		unpin_user_pages(fio->pages, fio->npages);
-	fio->npages = 0;
+		unpin_user_pages(dma->pages, dma->npages);
+	dma->npages = 0;
 }
 
 /**
@@ -161,11 +212,12 @@ static bool kc_file_io_wrote(const struct kc_file_io *fio)
  */
 static void kc_file_copy_out(struct kc_file_io *fio)
 {
-	unsigned int off = offset_in_page(fio->ubuf), done = 0, n, i;
+	struct kc_file_dma *dma = fio->dma;
+	unsigned int off = offset_in_page(dma->ubuf), done = 0, n, i;
 
-	for (i = 0; i < fio->npages && done < fio->io.len; i++, off = 0) {
+	for (i = 0; i < dma->npages && done < fio->io.len; i++, off = 0) {
 		n = min_t(unsigned int, PAGE_SIZE - off, fio->io.len - done);
-		memcpy_to_page(fio->pages[i], off, fio->io.buf + done, n);
+		memcpy_to_page(dma->pages[i], off, fio->io.buf + done, n);
 		done += n;
 	}
 }
@@ -347,8 +399,9 @@ static int kc_file_check_submit(const struct kcancel_submit *s)
 static void kc_file_free_io(struct kc_file_io *fio)
 {
 	kc_file_unpin(fio, false);
+	kfree(fio->dma);
 	kfree(fio->io.buf);
-	kmem_cache_free(kc_file_io_cache, fio);
+	kc_file_io_free(fio);
 }
 
 /**
@@ -367,14 +420,13 @@ static struct kc_file_io *kc_file_new_io(struct kc_file *f,
 					 const struct kcancel_submit *s,
 					 enum kc_file_mode mode)
 {
-	struct kc_file_io *fio = kmem_cache_zalloc(kc_file_io_cache, GFP_KERNEL);
+	struct kc_file_io *fio = kc_file_io_alloc(s->timeout_ns != 0);
 	int ret = -ENOMEM;
 
 	if (!fio)
 		return ERR_PTR(-ENOMEM);
 	fio->f = f;
 	fio->tag = s->tag;
-	fio->ubuf = s->buf;
 	fio->sync = mode == KC_FILE_SYNC;
 	fio->uring = mode == KC_FILE_URING;
 	INIT_LIST_HEAD(&fio->event_node);
@@ -396,7 +448,7 @@ static struct kc_file_io *kc_file_new_io(struct kc_file *f,
 		if (copy_from_user(fio->io.buf, u64_to_user_ptr(s->buf), s->len))
 			goto err;
 	} else if (s->op == KCANCEL_OP_DMA_FROM_DEV) {
-		ret = kc_file_pin(fio);
+		ret = kc_file_pin(fio, s->buf);
 		if (ret)
 			goto err;
 	}
@@ -482,7 +534,8 @@ err_count:
  * kc_file_queue() - queue a request kc_file_prepare() made
  * @f: the file.
  * @fio: the request.
- * @timeout_ns: its time limit, 0 for none.
+ * @timeout_ns: its time limit, 0 for none: the one of the submit that
+ *	kc_file_prepare() made it from.
  *
  * The request enters the file's table before it is queued, so that its
  * completion, which may come at once, finds everything in place. This
@@ -492,10 +545,14 @@ err_count:
  */
 void kc_file_queue(struct kc_file *f, struct kc_file_io *fio, u64 timeout_ns)
 {
+	struct kc_request_timer *timer = NULL;
+
+	if (fio->timed)
+		timer = &container_of(fio, struct kc_file_io_timed, fio)->timer;
 	atomic_inc(&f->outstanding);
 	/* The slot is reserved: this allocates nothing and cannot fail. */
 	xa_store_irq(&f->ios, fio->io.req.id, fio, GFP_KERNEL);
-	kc_dev_queue(f->kd, &fio->io, timeout_ns);
+	kc_dev_queue(f->kd, &fio->io, timer, timeout_ns);
 }
 
 /**
@@ -1470,7 +1527,12 @@ void kc_chardev_hangup(struct kc_dev *kd)
 int kc_chardev_setup(void)
 {
 	kc_file_io_cache = KMEM_CACHE(kc_file_io, SLAB_ACCOUNT);
-	return kc_file_io_cache ? 0 : -ENOMEM;
+	kc_file_io_timed_cache = KMEM_CACHE(kc_file_io_timed, SLAB_ACCOUNT);
+	if (kc_file_io_cache && kc_file_io_timed_cache)
+		return 0;
+	kmem_cache_destroy(kc_file_io_timed_cache);
+	kmem_cache_destroy(kc_file_io_cache);
+	return -ENOMEM;
 }
 
 /**
@@ -1482,6 +1544,7 @@ int kc_chardev_setup(void)
  */
 void kc_chardev_exit(void)
 {
+	kmem_cache_destroy(kc_file_io_timed_cache);
 	kmem_cache_destroy(kc_file_io_cache);
 	ida_destroy(&kc_minor_ida);
 }

@@ -637,6 +637,8 @@ static void kc_dev_io_timeout(struct kc_request *req)
  * kc_dev_queue() - queue a prepared request and start what can start
  * @kd: the device.
  * @io: a request prepared by kc_dev_prepare().
+ * @timer: storage for the timeout, which must live as long as @io; NULL
+ *	when @timeout_ns is 0.
  * @timeout_ns: 0, or cancel @io with -ETIMEDOUT after that long.
  *
  * From here on @io completes exactly once, through its owner's
@@ -644,7 +646,8 @@ static void kc_dev_io_timeout(struct kc_request *req)
  *
  * Context: process context, no kcancel lock held.
  */
-void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns)
+void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
+		  struct kc_request_timer *timer, u64 timeout_ns)
 {
 	unsigned long flags;
 
@@ -657,7 +660,7 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns)
 	}
 	/* A timeout that fires before the mark below is seen by the mark. */
 	if (timeout_ns)
-		kc_request_start_timer_fn(&io->req, timeout_ns,
+		kc_request_start_timer_fn(&io->req, timer, timeout_ns,
 					  kc_dev_io_timeout);
 	list_add_tail(&io->queue_node, &kd->pending[io->chan]);
 	trace_kcancel_submit(kd, io, timeout_ns);

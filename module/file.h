@@ -19,7 +19,20 @@ struct io_uring_cmd;
 
 /* The most pages a DMA buffer of %KCANCEL_DMA_SIZE bytes can span. */
 #define KC_FILE_DMA_PAGES	(DIV_ROUND_UP(KCANCEL_DMA_SIZE, PAGE_SIZE) + 1)
-static_assert(KC_FILE_DMA_PAGES <= U8_MAX);
+
+/**
+ * struct kc_file_dma - the caller's buffer of a DMA from the device
+ * @ubuf: its address in the submitter's memory.
+ * @pages: its pages, pinned at submit.
+ * @npages: how many of @pages are pinned.
+ *
+ * Only such requests need it, so it is allocated apart from the request.
+ */
+struct kc_file_dma {
+	u64 ubuf;
+	struct page *pages[KC_FILE_DMA_PAGES];
+	unsigned int npages;
+};
 
 /**
  * struct kc_file - an open /dev/kcancelN
@@ -49,14 +62,11 @@ struct kc_file {
  * @io: the device request.
  * @f: the file.
  * @tag: the caller's tag.
- * @ubuf: the caller's DMA buffer.
- * @pages: a DMA from the device: the pages of @ubuf, pinned at submit.
+ * @dma: a DMA from the device: the caller's buffer; NULL otherwise.
  * @event_node: entry in &kc_file.events.
  * @ucmd: an io_uring request (@uring): its command, until its CQE is
  *	claimed, by the completion or by the ring's cancel (uring.c).
  * @user_data: an io_uring request: its SQE's user_data.
- * @npages: how many of @pages are pinned (a byte, next to the flags: the
- *	object stays in 384 bytes).
  * @sync: submitted by KCANCEL_IOC_SUBMIT_WAIT: no event is queued.
  * @uring: submitted by KCANCEL_URING_CMD_SUBMIT: no event is queued; its
  *	completion posts a CQE instead.
@@ -66,28 +76,38 @@ struct kc_file {
  * @orphan: its KCANCEL_IOC_SUBMIT_WAIT caller was killed, or its io_uring
  *	ring cancelled it and posted its CQE: the completion takes it out of
  *	the file, with no event.
+ * @timed: it has a time limit: it is the @fio of a &struct kc_file_io_timed.
  */
 struct kc_file_io {
 	struct kc_io io;
 	struct kc_file *f;
 	u64 tag;
-	u64 ubuf;
-	struct page *pages[KC_FILE_DMA_PAGES];
+	struct kc_file_dma *dma;
 	struct list_head event_node;
 	struct io_uring_cmd *ucmd;
 	u64 user_data;
-	u8 npages;
 	bool sync;
 	bool uring;
 	bool reaped;
 	bool completed;
 	bool orphan;
+	bool timed;
 };
 
 static inline struct kc_file_io *to_fio(struct kc_request *req)
 {
 	return container_of(req, struct kc_file_io, io.req);
 }
+
+/**
+ * struct kc_file_io_timed - a request of a file that has a time limit
+ * @fio: the request, with &kc_file_io.timed set.
+ * @timer: its timeout: only such requests pay for one.
+ */
+struct kc_file_io_timed {
+	struct kc_file_io fio;
+	struct kc_request_timer timer;
+};
 
 /* How a request of a file is submitted, for kc_file_prepare(). */
 enum kc_file_mode {

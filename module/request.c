@@ -97,25 +97,6 @@ static void kc_queue_put_active(struct kc_queue *q)
 }
 
 /**
- * kc_queue_init() - initialise a queue (WdfIoQueueCreate)
- * @q: the queue.
- * @mode: how cancel callbacks and the DPC are serialized.
- *
- * Context: any context.
- */
-void kc_queue_init(struct kc_queue *q, enum kc_sync_mode mode)
-{
-	spin_lock_init(&q->lock);
-	spin_lock_init(&q->sync_lock);
-	INIT_LIST_HEAD(&q->cancelable);
-	q->purging = false;
-	q->purge_reason = 0;
-	q->mode = mode;
-	atomic_set(&q->active, 0);
-}
-EXPORT_SYMBOL_GPL(kc_queue_init);
-
-/**
  * kc_queue_synchronize() - run a DPC under the queue's synchronization
  * @q: the queue.
  * @fn: the function to run, typically the driver's DPC.
@@ -213,31 +194,69 @@ static void kc_request_deliver_cancel(struct kc_request *req)
 }
 
 /**
- * kc_request_cancel_work() - deliver a deferred cancel callback
- * @work: &kc_request.cancel_work of a request that marking found cancelled.
+ * kc_queue_deliver_work() - deliver the cancel callbacks marking deferred
+ * @work: &kc_queue.deliver.
  *
- * Delivers the callback away from the marker's locks, then lets go of the
- * queue and drops the references that marking took for this delivery.
+ * Takes the requests of &kc_queue.deferred one at a time, delivers each
+ * callback away from the marker's locks, then lets go of the queue and
+ * drops the references that marking took for the delivery.
+ *
+ * A run is queued only when a request lands on an empty list, and it stops
+ * right after it takes the one that empties the list: so every run finds a
+ * request, and the queue, which that request keeps busy, is not touched
+ * again after the last one lets go of it (the queue may live in what the
+ * request's release frees, this work item with it).
  *
  * Context: process context, from the kcancel workqueue.
  */
-static void kc_request_cancel_work(struct work_struct *work)
+static void kc_queue_deliver_work(struct work_struct *work)
 {
-	struct kc_request *req = container_of(work, struct kc_request,
-					      cancel_work);
-	struct kc_queue *q = req->queue;
+	struct kc_queue *q = container_of(work, struct kc_queue, deliver);
+	struct kc_request *req;
+	unsigned long flags;
+	bool last;
 
-	kc_request_deliver_cancel(req);
-	/* @q may go with the last reference: let go of it first. */
-	kc_queue_put_active(q);
-	kc_request_put(req);
+	do {
+		spin_lock_irqsave(&q->lock, flags);
+		req = list_first_entry(&q->deferred, struct kc_request,
+				       cancel_node);
+		list_del_init(&req->cancel_node);
+		last = list_empty(&q->deferred);
+		spin_unlock_irqrestore(&q->lock, flags);
+
+		kc_request_deliver_cancel(req);
+		/* @q may go with the last reference: let go of it first. */
+		kc_queue_put_active(q);
+		kc_request_put(req);
+	} while (!last);
 }
 
 /**
- * kc_request_timer_fn() - a request's timeout fired
- * @timer: &kc_request.timer.
+ * kc_queue_init() - initialise a queue (WdfIoQueueCreate)
+ * @q: the queue.
+ * @mode: how cancel callbacks and the DPC are serialized.
  *
- * Calls &kc_request.timeout_fn, or kc_request_cancel() with -ETIMEDOUT when
+ * Context: any context.
+ */
+void kc_queue_init(struct kc_queue *q, enum kc_sync_mode mode)
+{
+	spin_lock_init(&q->lock);
+	spin_lock_init(&q->sync_lock);
+	INIT_LIST_HEAD(&q->cancelable);
+	INIT_LIST_HEAD(&q->deferred);
+	INIT_WORK(&q->deliver, kc_queue_deliver_work);
+	q->purging = false;
+	q->purge_reason = 0;
+	q->mode = mode;
+	atomic_set(&q->active, 0);
+}
+EXPORT_SYMBOL_GPL(kc_queue_init);
+
+/**
+ * kc_request_timer_fn() - a request's timeout fired
+ * @timer: &kc_request_timer.timer.
+ *
+ * Calls &kc_request_timer.fn, or kc_request_cancel() with -ETIMEDOUT when
  * there is none, then lets go of the queue and drops the timer's reference.
  *
  * Context: hard IRQ (softirq on PREEMPT_RT).
@@ -245,11 +264,13 @@ static void kc_request_cancel_work(struct work_struct *work)
  */
 static enum hrtimer_restart kc_request_timer_fn(struct hrtimer *timer)
 {
-	struct kc_request *req = container_of(timer, struct kc_request, timer);
+	struct kc_request_timer *t = container_of(timer, struct kc_request_timer,
+						  timer);
+	struct kc_request *req = t->req;
 	struct kc_queue *q = req->queue;
 
-	if (req->timeout_fn)
-		req->timeout_fn(req);
+	if (t->fn)
+		t->fn(req);
 	else
 		kc_request_cancel(req, -ETIMEDOUT);
 	/* @q may go with the last reference: let go of it first. */
@@ -305,10 +326,7 @@ void kc_request_init(struct kc_request *req, struct kc_queue *q,
 	req->ops = ops;
 	req->cancel_fn = NULL;
 	INIT_LIST_HEAD(&req->cancel_node);
-	INIT_WORK(&req->cancel_work, kc_request_cancel_work);
-	hrtimer_init(&req->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	req->timer.function = kc_request_timer_fn;
-	req->timeout_fn = NULL;
+	req->timer = NULL;
 	init_completion(&req->done);
 	req->status = 0;
 	req->result = 0;
@@ -388,7 +406,9 @@ static int kc_request_mark_locked(struct kc_request *req, kc_cancel_fn fn,
 	/* Deliver later, from a context that holds none of the caller's locks. */
 	kc_request_get(req);
 	kc_queue_get_active(q);
-	queue_work(kc_cancel_wq, &req->cancel_work);
+	if (list_empty(&q->deferred))
+		queue_work(kc_cancel_wq, &q->deliver);
+	list_add_tail(&req->cancel_node, &q->deferred);
 	return 0;
 }
 
@@ -526,7 +546,7 @@ EXPORT_SYMBOL_GPL(kc_request_unmark_cancelable);
  */
 static void kc_request_stop_timer(struct kc_request *req)
 {
-	if (hrtimer_try_to_cancel(&req->timer) == 1) {
+	if (req->timer && hrtimer_try_to_cancel(&req->timer->timer) == 1) {
 		kc_queue_put_active(req->queue);
 		kc_request_put(req);
 	}
@@ -693,40 +713,53 @@ EXPORT_SYMBOL_GPL(kc_request_cancel);
 /**
  * kc_request_start_timer_fn() - run a timeout on a request after a delay
  * @req: a request the caller owns and has not completed.
+ * @t: the timer's storage, which kcancel initialises; it must live as long
+ *	as @req.
  * @timeout_ns: the delay, in nanoseconds.
  * @fn: what the timeout does, or NULL for kc_request_cancel(@req,
  *	-ETIMEDOUT); see &typedef kc_timeout_fn.
  *
  * The timer fires in hard IRQ context (softirq context on PREEMPT_RT), and
  * holds a reference to @req and keeps its queue busy until @fn returns.
- * Completion disarms it. Call it at most once per request.
+ * Completion disarms it. A request has one timer: a second call is refused
+ * with a warning.
  *
  * Context: any context.
  */
-void kc_request_start_timer_fn(struct kc_request *req, u64 timeout_ns,
+void kc_request_start_timer_fn(struct kc_request *req,
+			       struct kc_request_timer *t, u64 timeout_ns,
 			       kc_timeout_fn fn)
 {
+	if (req->timer) {
+		kc_request_report_misuse(req, "second timer");
+		return;
+	}
+	hrtimer_init(&t->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	t->timer.function = kc_request_timer_fn;
+	t->req = req;
+	t->fn = fn;
 	kc_request_get(req);
 	kc_queue_get_active(req->queue);
-	req->timeout_fn = fn;
-	hrtimer_start(&req->timer, ns_to_ktime(timeout_ns), HRTIMER_MODE_REL);
+	req->timer = t;
+	hrtimer_start(&t->timer, ns_to_ktime(timeout_ns), HRTIMER_MODE_REL);
 }
 EXPORT_SYMBOL_GPL(kc_request_start_timer_fn);
 
 /**
  * kc_request_start_timer() - cancel a request with -ETIMEDOUT after a delay
  * @req: a request the caller owns and has not completed.
+ * @t: the timer's storage, as for kc_request_start_timer_fn().
  * @timeout_ns: the delay, in nanoseconds.
  *
  * When the timer fires it calls kc_request_cancel(@req, -ETIMEDOUT) from
  * hard IRQ context (softirq context on PREEMPT_RT). Completion disarms it.
- * Call it at most once per request.
  *
  * Context: any context.
  */
-void kc_request_start_timer(struct kc_request *req, u64 timeout_ns)
+void kc_request_start_timer(struct kc_request *req, struct kc_request_timer *t,
+			    u64 timeout_ns)
 {
-	kc_request_start_timer_fn(req, timeout_ns, NULL);
+	kc_request_start_timer_fn(req, t, timeout_ns, NULL);
 }
 EXPORT_SYMBOL_GPL(kc_request_start_timer);
 

@@ -283,7 +283,8 @@ int kc_dev_check_io(const struct kc_dev *kd, const struct kc_io *io);
 u64 kc_dev_next_id(struct kc_dev *kd);
 int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 		   const struct kc_request_ops *ops);
-void kc_dev_queue(struct kc_dev *kd, struct kc_io *io, u64 timeout_ns);
+void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
+		  struct kc_request_timer *timer, u64 timeout_ns);
 bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason);
 void kc_dev_dpc(struct kc_dev *kd, u64 done);
 unsigned int kc_dev_doorbells(const struct kc_dev *kd);

@@ -126,6 +126,24 @@ typedef void (*kc_cancel_fn)(struct kc_request *req);
 typedef void (*kc_timeout_fn)(struct kc_request *req);
 
 /**
+ * struct kc_request_timer - a request's timeout
+ * @timer: the hrtimer.
+ * @req: the request it times.
+ * @fn: what the timeout does; NULL for kc_request_cancel() with
+ *	-ETIMEDOUT.
+ *
+ * Only a request that may time out needs one, so it is not part of &struct
+ * kc_request: the driver provides it to kc_request_start_timer(), in memory
+ * that lives as long as the request (next to it, or in a larger allocation
+ * kept for requests with a time limit). kcancel initialises it.
+ */
+struct kc_request_timer {
+	struct hrtimer timer;
+	struct kc_request *req;
+	kc_timeout_fn fn;
+};
+
+/**
  * struct kc_request_ops - what the embedding driver provides
  * @release: frees the request when its last reference is dropped.
  * @completed: optional; called once by kc_request_complete() or
@@ -144,11 +162,16 @@ struct kc_request_ops {
 
 /**
  * struct kc_queue - a queue of cancelable requests (a KMDF I/O queue)
- * @lock: guards @cancelable and @purging.
+ * @lock: guards @cancelable, @deferred and @purging.
  * @sync_lock: the automatic-synchronization lock; held around cancel
  *	callbacks and kc_queue_synchronize() in %KC_SYNC_AUTOMATIC mode.
  * @cancelable: requests in %KC_REQ_CANCELABLE, linked by
  *	&kc_request.cancel_node; each entry holds a reference.
+ * @deferred: requests that marking found cancelled, in
+ *	%KC_REQ_CANCEL_PENDING, linked by &kc_request.cancel_node, waiting for
+ *	@deliver; each entry holds a reference and keeps the queue busy.
+ * @deliver: delivers the cancel callbacks of @deferred, away from the
+ *	marker's locks, from the kcancel workqueue.
  * @purging: set by kc_queue_purge(): marks on this queue count as cancelled
  *	with @purge_reason, until kc_queue_resume().
  * @purge_reason: the cancel reason of requests marked while @purging.
@@ -180,9 +203,11 @@ struct kc_request_ops {
  * is taken with interrupts disabled: cancels come from hard-IRQ hrtimers.
  */
 struct kc_queue {
-	spinlock_t lock;		/* guards cancelable, purging */
+	spinlock_t lock;		/* guards cancelable, deferred, purging */
 	spinlock_t sync_lock;		/* automatic synchronization */
 	struct list_head cancelable;
+	struct list_head deferred;
+	struct work_struct deliver;
 	bool purging;
 	int purge_reason;
 	enum kc_sync_mode mode;
@@ -199,11 +224,9 @@ struct kc_queue {
  * @ops: the embedding driver's operations.
  * @cancel_fn: the cancel callback, set by a successful mark; read only by the
  *	cancel that claimed the request.
- * @cancel_node: entry in &kc_queue.cancelable, under &kc_queue.lock.
- * @cancel_work: delivers the cancel callback when it may not run inline.
- * @timer: optional timeout, armed by kc_request_start_timer().
- * @timeout_fn: what the timeout does; NULL for kc_request_cancel() with
- *	-ETIMEDOUT. Set before the timer is armed.
+ * @cancel_node: entry in &kc_queue.cancelable or &kc_queue.deferred, under
+ *	&kc_queue.lock.
+ * @timer: the timeout armed by kc_request_start_timer(), or NULL.
  * @done: completed (complete_all()) when the request completes.
  * @status: the completion status, valid once @done is complete.
  * @result: the completion result, valid once @done is complete.
@@ -217,9 +240,7 @@ struct kc_request {
 	const struct kc_request_ops *ops;
 	kc_cancel_fn cancel_fn;
 	struct list_head cancel_node;
-	struct work_struct cancel_work;
-	struct hrtimer timer;
-	kc_timeout_fn timeout_fn;
+	struct kc_request_timer *timer;
 	struct completion done;
 	int status;
 	u64 result;
@@ -240,8 +261,10 @@ int kc_request_unmark_cancelable(struct kc_request *req);
 int kc_request_complete(struct kc_request *req, int status, u64 result);
 int kc_request_finish(struct kc_request *req, int status, u64 result);
 bool kc_request_cancel(struct kc_request *req, int reason);
-void kc_request_start_timer(struct kc_request *req, u64 timeout_ns);
-void kc_request_start_timer_fn(struct kc_request *req, u64 timeout_ns,
+void kc_request_start_timer(struct kc_request *req, struct kc_request_timer *t,
+			    u64 timeout_ns);
+void kc_request_start_timer_fn(struct kc_request *req,
+			       struct kc_request_timer *t, u64 timeout_ns,
 			       kc_timeout_fn fn);
 int kc_request_wait(struct kc_request *req, long timeout);
 
