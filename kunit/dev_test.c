@@ -374,7 +374,7 @@ static bool kc_dt_done(struct kc_dt_io *tio)
 
 static bool kc_dt_cancel(struct kc_dt_io *tio)
 {
-	bool won = kc_dev_cancel(tio->io.kd, &tio->io, -ECANCELED);
+	bool won = kc_dev_cancel(kc_io_dev(&tio->io), &tio->io, -ECANCELED);
 
 	if (won)
 		atomic_inc(&tio->cancel_wins);
@@ -384,7 +384,7 @@ static bool kc_dt_cancel(struct kc_dt_io *tio)
 /* The hardware slot of @tio, or -1 while it is in its software queue. */
 static int kc_dt_slot(struct kc_dt_io *tio)
 {
-	struct kc_dev *kd = tio->io.kd;
+	struct kc_dev *kd = kc_io_dev(&tio->io);
 	unsigned long flags;
 	int slot;
 
@@ -1145,12 +1145,12 @@ static void kc_dev_request_holds_device(struct kunit *test)
 	unsigned int before = kref_read(&dt->kd->ref);
 	struct kc_dt_io *tio = kc_dt_fact(dt, 5, 0);
 
-	KUNIT_EXPECT_EQ(test, kref_read(&tio->io.kd->ref), before + 1);
+	KUNIT_EXPECT_EQ(test, kref_read(&kc_io_dev(&tio->io)->ref), before + 1);
 	kunit_release_action(test, kc_dt_remove, dt);
 	kc_dt_expect(tio, -ENODEV);
-	KUNIT_EXPECT_EQ(test, kref_read(&tio->io.kd->ref), 1U);
-	KUNIT_EXPECT_FALSE(test, kc_dev_cancel(tio->io.kd, &tio->io, -ECANCELED));
-	KUNIT_EXPECT_TRUE(test, READ_ONCE(tio->io.kd->dead));
+	KUNIT_EXPECT_EQ(test, kref_read(&kc_io_dev(&tio->io)->ref), 1U);
+	KUNIT_EXPECT_FALSE(test, kc_dev_cancel(kc_io_dev(&tio->io), &tio->io, -ECANCELED));
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(kc_io_dev(&tio->io)->dead));
 	kc_dt_finish(dt);
 }
 

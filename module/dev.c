@@ -224,7 +224,7 @@ EXPORT_SYMBOL_IF_KUNIT(kc_dev_next_id);
 static void kc_dev_io_release(struct kc_request *req)
 {
 	struct kc_io *io = container_of(req, struct kc_io, req);
-	struct kc_dev *kd = io->kd;
+	struct kc_dev *kd = kc_io_dev(io);
 
 	io->owner_ops->release(req);
 	kc_dev_put(kd);		/* taken by kc_dev_prepare() */
@@ -291,7 +291,7 @@ static void kc_dev_io_completed(struct kc_request *req)
 {
 	struct kc_io *io = container_of(req, struct kc_io, req);
 
-	kc_dev_account(io->kd, io);
+	kc_dev_account(kc_io_dev(io), io);
 	if (io->owner_ops->completed)
 		io->owner_ops->completed(req);
 }
@@ -377,7 +377,6 @@ int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 	ret = kc_dev_check_io(kd, io);
 	if (ret)
 		return ret;
-	io->kd = kd;
 	io->owner_ops = ops;
 	io->chan = kc_op_chan[array_index_nospec(io->op, ARRAY_SIZE(kc_op_chan))];
 	io->slot = -1;
@@ -439,7 +438,7 @@ static void kc_dev_abort_locked(struct kc_dev *kd, struct kc_io *io)
 static void kc_dev_cancel_io(struct kc_request *req)
 {
 	struct kc_io *io = container_of(req, struct kc_io, req);
-	struct kc_dev *kd = io->kd;
+	struct kc_dev *kd = kc_io_dev(io);
 	unsigned long flags;
 	bool queued;
 
@@ -467,7 +466,7 @@ static void kc_dev_cancel_io(struct kc_request *req)
  */
 static void kc_dev_fail_io(struct kc_io *io, int status)
 {
-	kc_target_unreserve(&io->kd->target, &io->tio);
+	kc_target_unreserve(&kc_io_dev(io)->target, &io->tio);
 	kc_request_finish(&io->req, status, 0);
 }
 
@@ -630,7 +629,7 @@ static void kc_dev_io_timeout(struct kc_request *req)
 {
 	struct kc_io *io = container_of(req, struct kc_io, req);
 
-	kc_dev_cancel(io->kd, io, -ETIMEDOUT);
+	kc_dev_cancel(kc_io_dev(io), io, -ETIMEDOUT);
 }
 
 /**

@@ -90,33 +90,36 @@ enum kc_chan {
 
 /**
  * struct kc_io - a request to a device
- * @req: the cancelable request; &kc_request.id is the id users see.
- * @kd: the device, with a reference from kc_dev_prepare() until the release.
+ * @req: the cancelable request; &kc_request.id is the id users see. Its
+ *	queue is the device's: kc_io_dev() finds the device from it.
  * @owner_ops: the owner's request operations, called through the device's.
- * @op: an &enum kcancel_op.
- * @chan: its channel.
  * @arg: the operation's argument (factorial n, doorbell value).
- * @len: DMA length.
- * @offset: DMA offset in the device memory.
  * @buf: DMA data, @len bytes, owned by the owner of @req.
  * @result: the result the device produced, set by the DPC.
- * @slot: the hardware slot, or -1 while queued; under &kc_dev.lock.
+ * @op: an &enum kcancel_op.
+ * @len: DMA length.
+ * @offset: DMA offset in the device memory.
+ * @slot: the hardware slot (below %KC_DEV_SLOTS), or -1 while queued; under
+ *	&kc_dev.lock.
+ * @chan: its channel, an &enum kc_chan.
  * @queue_node: entry in the channel's software queue, under &kc_dev.lock.
  * @tio: the request's record in the device's target, for a factorial or
  *	DMA request.
+ *
+ * One is allocated per request in flight: the small fields are packed
+ * together, and the device is not stored but found from the queue.
  */
 struct kc_io {
 	struct kc_request req;
-	struct kc_dev *kd;
 	const struct kc_request_ops *owner_ops;
-	u32 op;
-	enum kc_chan chan;
 	u64 arg;
-	u32 len;
-	u32 offset;
 	void *buf;
 	u64 result;
-	int slot;
+	u32 op;
+	u32 len;
+	u32 offset;
+	s16 slot;
+	u8 chan;
 	struct list_head queue_node;
 	struct kc_target_io tio;
 };
@@ -259,6 +262,21 @@ struct kc_dev {
 	char name[24];
 	struct dentry *debugfs;
 };
+
+/**
+ * kc_io_dev() - the device of a request
+ * @io: a request that kc_dev_prepare() bound to its device.
+ *
+ * The request holds a reference to the device, from kc_dev_prepare() until
+ * its release.
+ *
+ * Context: any context.
+ * Return: the device.
+ */
+static inline struct kc_dev *kc_io_dev(const struct kc_io *io)
+{
+	return container_of(io->req.queue, struct kc_dev, queue);
+}
 
 struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
 			     enum kcancel_backend backend,
