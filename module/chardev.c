@@ -760,7 +760,7 @@ static struct kc_file_io *kc_file_lookup_user_data(struct kc_file *f,
 	xas_for_each(&xas, fio, ULONG_MAX) {
 		if (xas_retry(&xas, fio))	/* a reserved place */
 			continue;
-		if (fio->uring && fio->user_data == user_data &&
+		if (fio->uring && fio->tag == user_data &&
 		    !fio->completed) {
 			kc_request_get(&fio->io.req);
 			found = fio;

@@ -61,12 +61,12 @@ struct kc_file {
  * struct kc_file_io - a request of a file
  * @io: the device request.
  * @f: the file.
- * @tag: the caller's tag.
+ * @tag: the caller's tag, for its event; an io_uring request (@uring),
+ *	which has no event, keeps its SQE's user_data here instead.
  * @dma: a DMA from the device: the caller's buffer; NULL otherwise.
  * @event_node: entry in &kc_file.events.
  * @ucmd: an io_uring request (@uring): its command, until its CQE is
  *	claimed, by the completion or by the ring's cancel (uring.c).
- * @user_data: an io_uring request: its SQE's user_data.
  * @sync: submitted by KCANCEL_IOC_SUBMIT_WAIT: no event is queued.
  * @uring: submitted by KCANCEL_URING_CMD_SUBMIT: no event is queued; its
  *	completion posts a CQE instead.
@@ -85,7 +85,6 @@ struct kc_file_io {
 	struct kc_file_dma *dma;
 	struct list_head event_node;
 	struct io_uring_cmd *ucmd;
-	u64 user_data;
 	bool sync;
 	bool uring;
 	bool reaped;

@@ -168,7 +168,7 @@ static int kc_uring_submit(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return PTR_ERR(fio);
 	fio->ucmd = cmd;
 	/* io_uring's own copy: the one its CQE will carry. */
-	fio->user_data = cmd_to_io_kiocb(cmd)->cqe.user_data;
+	fio->tag = cmd_to_io_kiocb(cmd)->cqe.user_data;
 	io_uring_cmd_to_pdu(cmd, struct kc_uring_pdu)->fio = fio;
 	/* Before the completion can see the command: it may post at once. */
 	io_uring_cmd_mark_cancelable(cmd, issue_flags);
