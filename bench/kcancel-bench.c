@@ -1078,31 +1078,28 @@ static void print_quantiles(const char *key, __u64 *v, unsigned int n)
 	       quantile(v, n, 0.5), quantile(v, n, 0.1), quantile(v, n, 0.9));
 }
 
-/* xorshift64: which pending request to cancel next. */
-static __u64 next_random(__u64 *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 /*
- * Cancel @k random requests of the @n pending ones in @ids, timing the
- * ioctl into @lat_ioctl and the event into @lat_event. Each is replaced,
- * untimed, by a new one: @n stay pending throughout, and @k may exceed @n.
+ * Cancel @k times the oldest of the @n pending requests in @ids (a ring,
+ * oldest first from index 0), timing the ioctl into @lat_ioctl and the event
+ * into @lat_event. Each is replaced, untimed, by a new one, which becomes the
+ * newest: @n stay pending throughout, and @k may exceed @n.
+ *
+ * The device starts requests in the order they were submitted, so the
+ * oldest is always started in a slot, whether 10 or 100,000 are pending:
+ * every sample cancels a started operation, and the figures of two runs
+ * differ by the number pending, not by the path the cancel takes.
  */
 static int cancel_samples(int fd, __u64 *ids, unsigned int n, unsigned int k,
 			  __u64 *lat_ioctl, __u64 *lat_event)
 {
 	struct kcancel_cancel c = { 0 };
-	__u64 seed = now_ns() | 1, t0, t1;
 	struct kcancel_submit s;
 	unsigned int i, idx;
+	__u64 t0, t1;
 	int err;
 
 	for (i = 0; i < k; i++) {
-		idx = next_random(&seed) % n;
+		idx = i % n;
 		c.id = ids[idx];
 		t0 = now_ns();
 		err = ioctl(fd, KCANCEL_IOC_CANCEL, &c) < 0 ? errno : 0;
