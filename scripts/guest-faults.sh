@@ -21,21 +21,22 @@
 #   unload    rmmod refused while a file of the device is open, and while a
 #             stress run is on; then insmod, a short run on each device and
 #             rmmod, again and again
-#   kill      SIGKILL at a random moment to kcancel-stress (with --sync-pct:
-#             threads blocked in KCANCEL_IOC_SUBMIT_WAIT), to one of two
-#             stress runs on one device (the other must pass), and to
-#             kcancel-fuzz with the processes it forked, which share its
-#             files; each must be gone within 30 s; then a run must pass on
-#             each device and the module must unload
+#   kill      SIGKILL at random moments to kcancel-stress runs (with
+#             --sync-pct: threads blocked in KCANCEL_IOC_SUBMIT_WAIT), to
+#             runs on a device that another run shares (which must pass),
+#             and to kcancel-fuzz with the processes it forked, which share
+#             its files; each must be gone within 30 s; then a run must pass
+#             on each device and the module must unload
 #   failslab  failslab and fail_page_alloc on for the tasks that ask
 #             (task-filter), kcancel-stress --fail-alloc on each device: it
 #             must see ENOMEM and still pass
 #   hostile   spurious status bits (debugfs kcancel/kcancelN/raise) stormed
 #             at a device while kcancel-stress runs doorbells only; it must
 #             pass and the device's stats must count spurious_bits
-#   race      plain kcancel-stress runs of a number of requests, on the edu
-#             device and on a software device at once (for the soak's count
-#             of operations; not a default step)
+#   race      kcancel-stress runs of a number of requests at once, on the
+#             edu device and on three software devices, one submitting with
+#             KCANCEL_IOC_SUBMIT, one with KCANCEL_IOC_BATCH, one through
+#             io_uring (the soak's racing operations; not a default step)
 #   mmio      what the edu device's registers read, and whether writes
 #             land, once its memory decoding is off, with no driver bound
 #             (QEMU 7.2: reads 0, writes dropped; not a default step)
@@ -44,13 +45,22 @@
 # init as environment variables:
 #   kcancel_fault_steps     a comma list of the steps above (default all but
 #                           race and mmio)
-#   kcancel_fault_removals  removals of each kind (default 3)
+#   kcancel_fault_removals  removals of the edu device (default 3)
+#   kcancel_fault_sim_removals
+#                           removals of a software device (default:
+#                           kcancel_fault_removals)
 #   kcancel_fault_hotplugs  device_del/device_add cycles (default 3)
 #   kcancel_fault_unloads   insmod/rmmod cycles (default 3)
-#   kcancel_fault_kills     kill rounds (default 9), each killing a stress
-#                           run, or kcancel-fuzz and its children
+#   kcancel_fault_kills     processes to kill, in all (default 15)
+#   kcancel_fault_kill_burst
+#                           stress runs killed in one round, or children
+#                           of kcancel-fuzz (at least 2) (default 1)
 #   kcancel_fault_seconds   each failslab and hostile stress run (default 5)
-#   kcancel_fault_requests  requests of each race run (default 100000)
+#   kcancel_fault_requests  requests of each race run on a software
+#                           device (default 100000)
+#   kcancel_fault_edu_requests
+#                           requests of the race run on the edu device
+#                           (default: kcancel_fault_requests; 0: none)
 #   kcancel_fault_threads   threads of every kcancel-stress run (default 4)
 #   kcancel_kmemleak=1      the kernel has kmemleak: scan after each scenario
 #   kcancel_qemu_agent=1    set by scripts/qemu.sh when its agent runs
@@ -78,11 +88,14 @@ now() { cut -d' ' -f1 /proc/uptime; }
 
 steps=",${kcancel_fault_steps:-removal,hotplug,unload,kill,failslab,hostile},"
 removals=${kcancel_fault_removals:-3}
+sim_removals=${kcancel_fault_sim_removals:-$removals}
 hotplugs=${kcancel_fault_hotplugs:-3}
 unloads=${kcancel_fault_unloads:-3}
-kills=${kcancel_fault_kills:-9}
+kills=${kcancel_fault_kills:-15}
+burst=${kcancel_fault_kill_burst:-1}
 seconds=${kcancel_fault_seconds:-5}
 requests=${kcancel_fault_requests:-100000}
+edu_requests=${kcancel_fault_edu_requests:-$requests}
 threads=${kcancel_fault_threads:-4}
 kmemleak=/sys/kernel/debug/kmemleak
 dbg=/sys/kernel/debug/kcancel
@@ -404,7 +417,7 @@ removal_edu() {
 			break
 		fi
 		stress_bg /tmp/rm.out -d "$dev" -s 300 "$@"
-		usleep $((300000 + $(rand 2000) * 1000))
+		usleep $((300000 + $(rand 1000) * 1000))
 		t0=$(now)
 		echo 1 >"/sys/bus/pci/devices/$addr/remove" ||
 			problem "removal $i: writing $addr/remove failed"
@@ -432,7 +445,7 @@ removal_sim() {
 	# shellcheck disable=SC2086
 	set -- $opts
 	i=1
-	while [ $i -le "$removals" ]; do
+	while [ $i -le "$sim_removals" ]; do
 		dev=$(devices sim | tail -n 1)
 		if [ -z "$dev" ]; then
 			problem "removal $i: no software device"
@@ -441,7 +454,7 @@ removal_sim() {
 		knob=$dbg/${dev#/dev/}/remove
 		need_knob "$knob" || break
 		stress_bg /tmp/rm.out -d "$dev" -s 300 "$@"
-		usleep $((300000 + $(rand 2000) * 1000))
+		usleep $((300000 + $(rand 1000) * 1000))
 		echo 1 >"$knob" || problem "removal $i: writing $knob failed"
 		wait_for 30 no_node "$dev" || problem "removal $i: $dev still there 30 s after the removal"
 		end_stress "removal $i" 60 removal
@@ -504,7 +517,7 @@ hotplug_edu() {
 			break
 		fi
 		stress_bg /tmp/hp.out -d "$dev" -s 300 "$@"
-		usleep $((300000 + $(rand 2000) * 1000))
+		usleep $((300000 + $(rand 1000) * 1000))
 		t0=$(now)
 		if ! qemu_request 60 no_pci "$addr" device_del edu0; then
 			problem "hot-unplug $i: $addr still there 60 s after device_del"
@@ -576,16 +589,52 @@ children() {
 	sed -n "s/^\([0-9]*\) (.*) . $1 .*/\1/p" /proc/[0-9]*/stat 2>/dev/null
 }
 
-# kill_wait PID WHAT - SIGKILL PID; it must be gone within 30 s.
-kill_wait() {
+# kill_all WHAT PID... - SIGKILL each PID, a random moment of up to 0.2 s
+# after the one before; each must have been running and must be gone
+# within 30 s. Adds to $killed.
+kill_all() {
+	what=$1
+	shift
+	for p in "$@"; do
+		if ! alive "$p"; then
+			problem "$what: pid $p ended before its SIGKILL"
+			return 1
+		fi
+		kill -KILL "$p" 2>/dev/null
+		usleep $(($(rand 200) * 1000))
+	done
 	tk=$(now)
-	kill -KILL "$1" 2>/dev/null
-	if await "$1" 30; then
+	for p in "$@"; do
+		if ! await "$p" 30; then
+			problem "$what: pid $p still there 30 s after SIGKILL ($(stuck "$p"))"
+			return 1
+		fi
 		count kills 1
-		say "$2: pid $1 gone $(awk -v a="$tk" -v b="$(now)" 'BEGIN { print b - a }') s after SIGKILL, at $(now) s"
-		return 0
-	fi
-	problem "$2: pid $1 still there 30 s after SIGKILL ($(stuck "$1"))"
+		killed=$((killed + 1))
+	done
+	say "$what: $# gone $(awk -v a="$tk" -v b="$(now)" 'BEGIN { print b - a }') s after the last SIGKILL, at $(now) s"
+	return 0
+}
+
+# stress_burst OUT DEV ARGS... - start $burst kcancel-stress runs on DEV, of
+# one thread each; their pids in $pids.
+stress_burst() {
+	out=$1 dev=$2
+	shift 2
+	pids='' j=0
+	while [ $j -lt "$burst" ]; do
+		"$stress_bin" -d "$dev" -t 1 --quiet "$@" >"$out.$j" 2>&1 &
+		pids="$pids $!"
+		j=$((j + 1))
+	done
+}
+
+# fuzz_alive - is a kcancel-fuzz process running (zombies, which init has
+# not reaped yet, do not count)?
+fuzz_alive() {
+	for k in $(pidof kcancel-fuzz); do
+		alive "$k" && return 0
+	done
 	return 1
 }
 
@@ -595,25 +644,27 @@ kill_step() {
 	tool_opts "$stress_bin" "--sync-pct 50"
 	# shellcheck disable=SC2086
 	set -- $opts
-	i=1
-	while [ $i -le "$kills" ]; do
+	i=1 killed=0
+	while [ $killed -lt "$kills" ]; do
 		if [ $((i % 2)) = 1 ]; then
 			dev=$(devices edu | head -n 1)
 		else
 			dev=$(devices sim | head -n 1)
 		fi
 		case $((i % 3)) in
-		1)	# one run, some threads blocked in a submit-and-wait
-			stress_bg /tmp/k1.out -d "$dev" -s 300 "$@"
-			usleep $(($(rand 3000) * 1000))
-			kill_wait "$spid" "kill $i (stress)" || break ;;
-		2)	# two runs on one device; the one not killed must pass.
-			# It does no DMA: two runs would share the device memory.
+		1)	# stress runs, some threads blocked in a submit-and-wait
+			stress_burst /tmp/k1.out "$dev" -s 300 "$@"
+			usleep $(($(rand 2000) * 1000))
+			# shellcheck disable=SC2086 # a list of pids
+			kill_all "kill $i (stress)" $pids || break ;;
+		2)	# runs on a device that one more shares; that one must
+			# pass. It does no DMA: the runs share the device memory.
 			stress_bg /tmp/k2.out -d "$dev" -s 4 --mix factorial=1,doorbell=1 "$@"
 			keep=$spid
-			stress_bg /tmp/k1.out -d "$dev" -s 300 "$@"
-			usleep $(($(rand 3000) * 1000))
-			kill_wait "$spid" "kill $i (one of two stress runs)" || break
+			stress_burst /tmp/k1.out "$dev" -s 300 "$@"
+			usleep $(($(rand 2000) * 1000))
+			# shellcheck disable=SC2086
+			kill_all "kill $i (beside another stress run)" $pids || break
 			spid=$keep out=/tmp/k2.out
 			end_stress "kill $i, the other run" 60 ;;
 		0)	# kcancel-fuzz: its children share its files
@@ -622,27 +673,42 @@ kill_step() {
 				i=$((i + 1))
 				continue
 			fi
-			"$fuzz_bin" -d "$dev" -n 0 -P 2 >/tmp/kf.out 2>&1 &
+			"$fuzz_bin" -d "$dev" -n 0 -P $((burst < 2 ? 2 : burst)) >/tmp/kf.out 2>&1 &
 			fpid=$!
-			usleep $((500000 + $(rand 3000) * 1000))
-			for k in $(children "$fpid"); do
-				kill -KILL "$k" 2>/dev/null && count kills 1
+			usleep $((500000 + $(rand 2000) * 1000))
+			# The parent first: once a child is gone, it may end by
+			# itself.
+			kids=$(children "$fpid")
+			kill_all "kill $i (fuzz)" "$fpid" || break
+			hit=" $fpid "
+			for k in $kids; do
+				if kill -KILL "$k" 2>/dev/null; then
+					count kills 1
+					killed=$((killed + 1))
+				fi
+				hit="$hit$k "
 			done
-			kill_wait "$fpid" "kill $i (fuzz)" || break
 			# And what it forked meanwhile, now children of init.
 			n=0
-			while [ -n "$(pidof kcancel-fuzz)" ] && [ $n -lt 300 ]; do
+			while fuzz_alive && [ $n -lt 300 ]; do
 				for k in $(pidof kcancel-fuzz); do
-					kill -KILL "$k" 2>/dev/null && count kills 1
+					case $hit in *" $k "*) continue ;; esac
+					alive "$k" || continue
+					hit="$hit$k "
+					if kill -KILL "$k" 2>/dev/null; then
+						count kills 1
+						killed=$((killed + 1))
+					fi
 				done
 				sleep 0.1
 				n=$((n + 1))
 			done
-			[ -z "$(pidof kcancel-fuzz)" ] ||
+			! fuzz_alive ||
 				problem "kill $i: kcancel-fuzz still there 30 s after SIGKILL:$(for k in $(pidof kcancel-fuzz); do printf ' %s %s' "$k" "$(stuck "$k")"; done)" ;;
 		esac
 		i=$((i + 1))
 	done
+	count rounds $((i - 1))
 	for d in $(devices edu) $(devices sim); do
 		stress_run "after the kills ${d#/dev/}" "$d" -s 1
 	done
@@ -732,17 +798,40 @@ hostile_step() {
 # --- race --------------------------------------------------------------------
 race_step() {
 	begin race
-	# Both devices at once; the software device as wide as it goes.
-	load sim_devices=1 sim_parallel=16 || { end_scenario; return; }
-	stress_bg /tmp/race-edu.out -d "$(devices edu | head -n 1)" -n "$requests"
-	edu_pid=$spid
-	stress_bg /tmp/race-sim.out -d "$(devices sim | head -n 1)" -n "$requests"
-	sim_pid=$spid
-	limit=$((requests / 50 + 600))
-	spid=$edu_pid out=/tmp/race-edu.out
-	end_stress edu "$limit"
-	spid=$sim_pid out=/tmp/race-sim.out
-	end_stress sim "$limit"
+	# Every submit path at once, the software devices as wide as they go:
+	# the edu device, and three software devices, through SUBMIT and read(),
+	# KCANCEL_IOC_BATCH and io_uring.
+	load sim_devices=3 sim_parallel=16 || { end_scenario; return; }
+	# shellcheck disable=SC2046 # the nodes, one word each
+	set -- $(devices sim)
+	if [ $# -lt 3 ]; then
+		problem "$# software devices with sim_devices=3"
+		end_scenario
+		return
+	fi
+	runs=''
+	if [ "$edu_requests" -gt 0 ]; then
+		stress_bg /tmp/race-edu.out -d "$(devices edu | head -n 1)" -n "$edu_requests"
+		runs="$runs edu:$spid:/tmp/race-edu.out"
+	fi
+	if [ "$requests" -gt 0 ]; then
+		stress_bg /tmp/race-sim.out -d "$1" -n "$requests"
+		runs="$runs sim:$spid:/tmp/race-sim.out"
+		stress_bg /tmp/race-batch.out -d "$2" -n "$requests" --batch 8
+		runs="$runs sim-batch:$spid:/tmp/race-batch.out"
+		if has_option "$stress_bin" --io-uring; then
+			stress_bg /tmp/race-uring.out -d "$3" -n "$requests" --io-uring
+			runs="$runs sim-io_uring:$spid:/tmp/race-uring.out"
+		else
+			problem "${stress_bin##*/} has no --io-uring option"
+		fi
+	fi
+	limit=$(((requests > edu_requests ? requests : edu_requests) / 50 + 600))
+	for r in $runs; do
+		spid=${r#*:}
+		out=${spid#*:} spid=${spid%%:*}
+		end_stress "${r%%:*}" "$limit"
+	done
 	end_scenario
 }
 
