@@ -113,8 +113,9 @@ check:
 demo:
 	scripts/demo.sh $(SECONDS)
 
-# `make soak [SOAK_ARGS="--percent 10"]`: the long fault run (hours), which
-# writes docs/reliability.md; see scripts/soak.sh.
+# `make soak [SOAK_ARGS="--percent 10"]`: the long race and fault run
+# (about an hour, three guest boots), which writes docs/reliability.md; see
+# scripts/soak.sh.
 soak:
 	scripts/soak.sh $(SOAK_ARGS)
 

@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make soak`: kcancel's fault scenarios at length on the debug kernel
-# (scripts/kernel.sh), in parts of one guest boot each
-# (scripts/check-faults.sh ... soak): in all 10,000,000 racing requests of
-# kcancel-stress (5,000,000 on the edu device, 5,000,000 on a software
-# device, alongside), 100 removals of the edu device through sysfs and 100
-# of a software device through debugfs, 100 hot-unplugs of the edu device
-# (QEMU's device_del/device_add), 100 module unload cycles and 1,000
-# SIGKILLs, each under load, plus allocation failures and a hostile device
-# in each part; kmemleak scans after every scenario and every kernel report
-# fails. About 5 hours on two host cores that run nothing else but light
-# loads (10 parts of about 30 minutes; 3 hours on an idle host, more when
-# other guests share the cores); --percent 1, one small part, takes 5 to 7
-# minutes.
+# `make soak`: kcancel's races and fault scenarios at length, in guest
+# boots of scripts/check-faults.sh ... soak:
+#   part 01   on Debian's stock 6.12 kernel (scripts/stock-kernel.sh):
+#             10,000,000 racing requests of kcancel-stress, all submit paths
+#             at once: 1,000,000 on the edu device and 3,000,000 on each of
+#             three software devices, through KCANCEL_IOC_SUBMIT and read(),
+#             KCANCEL_IOC_BATCH and io_uring (the race step); then 600
+#             SIGKILLs (the kill step, in rounds of 8 processes)
+#   part 02+  on the debug kernel (scripts/kernel.sh: KASAN, lockdep,
+#             kmemleak, fault injection), in two boots: 100 removals of the
+#             edu device through sysfs and 20 of a software device through
+#             debugfs, 100 hot-unplugs of the edu device (QEMU's
+#             device_del/device_add), 100 module unload cycles and 400
+#             SIGKILLs, each under load, plus allocation failures and a
+#             hostile device in each boot; kmemleak scans after every
+#             scenario
+# Every kernel report fails. About an hour on two host cores that run
+# nothing else; --percent 5 takes about 7.
 #
-# Then it writes RUN/reliability.md with the figures (date, kernel, counts,
+# Then it writes RUN/reliability.md with the figures (date, kernels, counts,
 # lost, doubled and wrong completions, kernel reports, durations), and, for
 # a whole soak (--percent 100), copies it to docs/reliability.md.
 #
 # Options:
-#   --percent P   run P % of the soak (1-100, default 100): fewer parts and
-#                 fewer faults in each, for a try
+#   --percent P   run P % of the soak (1-100, default 100): fewer requests
+#                 and faults, in fewer boots, for a try
 #   --resume DIR  go on with the soak in DIR (a build/soak-DATE): the parts
 #                 that finished are kept, the others run again, with the
 #                 kcancel.ko and tools built for DIR
@@ -50,16 +55,27 @@ fi
 cd "$KC_TOP"
 kc_need_pkgs gcc make libc6-dev liburing-dev python3
 kdir=$(scripts/kernel.sh) || kc_die "no debug kernel (scripts/kernel.sh failed, its error is above)"
+stock=$(scripts/stock-kernel.sh 6.12-amd64) ||
+	kc_die "no stock 6.12 kernel (scripts/stock-kernel.sh failed, its error is above)"
+stock_kdir=$(sed -n 's/^KDIR=//p' <<<"$stock")
+stock_image=$(sed -n 's/^BZIMAGE=//p' <<<"$stock")
 
-# The whole soak, and its parts.
-T_REQUESTS=10000000 T_REMOVALS=100 T_HOTPLUGS=100 T_UNLOADS=100 T_KILLS=1000 PARTS=10
+# The whole soak: racing requests (a tenth on the edu device, the rest
+# shared by three software devices), and the faults, shared by FPARTS boots
+# of the debug kernel.
+T_REQUESTS=10000000 T_REMOVALS=100 T_SIM_REMOVALS=20 T_HOTPLUGS=100 T_UNLOADS=100
+T_KILLS=1000 T_DEBUG_KILLS=400 FPARTS=2
 # ceil(A * B / C)
 cdiv() { echo $((($1 * $2 + $3 - 1) / $3)); }
-parts=$(cdiv "$PARTS" "$percent" 100)
-per() { cdiv "$1" "$percent" $((100 * parts)); }
-requests=$(( $(per "$T_REQUESTS") / 2 + $(per "$T_REQUESTS") % 2 ))
-removals=$(per "$T_REMOVALS") hotplugs=$(per "$T_HOTPLUGS")
-unloads=$(per "$T_UNLOADS") kills=$(per "$T_KILLS")
+fparts=$(cdiv "$FPARTS" "$percent" 100)
+parts=$((fparts + 1))
+per() { cdiv "$1" "$percent" $((100 * fparts)); }
+edu_requests=$(cdiv "$T_REQUESTS" "$percent" 1000)
+requests=$(cdiv "$T_REQUESTS" $((9 * percent)) 3000)
+removals=$(per "$T_REMOVALS") sim_removals=$(per "$T_SIM_REMOVALS")
+hotplugs=$(per "$T_HOTPLUGS") unloads=$(per "$T_UNLOADS")
+kills=$(per "$T_DEBUG_KILLS")
+stock_kills=$(cdiv $((T_KILLS - T_DEBUG_KILLS)) "$percent" 100)
 
 if [ -n "$resume" ]; then
 	run=$(cd "$resume" && pwd -P) || kc_die "no soak directory $resume"
@@ -72,8 +88,9 @@ else
 	run=$KC_TOP/build/soak-$(date +%Y%m%d-%H%M%S)
 	mkdir -p "$run"
 	cat >"$run/soak.conf" <<-EOF
-	percent=$percent parts=$parts requests=$requests removals=$removals
-	hotplugs=$hotplugs unloads=$unloads kills=$kills
+	percent=$percent parts=$parts requests=$requests edu_requests=$edu_requests
+	removals=$removals sim_removals=$sim_removals hotplugs=$hotplugs
+	unloads=$unloads kills=$kills stock_kills=$stock_kills
 	commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +changes)
 	started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 	EOF
@@ -82,19 +99,25 @@ else
 fi
 ln -sfn "$(basename "$run")" "$KC_TOP/build/soak-last"
 
-# An estimate from the costs seen on the debug kernel under TCG, on a host
-# with some load: 1,500 racing requests a second (both devices at once), a
-# removal or hot-unplug cycle 12 s, an unload cycle 6 s, a kill round 4 s,
-# and 4 minutes a part for the rest (boot, kmemleak, failslab, hostile).
-est=$(( (parts * (2 * requests / 1500 + 12 * (2 * removals + hotplugs) +
-	6 * unloads + 4 * kills + 240) + 59) / 60 ))
-kc_log "soak in $run: $parts part(s) of $((2 * requests)) racing requests, $removals + $removals removals, $hotplugs hot-unplugs, $unloads unload cycles, $kills kills: about $est minutes"
+# An estimate from the costs seen under TCG on an idle host: 30,000 racing
+# requests a second and a kill 0.3 s on the stock kernel; on the debug
+# kernel a removal or hot-unplug cycle 6 s (7 s for a software device), an
+# unload cycle 6 s, a kill 1.2 s, and 4 minutes a boot for the rest (boot,
+# kmemleak, failslab, hostile).
+est=$(( ((edu_requests + 3 * requests) / 30000 + 3 * stock_kills / 10 + 60 +
+	(parts - 1) * (6 * (removals + hotplugs + unloads) + 7 * sim_removals +
+		12 * kills / 10 + 240) + 59) / 60 ))
+kc_log "soak in $run: $((edu_requests + 3 * requests)) racing requests and $stock_kills kills; $((parts - 1)) boot(s) of $removals + $sim_removals removals, $hotplugs hot-unplugs, $unloads unload cycles, $kills kills: about $est minutes"
 
-ko=$run/tree/kcancel.ko tools=$run/tree/userspace-test
-if [ ! -f "$ko" ] || [ ! -x "$tools/kcancel-stress" ] || [ ! -x "$tools/kcancel-fuzz" ]; then
-	kc_log "building kcancel.ko and the tools in $run/tree"
-	kc_build_modules "$kdir" "$run/tree" "$run/build.log" ||
-		kc_die "kcancel.ko does not build, see $run/build.log"
+tools=$run/tree/userspace-test
+build() {
+	[ -f "$2/kcancel.ko" ] && return 0
+	kc_log "building kcancel.ko in $2"
+	kc_build_modules "$1" "$2" "$2.log" || kc_die "kcancel.ko does not build, see $2.log"
+}
+build "$kdir" "$run/tree"
+build "$stock_kdir" "$run/tree-stock"
+if [ ! -x "$tools/kcancel-stress" ] || [ ! -x "$tools/kcancel-fuzz" ]; then
 	make -C "$tools" kcancel-stress kcancel-fuzz >"$run/userspace.log" 2>&1 ||
 		kc_die "the tools do not build, see $run/userspace.log"
 fi
@@ -108,14 +131,27 @@ for i in $(seq 1 "$parts"); do
 	fi
 	rm -rf "$part"
 	mkdir -p "$part"
-	kc_log "part $i of $parts"
 	t=$SECONDS
-	KCANCEL_FAULT_STEPS=race,removal,hotplug,unload,kill,failslab,hostile \
-	KCANCEL_FAULT_REQUESTS=$requests KCANCEL_FAULT_REMOVALS=$removals \
-	KCANCEL_FAULT_HOTPLUGS=$hotplugs KCANCEL_FAULT_UNLOADS=$unloads \
-	KCANCEL_FAULT_KILLS=$kills \
-		scripts/check-faults.sh --ko "$ko" "$kdir" "$tools" "$part" soak \
-		>"$part/check.out" 2>"$part/check.err" || true
+	if [ "$i" = 1 ]; then
+		kc_log "part 1 of $parts: racing requests and kills on the stock kernel"
+		echo "Debian's stock kernel: racing requests, kills" >"$part/what"
+		KCANCEL_FAULT_STEPS=race,kill KCANCEL_FAULT_REQUESTS=$requests \
+		KCANCEL_FAULT_EDU_REQUESTS=$edu_requests \
+		KCANCEL_FAULT_KILLS=$stock_kills KCANCEL_FAULT_KILL_BURST=8 \
+			scripts/check-faults.sh --ko "$run/tree-stock/kcancel.ko" \
+			--kernel "$stock_image" "$stock_kdir" "$tools" "$part" soak \
+			>"$part/check.out" 2>"$part/check.err" || true
+	else
+		kc_log "part $i of $parts: faults on the debug kernel"
+		echo "the debug kernel: removals, hot-unplugs, unloads, kills, failslab, hostile" >"$part/what"
+		KCANCEL_FAULT_STEPS=removal,hotplug,unload,kill,failslab,hostile \
+		KCANCEL_FAULT_REMOVALS=$removals KCANCEL_FAULT_SIM_REMOVALS=$sim_removals \
+		KCANCEL_FAULT_HOTPLUGS=$hotplugs \
+		KCANCEL_FAULT_UNLOADS=$unloads KCANCEL_FAULT_KILLS=$kills \
+		KCANCEL_FAULT_KILL_BURST=8 \
+			scripts/check-faults.sh --ko "$run/tree/kcancel.ko" "$kdir" \
+			"$tools" "$part" soak >"$part/check.out" 2>"$part/check.err" || true
+	fi
 	echo $((SECONDS - t)) >"$part/wall-seconds"
 	echo "part $i of $parts in $((SECONDS - t)) s: $(tail -n 1 "$part/check.out")"
 	grep '^FAIL' "$part/check.out" || true
@@ -138,24 +174,35 @@ tot = {k: 0 for k in ("ops", "race_ops", "removals_edu", "removals_sim", "unplug
                       "enodev", "enomem", "lost", "double", "wrong", "reports",
                       "agent_failures", "passed", "failed", "runs")}
 guest = wall = 0.0
-kernels, failures, missing, finished = set(), [], [], 0
+failures, missing, finished, rows = [], [], 0, []
+
+
+def mins(secs):
+    return f"{secs:.0f} s" if secs < 120 else f"{secs / 60:.0f} min"
+
+
 for p in parts:
     sf = os.path.join(p, "summary.json")
+    what = open(os.path.join(p, "what")).read().strip() if os.path.exists(
+        os.path.join(p, "what")) else "?"
+    try:
+        pwall = float(open(os.path.join(p, "wall-seconds")).read())
+    except (OSError, ValueError):
+        pwall = 0.0
+    wall += pwall
     if not os.path.exists(sf):
         missing.append(os.path.basename(p))
+        rows.append(f"| {os.path.basename(p)} | {what} | ? | did not finish | |")
         continue
     s = json.load(open(sf))
     if not s.get("done"):
         missing.append(os.path.basename(p))
     else:
         finished += 1
-    if s.get("kernel"):
-        kernels.add(s["kernel"])
     guest += s.get("guest_seconds") or 0
-    try:
-        wall += float(open(os.path.join(p, "wall-seconds")).read())
-    except (OSError, ValueError):
-        pass
+    rows.append(f"| {os.path.basename(p)} | {what} | {s.get('kernel') or '?'} | "
+                f"{s.get('passed', 0)} passed, {s.get('failed', 0)} failed, "
+                f"{s.get('reports', 0)} kernel reports | {mins(pwall)} |")
     tot["reports"] += s.get("reports", 0)
     tot["agent_failures"] += s.get("agent_failures", 0)
     tot["passed"] += s.get("passed", 0)
@@ -199,17 +246,26 @@ lines = [
     f"started {conf.get('started', '?')}, finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
     f"**{'PASS' if ok else 'FAIL'}**.",
     "",
-    f"- kernel: the debug kernel of `scripts/kernel.sh` ({', '.join(sorted(kernels)) or '?'}: "
-    "KASAN, lockdep, kmemleak, DEBUG_OBJECTS, DEBUG_LIST, fault injection), "
-    f"in QEMU TCG with two vCPUs ({qemu[0] if qemu else 'QEMU'}), host with {host}",
+    f"- QEMU TCG with two vCPUs and `-device edu` ({qemu[0] if qemu else 'QEMU'}), host with {host}",
     f"- kcancel: {conf.get('commit', '?')}",
     f"- {finished} of {expected} part(s) finished"
     f"{'' if complete else ' (the soak is not complete: scripts/soak.sh --resume)'}; "
     f"guest time {guest / 3600:.1f} h, wall time {wall / 3600:.1f} h",
     "",
+    "| part | kernel: what | release | scenarios | wall time |",
+    "|---|---|---|---|---|",
+] + rows + [
+    "",
+    "The racing requests and 60 % of the kills run on Debian's stock kernel, where "
+    "kcancel-stress runs many times faster than on the debug kernel; the other faults "
+    "and 40 % of the kills run on the debug kernel of `scripts/kernel.sh` (KASAN, "
+    "lockdep, kmemleak, DEBUG_OBJECTS, DEBUG_LIST, fault injection), kmemleak scanning "
+    "after each scenario. Every kernel report (BUG, WARNING, KASAN, lockdep, "
+    "kmemleak, hung task) fails its scenario on either kernel.",
+    "",
     "| what | count |",
     "|---|---|",
-    f"| racing stress requests (race step, edu and software device at once) | {n(tot['race_ops'])} |",
+    f"| racing stress requests (race step: the edu device and three software devices, through SUBMIT, BATCH and io_uring, at once) | {n(tot['race_ops'])} |",
     f"| stress requests in all (every run of every scenario) | {n(tot['ops'])} in {n(tot['runs'])} runs |",
     f"| edu removals through sysfs, under load | {n(tot['removals_edu'])} |",
     f"| software device removals through debugfs, under load | {n(tot['removals_sim'])} |",
