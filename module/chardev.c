@@ -399,9 +399,7 @@ static int kc_file_check_submit(const struct kcancel_submit *s)
 static void kc_file_free_io(struct kc_file_io *fio)
 {
 	kc_file_unpin(fio, false);
-	kfree(fio->dma);
-	kfree(fio->io.buf);
-	kc_file_io_free(fio);
+	kc_file_io_release(&fio->io.req);
 }
 
 /**
