@@ -595,25 +595,52 @@ static void kc_dev_put_slot(struct kc_dev *kd, struct kc_io *io)
  * kc_dev_kick() - the dispatcher: start queued requests while slots are free
  * @kd: the device.
  *
- * Runs after a submit and in the DPC; several may run at once.
+ * Runs after a submit and in the DPC; several may run at once. Takes the
+ * bits of the operations that ended as they started (kc_dev_end_now()) in
+ * the same critical section as their start, so that no other dispatcher or
+ * kc_dev_fail() sees them: the caller passes them to the DPC's body.
  *
  * Context: any context that may take &kc_dev.lock; no kcancel lock held but
  * the queue's sync lock.
+ * Return: the status bits of the operations that ended as they started.
  */
-static void kc_dev_kick(struct kc_dev *kd)
+static u64 kc_dev_kick(struct kc_dev *kd)
 {
 	struct kc_io *io, *tmp;
 	unsigned long flags;
 	LIST_HEAD(failed);
+	u64 done;
 
 	spin_lock_irqsave(&kd->lock, flags);
 	kc_dev_start_queued(kd, &failed);
+	done = kd->ended_now;
+	kd->ended_now = 0;
 	spin_unlock_irqrestore(&kd->lock, flags);
 	/* A cancel since the unmark: finish uses its reason. */
 	list_for_each_entry_safe(io, tmp, &failed, queue_node) {
 		list_del_init(&io->queue_node);
 		kc_dev_fail_io(io, -EIO);
 	}
+	return done;
+}
+
+/**
+ * kc_dev_end_now() - the operation of @io ended as it started
+ * @kd: the device.
+ * @io: the request whose &kc_dev_ops.start is running.
+ *
+ * For a backend whose operation ends before its start returns (a software
+ * device of no latency): in place of its status bit reaching kc_dev_dpc()
+ * through an interrupt or a thread, the dispatcher that started it finishes
+ * it before it returns, in its caller's context (the submitter's, or the
+ * DPC's).
+ *
+ * Context: &kc_dev_ops.start: &kc_dev.lock held, interrupts disabled.
+ */
+void kc_dev_end_now(struct kc_dev *kd, struct kc_io *io)
+{
+	lockdep_assert_held(&kd->lock);
+	kd->ended_now |= BIT_ULL(io->slot);
 }
 
 /**
@@ -642,6 +669,9 @@ static void kc_dev_io_timeout(struct kc_request *req)
  *
  * From here on @io completes exactly once, through its owner's
  * &kc_request_ops.completed: with -ENODEV if the device is being removed.
+ * It may complete before this returns: operations that end as they start
+ * (kc_dev_end_now()), @io's or those of requests it started, are finished
+ * here, by the DPC's body in the caller's context.
  *
  * Context: process context, no kcancel lock held.
  */
@@ -649,6 +679,7 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
 		  struct kc_request_timer *timer, u64 timeout_ns)
 {
 	unsigned long flags;
+	u64 done;
 
 	kc_dev_count_in_flight(kd);
 	spin_lock_irqsave(&kd->lock, flags);
@@ -666,7 +697,10 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
 	/* Never calls kc_dev_cancel_io() inline, which takes kd->lock. */
 	kc_request_mark_cancelable(&io->req, kc_dev_cancel_io);
 	spin_unlock_irqrestore(&kd->lock, flags);
-	kc_dev_kick(kd);
+	done = kc_dev_kick(kd);
+	/* What ended as it started: no interrupt, no thread to wake. */
+	if (done)
+		kc_dev_dpc(kd, done);
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_queue);
 
@@ -764,35 +798,27 @@ static void kc_dev_finish_slot(struct kc_dev *kd, struct kc_io *io, int status)
 		kc_request_finish(&io->req, status, status ? 0 : io->result);
 }
 
-struct kc_dev_dpc_args {
-	struct kc_dev *kd;
-	u64 done;
-};
-
 /**
- * kc_dev_dpc_locked() - the body of the DPC
- * @arg: the &struct kc_dev_dpc_args: the device and the status bits.
+ * kc_dev_finish_bits() - finish the requests of the slots of some bits
+ * @kd: the device.
+ * @done: the status bits.
  *
  * Takes the bit of each done slot and finishes its request with what
  * &kc_dev_ops.fetch returns; a bit without a started slot is counted in
- * &kc_dev.spurious. Then starts queued requests in the freed slots.
+ * &kc_dev.spurious.
  *
- * Context: process context, under kc_queue_synchronize(): &kc_queue.sync_lock
- * held, interrupts disabled, in %KC_SYNC_AUTOMATIC mode.
+ * Context: the DPC's (under kc_queue_synchronize()).
  */
-static void kc_dev_dpc_locked(void *arg)
+static void kc_dev_finish_bits(struct kc_dev *kd, u64 done)
 {
-	struct kc_dev_dpc_args *a = arg;
-	struct kc_dev *kd = a->kd;
 	unsigned int spurious = 0;
-	u64 done = a->done;
 	unsigned long flags;
+	u64 bits = done;
 	struct kc_io *io;
 
-	kc_queue_assert_synchronized(&kd->queue);
-	for (; done; done &= done - 1) {
+	for (; bits; bits &= bits - 1) {
 		spin_lock_irqsave(&kd->lock, flags);
-		io = kc_dev_take_slot(kd, __ffs64(done));
+		io = kc_dev_take_slot(kd, __ffs64(bits));
 		spin_unlock_irqrestore(&kd->lock, flags);
 		if (!io) {
 			/* Spurious, duplicate, stale, or a shared line's. */
@@ -803,8 +829,37 @@ static void kc_dev_dpc_locked(void *arg)
 		kc_dev_finish_slot(kd, io, kd->ops->fetch(kd, io));
 		kc_request_put(&io->req);
 	}
-	trace_kcancel_dpc(kd, a->done, spurious);
-	kc_dev_kick(kd);
+	trace_kcancel_dpc(kd, done, spurious);
+}
+
+struct kc_dev_dpc_args {
+	struct kc_dev *kd;
+	u64 done;
+};
+
+/**
+ * kc_dev_dpc_locked() - the body of the DPC
+ * @arg: the &struct kc_dev_dpc_args: the device and the status bits.
+ *
+ * Finishes the requests of the bits, then starts queued requests in the
+ * freed slots, and finishes those that ended as they started, until none
+ * did.
+ *
+ * Context: process context, under kc_queue_synchronize(): &kc_queue.sync_lock
+ * held, interrupts disabled, in %KC_SYNC_AUTOMATIC mode.
+ */
+static void kc_dev_dpc_locked(void *arg)
+{
+	struct kc_dev_dpc_args *a = arg;
+	struct kc_dev *kd = a->kd;
+	u64 done = a->done;
+
+	kc_queue_assert_synchronized(&kd->queue);
+	/* Requests started in freed slots may end at once: loop on them. */
+	while (done) {
+		kc_dev_finish_bits(kd, done);
+		done = kc_dev_kick(kd);
+	}
 }
 
 /**
@@ -818,7 +873,8 @@ static void kc_dev_dpc_locked(void *arg)
  * queue's sync lock held, as KMDF runs EvtInterruptDpc with automatic
  * serialization. Then starts queued requests in the freed slots.
  *
- * Context: process context (a threaded interrupt handler or a kthread), no
+ * Context: process context (a threaded interrupt handler, a kthread, or
+ * kc_dev_queue()'s caller for operations that ended as they started), no
  * kcancel lock held.
  */
 void kc_dev_dpc(struct kc_dev *kd, u64 done)

@@ -11,10 +11,11 @@
  * atomic and a raw spinlock). The DPC takes the pending bits and calls
  * kc_dev_dpc(), the same path the edu device's threaded handler takes. An
  * operation of no latency (sim_latency_us=0 with no jitter, or a jitter
- * that drew 0) arms no timer: the dispatcher raises its bit at once, as a
- * device that ends it before its doorbell write returns, so that a
- * benchmark of the request path does not measure a timer interrupt a
- * request.
+ * that drew 0) arms no timer and raises no bit: it ends as it starts, as on
+ * a device that ends it before its doorbell write returns, and the
+ * dispatcher that started it finishes it (kc_dev_end_now()) in its own
+ * context, the submitter's or the DPC's, so that a request of no latency
+ * costs no interrupt and no thread wake-up.
  *
  * Slots: factorial 0 to parallel - 1, DMA 16 to 16 + parallel - 1, and 30
  * doorbells from 32. DMA moves data between the request's buffer and a
@@ -195,8 +196,8 @@ static void kc_sim_dpc(struct kthread_work *work)
  * @io: the request, in slot @io->slot.
  *
  * The timer fires after the configured latency and a random jitter; an
- * operation of no latency raises its bit now. A stalled device starts
- * nothing: the operation never ends.
+ * operation of no latency ends now (kc_dev_end_now()). A stalled device
+ * starts nothing: the operation never ends.
  *
  * Context: &kc_dev.lock held, interrupts disabled; may not sleep.
  */
@@ -212,7 +213,8 @@ static void kc_sim_start(struct kc_dev *kd, struct kc_io *io)
 		ns += get_random_u64() % (sim->params.jitter_ns + 1);
 	if (!ns) {
 		/* Nothing to abort: kc_sim_abort() finds no timer armed. */
-		kc_sim_raise(sim, io->slot);
+		trace_kcancel_irq(kd, BIT_ULL(io->slot));
+		kc_dev_end_now(kd, io);
 		return;
 	}
 	hrtimer_start(&sim->slots[io->slot].timer, ns_to_ktime(ns),

@@ -167,7 +167,10 @@ struct kc_dev_stats {
  * struct kc_dev_ops - a backend: what runs the operations
  * @start: start @io in slot @io->slot. The slot's status bit must be passed
  *	to kc_dev_dpc() exactly once when the operation ends, which may happen
- *	before @start returns.
+ *	before @start returns. An operation that ends as it starts may instead
+ *	call kc_dev_end_now() from @start: the caller of the dispatcher then
+ *	finishes it before it returns, in its own context, with no interrupt
+ *	and no DPC thread to wake.
  * @fetch: called by the DPC for a finished slot, before the slot is reused:
  *	set @io->result and, for %KCANCEL_OP_DMA_FROM_DEV, fill @io->buf.
  *	Returns 0, -ECANCELED if @abort stopped the operation, or -EIO.
@@ -202,8 +205,8 @@ struct kc_dev_ops {
  * @dma_size: how much of the device memory DMA reaches.
  * @queue: the queue all requests of the device belong to.
  * @target: the collection of factorial and DMA requests in flight.
- * @lock: guards @pending, @busy, @slot_io, @started, @dead, @failed and
- *	&kc_io.slot.
+ * @lock: guards @pending, @busy, @slot_io, @started, @ended_now, @dead,
+ *	@failed and &kc_io.slot.
  * @pending: the software queue of each channel.
  * @chan_slots: the slots of each channel; fixed at creation.
  * @busy: the slots in use.
@@ -211,6 +214,8 @@ struct kc_dev_ops {
  * @started: the slots whose operation was started and whose bit has not
  *	been taken yet; the DPC (or kc_dev_fail()) takes each bit once, so a
  *	bit of a slot not in it is ignored.
+ * @ended_now: the bits of the operations that ended as they started
+ *	(kc_dev_end_now()); the dispatcher takes them before it drops @lock.
  * @dead: set by kc_dev_shutdown() and kc_dev_fail(): nothing new starts
  *	and kc_dev_prepare() refuses. Written under @lock, read with
  *	READ_ONCE() where a stale value is harmless.
@@ -247,6 +252,7 @@ struct kc_dev {
 	u64 busy;
 	struct kc_io *slot_io[KC_DEV_SLOTS];
 	u64 started;
+	u64 ended_now;
 	bool dead;
 	bool failed;
 	struct mutex fail_lock;		/* see above */
@@ -305,6 +311,7 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
 		  struct kc_request_timer *timer, u64 timeout_ns);
 bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason);
 void kc_dev_dpc(struct kc_dev *kd, u64 done);
+void kc_dev_end_now(struct kc_dev *kd, struct kc_io *io);
 unsigned int kc_dev_doorbells(const struct kc_dev *kd);
 void kc_dev_stats_sum(const struct kc_dev *kd, struct kc_dev_stats *sum);
 u64 kc_dev_factorial(unsigned int n);
