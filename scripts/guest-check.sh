@@ -12,7 +12,8 @@
 #             through io_uring on both (--io-uring; on edu also ending
 #             with its rings closed under it, --ring-teardown; skipped
 #             where the module has no io_uring commands), then on the edu
-#             device on its INTx line
+#             device on its INTx line, then on a software device of no
+#             latency through each submit path ("-now" runs)
 #   selftest  kcancel-selftest, with MSI and then with INTx; the software
 #             device is slow and serial there, so cancels can be aimed
 #   fuzz      kcancel-fuzz on the edu device and on a software device
@@ -140,6 +141,15 @@ if step stress && tool kcancel-stress; then
 	if load intx=1; then
 		stress /dev/kcancel0 -intx
 		unload "after the INTx stress run"
+	fi
+	# A software device of no latency: each request ends inside its
+	# submit, in the submitter's thread (kc_dev_end_now()), so no cancel
+	# can win; each must still end once, through every submit path.
+	if load sim_devices=1 sim_latency_us=0 sim_jitter_us=0; then
+		stress /dev/kcancel1 -now
+		stress /dev/kcancel1 -now-batch --batch 16
+		stress_uring /dev/kcancel1 -now-uring --io-uring
+		unload "after the stress runs of no latency"
 	fi
 fi
 

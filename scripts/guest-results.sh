@@ -9,7 +9,8 @@
 #
 # A stress run passes when it submitted requests and lost none, completed
 # none twice, got no wrong result and no error; with --races, every operation
-# must also have seen a cancel win and a completion win. A selftest run
+# must also have seen a cancel win and a completion win (but on the device of
+# no latency, runs named "-now", where no cancel can win). A selftest run
 # passes when the tool exited 0, ran tests and none failed. A fuzz run passes
 # when it made calls, did not fail, and saw no undocumented errno or status,
 # no wrong outcome, no bad and no lost event. A trace run passes when every
@@ -54,7 +55,9 @@ def stress(name, text):
     if r.get("submitted", 0) <= 0:
         bad.append("submitted")
     ops = r.get("ops", {})
-    if races:
+    # A device of no latency ends each request inside its submit: no
+    # cancel can win there ("-now" runs of scripts/guest-check.sh).
+    if races and "-now" not in name:
         for op, c in sorted(ops.items()):
             if c.get("submitted", 0) and not (c.get("cancel_won", 0) > 0 and
                                                c.get("completion_won", 0) > 0):
