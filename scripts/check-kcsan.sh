@@ -75,7 +75,7 @@ if ! KCANCEL_QEMU_TIMEOUT=${KCANCEL_QEMU_TIMEOUT:-2400} \
 	kcancel_stress_seconds="${KCANCEL_KCSAN_STRESS_SECONDS:-10}" \
 	kcancel_kunit_args="${KCANCEL_KCSAN_KUNIT_ARGS:-race_requests=20000,dev_race_requests=500}" \
 	2>"$logdir/qemu.err"; then
-	say FAIL "guest: did not finish, see $log"
+	say FAIL "guest: did not finish: $(kc_guest_failure "$log" "$logdir/qemu.err")"
 elif grep -a 'kcancel-guest: FAIL' "$log" >&2; then
 	say FAIL "guest: a step failed, see $log"
 else

@@ -53,7 +53,7 @@ if ! scripts/qemu.sh "$bzimage" "$logdir/initramfs.cpio.gz" "$log" loglevel=5 \
 	kcancel_steps=stress,selftest,fuzz,trace \
 	kcancel_stress_seconds="${KCANCEL_MATRIX_STRESS_SECONDS:-5}" \
 	kcancel_fuzz_calls="${KCANCEL_MATRIX_FUZZ_CALLS:-100000}" 2>"$logdir/qemu.err"; then
-	verdict FAIL "$release: the guest did not finish, see $log"
+	verdict FAIL "$release: the guest did not finish: $(kc_guest_failure "$log" "$logdir/qemu.err")"
 fi
 secs=$((SECONDS - start))
 

@@ -29,6 +29,23 @@ kc_apt() {
 	done
 }
 
+# kc_guest_failure LOG ERR - why a guest did not finish, on one line: the
+# last error that scripts/qemu.sh wrote to ERR (its stderr) and the last
+# step the guest began; the console's last lines go to stderr, so that a
+# failure is read from the output of `make check` without its logs.
+kc_guest_failure() {
+	local log=$1 err=$2 why step
+	why=$(grep -a '^kcancel: error: ' "$err" 2>/dev/null | tail -n 1 |
+		sed 's/^kcancel: error: //')
+	step=$(grep -a 'kcancel-guest: ' "$log" 2>/dev/null | tail -n 1 |
+		tr -d '\r' | sed 's/.*kcancel-guest: //')
+	echo "${why:-scripts/qemu.sh failed, see $err}; last step begun: ${step:-none}"
+	{
+		echo "kcancel: the last lines of $log:"
+		tail -n 30 "$log" 2>/dev/null | tr -d '\r' | sed 's/^/  | /'
+	} >&2
+}
+
 # kc_need_pkgs PKG... - install the Debian packages that are missing.
 # Without root (or apt-get) it names them and how to get them, then fails.
 kc_need_pkgs() {
