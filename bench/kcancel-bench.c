@@ -76,8 +76,8 @@ const char cli_prog[] = PROG;
 static const char usage_text[] =
 "usage: kcancel-bench MODE [OPTIONS]\n"
 "\n"
-"  nop      [--depth D] [--seconds S]\n"
-"           io_uring NOPs, D in flight: ops/s\n"
+"  nop      [--depth D] [--seconds S] [--threads T]\n"
+"           io_uring NOPs, D in flight per thread, a ring each: ops/s\n"
 "  batch    -d DEV [--depth D] [--seconds S] [--threads T]\n"
 "           doorbells, D in flight per thread, only KCANCEL_IOC_BATCH\n"
 "  single   -d DEV [--depth D] [--seconds S] [--threads T]\n"
@@ -100,7 +100,8 @@ static const char usage_text[] =
 "  -d, --device DEV   the device, e.g. /dev/kcancel0\n"
 "  --depth D          requests in flight, 1-4096 (default 32)\n"
 "  --seconds S        how long, 1-86400 (default 5)\n"
-"  --threads T        threads, each with its own file, 1-256 (default 1)\n"
+"  --threads T        threads, each with its own file (nop: its own\n"
+"                     ring), 1-256 (default 1)\n"
 "  --inflight N       pending requests, 1-1048576\n"
 "  --samples K        cancels measured, 1-1000000 (default 1000); each\n"
 "                     cancelled request is replaced: N stay pending\n"
@@ -248,63 +249,6 @@ static int check_pending(const char *path, const struct kcancel_info *info,
 		return 0;
 	return fail("%s: max_pending is %u, below %u: load the module with max_pending=%u",
 		    path, info->max_pending, n, n);
-}
-
-/* ---- nop: io_uring's floor ---- */
-
-static int run_nop(const struct opts *o)
-{
-	struct tput t = { .mode = "nop", .depth = o->depth, .threads = 1 };
-	unsigned int in_flight = 0, head, n;
-	struct io_uring_cqe *cqe;
-	bool refill = true;
-	struct io_uring_sqe *sqe;
-	struct io_uring ring;
-	__u64 t0, end;
-	int ret;
-
-	ret = io_uring_queue_init(o->depth, &ring, 0);
-	if (ret < 0)
-		return fail("io_uring_queue_init: %s", strerror(-ret));
-	t0 = now_ns();
-	end = t0 + o->seconds * NSEC_PER_SEC;
-	for (;;) {
-		/* Refill to depth until the end, then only drain. */
-		if (refill)
-			refill = now_ns() < end;
-		while (refill && in_flight < o->depth) {
-			sqe = io_uring_get_sqe(&ring);
-			if (!sqe)
-				break;
-			io_uring_prep_nop(sqe);
-			io_uring_sqe_set_data64(sqe, t.ops + in_flight);
-			in_flight++;
-		}
-		if (!in_flight)
-			break;
-		ret = io_uring_submit_and_wait(&ring, 1);
-		if (ret < 0 && ret != -EINTR) {
-			io_uring_queue_exit(&ring);
-			return fail("io_uring_submit_and_wait: %s",
-				    strerror(-ret));
-		}
-		n = 0;
-		io_uring_for_each_cqe(&ring, head, cqe) {
-			if (cqe->res < 0) {
-				io_uring_queue_exit(&ring);
-				return fail("a NOP completed with %s",
-					    strerror(-cqe->res));
-			}
-			n++;
-		}
-		io_uring_cq_advance(&ring, n);
-		in_flight -= n;
-		t.ops += n;
-	}
-	t.ns = now_ns() - t0;
-	io_uring_queue_exit(&ring);
-	print_tput(&t);
-	return 0;
 }
 
 /* ---- batch and single: doorbells in flight, many threads ---- */
@@ -640,27 +584,42 @@ static void run_clock(__u64 end)
 	stop_all();
 }
 
-/* Join every worker, giving them WATCHDOG_NS after the end of the run. */
-static int join_workers(struct worker *ws, unsigned int n)
+/* The end of the time the threads of a run have to end: WATCHDOG_NS. */
+static struct timespec join_limit(void)
 {
 	__u64 limit = now_ns() + WATCHDOG_NS;
 	struct timespec ts = {
 		.tv_sec = limit / NSEC_PER_SEC,
 		.tv_nsec = limit % NSEC_PER_SEC,
 	};
-	unsigned int i;
-	int ret;
 
-	for (i = 0; i < n; i++) {
-		ret = pthread_clockjoin_np(ws[i].tid, NULL, CLOCK_MONOTONIC,
-					   &ts);
-		if (ret == ETIMEDOUT)
-			return fail("thread %u has not ended %llu s after the run: %s",
-				    i, WATCHDOG_NS / NSEC_PER_SEC,
-				    "its events are lost");
-		if (ret)
-			return fail("pthread_clockjoin_np: %s", strerror(ret));
-	}
+	return ts;
+}
+
+/* Join thread @i of a run, by @limit (join_limit()). */
+static int join_thread(pthread_t tid, unsigned int i,
+		       const struct timespec *limit)
+{
+	int ret = pthread_clockjoin_np(tid, NULL, CLOCK_MONOTONIC, limit);
+
+	if (ret == ETIMEDOUT)
+		return fail("thread %u has not ended %llu s after the run: %s",
+			    i, WATCHDOG_NS / NSEC_PER_SEC,
+			    "its events are lost");
+	if (ret)
+		return fail("pthread_clockjoin_np: %s", strerror(ret));
+	return 0;
+}
+
+/* Join every worker, giving them WATCHDOG_NS after the end of the run. */
+static int join_workers(struct worker *ws, unsigned int n)
+{
+	struct timespec limit = join_limit();
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (join_thread(ws[i].tid, i, &limit))
+			return -1;
 	return 0;
 }
 
@@ -710,6 +669,138 @@ static int run_workers(const struct opts *o, bool batch)
 		t.ops += w->completed;
 		t.syscalls += w->syscalls;
 		worker_free(w);
+	}
+	free(ws);
+	if (failed)
+		return -1;
+	print_tput(&t);
+	return 0;
+}
+
+/* ---- nop: io_uring's floor, one ring a thread ---- */
+
+/**
+ * struct nop_worker - one thread of the nop mode
+ * @tid: the thread.
+ * @index: its number, from 0.
+ * @depth: NOPs it keeps in flight.
+ * @ring: its own ring.
+ * @ops: NOPs completed.
+ * @failed: it failed, and said why.
+ */
+struct nop_worker {
+	pthread_t tid;
+	unsigned int index;
+	unsigned int depth;
+	struct io_uring ring;
+	__u64 ops;
+	bool failed;
+};
+
+/* A nop thread failed: say why, and stop everyone. */
+static void nop_fail(struct nop_worker *w, const char *what, int err)
+{
+	fail("thread %u: %s: %s", w->index, what, strerror(err));
+	w->failed = true;
+	stop_all();
+}
+
+/* Keep @w->depth NOPs in flight until the run stops, then drain. */
+static void nop_loop(struct nop_worker *w)
+{
+	unsigned int in_flight = 0, head, n;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	bool refill = true;
+	int ret;
+
+	for (;;) {
+		if (refill)
+			refill = !stopping();
+		while (refill && in_flight < w->depth) {
+			sqe = io_uring_get_sqe(&w->ring);
+			if (!sqe)
+				break;
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data64(sqe, w->ops + in_flight);
+			in_flight++;
+		}
+		if (!in_flight)
+			return;
+		ret = io_uring_submit_and_wait(&w->ring, 1);
+		if (ret < 0 && ret != -EINTR) {
+			nop_fail(w, "io_uring_submit_and_wait", -ret);
+			return;
+		}
+		n = 0;
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
+			if (cqe->res < 0) {
+				nop_fail(w, "a NOP completed with an error",
+					 -cqe->res);
+				return;
+			}
+			n++;
+		}
+		io_uring_cq_advance(&w->ring, n);
+		in_flight -= n;
+		w->ops += n;
+	}
+}
+
+static void *nop_main(void *arg)
+{
+	struct nop_worker *w = arg;
+
+	pthread_barrier_wait(&start_barrier);
+	nop_loop(w);
+	return NULL;
+}
+
+/* Start @o->threads nop threads, each with its own ring; run; join. */
+static int run_nop(const struct opts *o)
+{
+	struct tput t = {
+		.mode = "nop",
+		.depth = o->depth,
+		.threads = o->threads,
+	};
+	struct nop_worker *ws = calloc(o->threads, sizeof(*ws));
+	struct timespec limit;
+	bool failed = false;
+	unsigned int i;
+	__u64 t0;
+	int ret;
+
+	if (!ws)
+		return fail("out of memory");
+	for (i = 0; i < o->threads; i++) {
+		ws[i].index = i;
+		ws[i].depth = o->depth;
+		ret = io_uring_queue_init(o->depth, &ws[i].ring, 0);
+		if (ret < 0)
+			return fail("io_uring_queue_init: %s", strerror(-ret));
+	}
+	ret = pthread_barrier_init(&start_barrier, NULL, o->threads + 1);
+	if (ret)
+		return fail("pthread_barrier_init: %s", strerror(ret));
+	for (i = 0; i < o->threads; i++) {
+		ret = pthread_create(&ws[i].tid, NULL, nop_main, &ws[i]);
+		/* The others wait at the barrier: exit() ends them. */
+		if (ret)
+			return fail("pthread_create: %s", strerror(ret));
+	}
+	pthread_barrier_wait(&start_barrier);
+	t0 = now_ns();
+	run_clock(t0 + o->seconds * NSEC_PER_SEC);
+	limit = join_limit();
+	for (i = 0; i < o->threads; i++)
+		if (join_thread(ws[i].tid, i, &limit))
+			return -1;
+	t.ns = now_ns() - t0;
+	for (i = 0; i < o->threads; i++) {
+		failed |= ws[i].failed;
+		t.ops += ws[i].ops;
+		io_uring_queue_exit(&ws[i].ring);
 	}
 	free(ws);
 	if (failed)
@@ -1377,7 +1468,7 @@ struct mode {
 };
 
 static const struct mode modes[] = {
-	{ "nop", OPT_DEPTH | OPT_SECONDS, 0, run_nop },
+	{ "nop", OPT_DEPTH | OPT_SECONDS | OPT_THREADS, 0, run_nop },
 	{ "batch", OPT_DEVICE | OPT_DEPTH | OPT_SECONDS | OPT_THREADS,
 	  OPT_DEVICE, run_batch },
 	{ "single", OPT_DEVICE | OPT_DEPTH | OPT_SECONDS | OPT_THREADS,

@@ -16,7 +16,8 @@
 #       (a software device whose operations take a minute)
 #   P3  edu doorbells through kcancel's whole path against the raw floor of
 #       kcfloor.ko (bench/floor), which only rings and waits for the IRQ
-#   P4  two threads on two files against one, depth 64 each
+#   P4  two threads on two files against one, depth 64 each; and, as the
+#       ceiling it is read against, io_uring NOPs on two rings against one
 #   P5  kernel bytes per request in flight (slab deltas)
 #
 # Parameters from the kernel command line: kcancel_bench_rounds (default 5),
@@ -76,6 +77,8 @@ if figure p1 || figure p4; then
 			if figure p4; then
 				run p4 $r threads1 batch -d /dev/kcancel1 --depth 64 --seconds "$secs" --threads 1
 				run p4 $r threads2 batch -d /dev/kcancel1 --depth 64 --seconds "$secs" --threads 2
+				run p4 $r nop-threads1 nop --depth 64 --seconds "$secs" --threads 1
+				run p4 $r nop-threads2 nop --depth 64 --seconds "$secs" --threads 2
 			fi
 			r=$((r + 1))
 		done
