@@ -14,6 +14,8 @@
 #
 #   batch      kcancel-bench batch -d /dev/kcancel1 --depth 64 (the
 #              zero-latency software device: sim_devices=1 sim_latency_us=0)
+#   batch2     the same with --threads 2, each thread on its own file (P4 of
+#              `make bench`: what two submitters on one device share)
 #   uring      kcancel-bench uring -d /dev/kcancel1 --depth 64 (the same, via
 #              KCANCEL_URING_CMD_SUBMIT)
 #   nop        kcancel-bench nop --depth 64 (io_uring's NOP, the baseline)
@@ -33,7 +35,7 @@
 # first second before the window), kcancel_profile_counts (1, the default:
 # the counting run; 0: none), kcancel_profile_freq (samples a second a vCPU,
 # default 1000), kcancel_profile_workloads (a comma list, default
-# batch,uring,nop,doorbell,floor). The last line, "kcancel-guest: done",
+# batch,batch2,uring,nop,doorbell,floor). The last line, "kcancel-guest: done",
 # tells the host the run finished.
 set -u
 
@@ -44,7 +46,7 @@ secs=${kcancel_profile_seconds:-3}
 extra=${kcancel_profile_extra_seconds:-12}
 use_counts=${kcancel_profile_counts:-1}
 freq=${kcancel_profile_freq:-1000}
-workloads=",${kcancel_profile_workloads:-batch,uring,nop,doorbell,floor},"
+workloads=",${kcancel_profile_workloads:-batch,batch2,uring,nop,doorbell,floor},"
 bench=/modules/kcancel-bench
 perf=/usr/bin/perf
 export HOME=/tmp PAGER=cat
@@ -276,9 +278,10 @@ profile() {
 	say "$name: profiled at $(now) s"
 }
 
-if wanted batch || wanted uring || wanted nop; then
+if wanted batch || wanted batch2 || wanted uring || wanted nop; then
 	if load sim_devices=1 sim_latency_us=0 sim_jitter_us=0; then
 		wanted batch && profile batch batch -d /dev/kcancel1 --depth 64
+		wanted batch2 && profile batch2 batch -d /dev/kcancel1 --depth 64 --threads 2
 		wanted uring && profile uring uring -d /dev/kcancel1 --depth 64
 		wanted nop && profile nop nop --depth 64
 		unload "after the software device"

@@ -10,7 +10,8 @@
 # host's Debian perf (/usr/bin/perf from linux-perf, with its shared
 # libraries: scripts/initramfs.sh --with) in the initramfs, and runs
 # scripts/guest-profile.sh in the guest. Each workload (kcancel's batched
-# ioctl and its io_uring path at depth 64 on the zero-latency software
+# ioctl at depth 64 on the zero-latency software device, from one thread
+# and from two on two files, its io_uring path at depth 64 on the same
 # device, io_uring's NOP at depth 64, edu doorbells through kcancel and
 # through kcfloor.ko) runs twice: under `perf record -a -g -e cpu-clock` for
 # a few seconds, reported with `perf report --stdio --no-children --sort
@@ -42,7 +43,7 @@
 #                      (default 12: perf starts slowly under TCG)
 #   --no-counts        no counting run
 #   --freq F           samples a second a vCPU (default 1000)
-#   --workloads LIST   a comma list of batch,uring,nop,doorbell,floor
+#   --workloads LIST   a comma list of batch,batch2,uring,nop,doorbell,floor
 #                      (default all)
 #   --top N            symbols printed per workload (default 25)
 set -euo pipefail
@@ -52,7 +53,7 @@ usage() {
 	echo "usage: $0 [--seconds S] [--extra-seconds S] [--no-counts] [--freq F] [--workloads LIST] [--top N]" >&2
 	exit 2
 }
-seconds=3 extra_seconds=12 counts=1 freq=1000 workloads=batch,uring,nop,doorbell,floor top=25
+seconds=3 extra_seconds=12 counts=1 freq=1000 workloads=batch,batch2,uring,nop,doorbell,floor top=25
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) [ $# -ge 2 ] || usage; seconds=$2; shift ;;
@@ -69,7 +70,7 @@ done
 [[ $extra_seconds =~ ^[1-9][0-9]*$ ]] || usage
 [[ $freq =~ ^[1-9][0-9]*$ ]] || usage
 [[ $top =~ ^[1-9][0-9]*$ ]] || usage
-[[ $workloads =~ ^(batch|uring|nop|doorbell|floor)(,(batch|uring|nop|doorbell|floor))*$ ]] || usage
+[[ $workloads =~ ^(batch|batch2|uring|nop|doorbell|floor)(,(batch|batch2|uring|nop|doorbell|floor))*$ ]] || usage
 
 cd "$KC_TOP"
 kc_need_pkgs gcc make libc6-dev liburing-dev python3 qemu-system-x86 linux-perf
@@ -216,7 +217,8 @@ with open(log, errors="replace") as f:
         elif line.startswith("kcancel-guest: "):
             marks.append(line)
 
-order = [w for w in ("batch", "uring", "nop", "doorbell", "floor") if w in data]
+order = [w for w in ("batch", "batch2", "uring", "nop", "doorbell", "floor")
+         if w in data]
 summary = {"release": release, "seconds": secs, "freq": freq, "vcpus": NCPU,
            "workloads": {}}
 out = []
