@@ -6,12 +6,14 @@
  *
  * kc_dev_prepare() gives the request its id and binds it to the device's
  * queue; kc_dev_queue() puts it on its channel's software queue, marked
- * cancelable, and kicks the dispatcher. The dispatcher (kc_dev_kick()) moves
- * queued requests to free slots and starts them, send and start in one
- * critical section under &kc_dev.lock. When a slot's status bit reaches
- * kc_dev_dpc(), the backend fetches the result, the slot is freed, and the
- * request is finished: through the target's completion routine for a sent
- * request, or, for a doorbell, by the DPC itself if unmarking it returned 0.
+ * cancelable, and runs the dispatcher in the same critical section under
+ * &kc_dev.lock. The dispatcher (kc_dev_dispatch_locked()) moves queued
+ * requests to free slots and starts them, send and start together. When a
+ * slot's status bit reaches kc_dev_dpc(), the DPC takes the slot, the
+ * backend fetches the result, the slot is freed (and the dispatcher starts
+ * what waits, in the same critical section), and the request is finished:
+ * through the target's completion routine for a sent request, or, for a
+ * doorbell, by the DPC itself if unmarking it returned 0.
  */
 #include <linux/bitops.h>
 #include <linux/errno.h>
@@ -539,88 +541,139 @@ static void kc_dev_start_queued(struct kc_dev *kd, struct list_head *failed)
 }
 
 /**
- * kc_dev_take_slot() - take the bit of a started slot
+ * kc_dev_take_bits() - take the bits of started slots
  * @kd: the device.
- * @slot: the slot whose bit came.
+ * @done: the status bits that came.
  *
  * Each start's bit is taken once, by the DPC or by kc_dev_fail(): a bit for
- * a slot that was not started, or whose bit was taken already, is spurious.
+ * a slot that was not started, or whose bit was taken already (spurious,
+ * duplicate, stale, or a shared line's), is counted in &kc_dev.spurious.
+ * A taken slot is its taker's until kc_dev_put_slots() frees it: its
+ * &kc_dev.slot_io entry, and its request, held by the slot's reference,
+ * stay as they are.
  *
- * Context: &kc_dev.lock held.
- * Return: the slot's request with a reference for the caller, which must
- * end the slot (kc_dev_finish_slot()); NULL for a spurious bit.
+ * Context: any context that may take &kc_dev.lock, which the caller must
+ * not hold.
+ * Return: the slots taken, the bits of @done that were started.
  */
-static struct kc_io *kc_dev_take_slot(struct kc_dev *kd, unsigned int slot)
+static u64 kc_dev_take_bits(struct kc_dev *kd, u64 done)
 {
-	struct kc_io *io;
+	unsigned int spurious;
+	unsigned long flags;
+	u64 taken;
 
-	lockdep_assert_held(&kd->lock);
-	if (!(kd->started & BIT_ULL(slot)))
-		return NULL;
-	kd->started &= ~BIT_ULL(slot);
-	io = kd->slot_io[slot];
-	kc_request_get(&io->req);
-	return io;
+	spin_lock_irqsave(&kd->lock, flags);
+	taken = done & kd->started;
+	kd->started &= ~taken;
+	spin_unlock_irqrestore(&kd->lock, flags);
+	spurious = hweight64(done & ~taken);
+	if (spurious)
+		atomic64_add(spurious, &kd->spurious);
+	trace_kcancel_dpc(kd, done, spurious);
+	return taken;
 }
 
 /**
- * kc_dev_put_slot() - give back a request's slot
+ * kc_dev_dispatch_locked() - start queued requests while slots are free
  * @kd: the device.
- * @io: the request whose slot is freed.
+ * @failed: where requests whose send a cancel refused go; the caller
+ *	completes them with kc_dev_fail_unsent() once &kc_dev.lock is dropped.
  *
- * Gives back @io's slot, with its reference. Wakes a removal or a failure
- * waiting for the device to go idle.
+ * The dispatcher: runs in a submit and in the DPC, in the critical section
+ * that queued a request or freed slots; several may run at once. Takes the
+ * bits of the operations that ended as they started (kc_dev_end_now()) in
+ * the same critical section as their start, so that no other dispatcher or
+ * kc_dev_fail() sees them: the caller passes them to the DPC's body.
+ *
+ * Context: &kc_dev.lock held, interrupts disabled.
+ * Return: the status bits of the operations that ended as they started.
+ */
+static u64 kc_dev_dispatch_locked(struct kc_dev *kd, struct list_head *failed)
+{
+	u64 done;
+
+	lockdep_assert_held(&kd->lock);
+	kc_dev_start_queued(kd, failed);
+	done = kd->ended_now;
+	kd->ended_now = 0;
+	return done;
+}
+
+/**
+ * kc_dev_fail_unsent() - complete the requests the dispatcher could not send
+ * @failed: the list kc_dev_dispatch_locked() filled.
+ *
+ * A cancel since the unmark refused each send: finish uses its reason.
+ *
+ * Context: any context; may not sleep; &kc_dev.lock not held.
+ */
+static void kc_dev_fail_unsent(struct list_head *failed)
+{
+	struct kc_io *io, *tmp;
+
+	list_for_each_entry_safe(io, tmp, failed, queue_node) {
+		list_del_init(&io->queue_node);
+		kc_dev_fail_io(io, -EIO);
+	}
+}
+
+/*
+ * Slots a DPC ends between two takings of &kc_dev.lock: fetched, then
+ * freed together, then finished.
+ */
+#define KC_DEV_END_BATCH	8
+
+/**
+ * struct kc_dev_ending - taken slots being ended, a few at a time
+ * @io: their requests.
+ * @status: how each operation ended.
+ * @n: how many.
+ */
+struct kc_dev_ending {
+	struct kc_io *io[KC_DEV_END_BATCH];
+	int status[KC_DEV_END_BATCH];
+	unsigned int n;
+};
+
+/**
+ * kc_dev_put_slots() - free taken slots, and start queued requests in them
+ * @kd: the device.
+ * @e: the slots' requests; each keeps the slot's reference, which the
+ *	caller drops once it has finished the request.
+ * @dispatch: start queued requests in the freed slots.
+ *
+ * One critical section frees the slots and starts what can start. Wakes a
+ * removal or a failure waiting for the device to go idle.
  *
  * Context: any context; may not sleep. Takes &kc_dev.lock, which the caller
  * must not hold.
+ * Return: the status bits of the operations that ended as they started.
  */
-static void kc_dev_put_slot(struct kc_dev *kd, struct kc_io *io)
+static u64 kc_dev_put_slots(struct kc_dev *kd, const struct kc_dev_ending *e,
+			    bool dispatch)
 {
 	unsigned long flags;
+	LIST_HEAD(failed);
+	unsigned int i;
+	u64 done = 0;
 	bool idle;
 
 	spin_lock_irqsave(&kd->lock, flags);
-	kd->busy &= ~BIT_ULL(io->slot);
-	kd->slot_io[io->slot] = NULL;
-	io->slot = -1;
+	for (i = 0; i < e->n; i++) {
+		struct kc_io *io = e->io[i];
+
+		kd->busy &= ~BIT_ULL(io->slot);
+		kd->slot_io[io->slot] = NULL;
+		io->slot = -1;
+	}
+	if (dispatch)
+		done = kc_dev_dispatch_locked(kd, &failed);
 	idle = !kd->busy;
 	spin_unlock_irqrestore(&kd->lock, flags);
 	/* As the other drains of kcancel: wait_var_event() on the word. */
 	if (idle)
 		wake_up_var(&kd->busy);
-	kc_request_put(&io->req);	/* the slot's reference */
-}
-
-/**
- * kc_dev_kick() - the dispatcher: start queued requests while slots are free
- * @kd: the device.
- *
- * Runs after a submit and in the DPC; several may run at once. Takes the
- * bits of the operations that ended as they started (kc_dev_end_now()) in
- * the same critical section as their start, so that no other dispatcher or
- * kc_dev_fail() sees them: the caller passes them to the DPC's body.
- *
- * Context: any context that may take &kc_dev.lock; no kcancel lock held but
- * the queue's sync lock.
- * Return: the status bits of the operations that ended as they started.
- */
-static u64 kc_dev_kick(struct kc_dev *kd)
-{
-	struct kc_io *io, *tmp;
-	unsigned long flags;
-	LIST_HEAD(failed);
-	u64 done;
-
-	spin_lock_irqsave(&kd->lock, flags);
-	kc_dev_start_queued(kd, &failed);
-	done = kd->ended_now;
-	kd->ended_now = 0;
-	spin_unlock_irqrestore(&kd->lock, flags);
-	/* A cancel since the unmark: finish uses its reason. */
-	list_for_each_entry_safe(io, tmp, &failed, queue_node) {
-		list_del_init(&io->queue_node);
-		kc_dev_fail_io(io, -EIO);
-	}
+	kc_dev_fail_unsent(&failed);
 	return done;
 }
 
@@ -679,6 +732,7 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
 		  struct kc_request_timer *timer, u64 timeout_ns)
 {
 	unsigned long flags;
+	LIST_HEAD(failed);
 	u64 done;
 
 	kc_dev_count_in_flight(kd);
@@ -696,8 +750,9 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
 	trace_kcancel_submit(kd, io, timeout_ns);
 	/* Never calls kc_dev_cancel_io() inline, which takes kd->lock. */
 	kc_request_mark_cancelable(&io->req, kc_dev_cancel_io);
+	done = kc_dev_dispatch_locked(kd, &failed);
 	spin_unlock_irqrestore(&kd->lock, flags);
-	done = kc_dev_kick(kd);
+	kc_dev_fail_unsent(&failed);
 	/* What ended as it started: no interrupt, no thread to wake. */
 	if (done)
 		kc_dev_dpc(kd, done);
@@ -776,60 +831,63 @@ static void kc_dev_sent_done(struct kc_target *t, struct kc_request *req,
 }
 
 /**
- * kc_dev_finish_slot() - end a slot whose bit was taken, and its request
+ * kc_dev_finish_io() - finish the request of a freed slot
  * @kd: the device.
- * @io: the slot's request; the caller holds a reference across the call.
+ * @io: the request; the caller gives its slot's reference to this call.
  * @status: how the operation ended: what &kc_dev_ops.fetch returned, which
  *	ran while the slot's resources were still the request's, or the error
  *	kc_dev_fail() ends it with.
  *
- * Frees the slot, then finishes the request: through the target's completion
- * count for a sent request, or, for a doorbell, as the first seed does:
- * complete only if the cancel did not win.
+ * Through the target's completion count for a sent request, or, for a
+ * doorbell, as the first seed does: complete only if the cancel did not win.
  *
  * Context: the DPC's (under kc_queue_synchronize()).
  */
-static void kc_dev_finish_slot(struct kc_dev *kd, struct kc_io *io, int status)
+static void kc_dev_finish_io(struct kc_dev *kd, struct kc_io *io, int status)
 {
-	kc_dev_put_slot(kd, io);
 	if (io->chan != KC_CHAN_BELL)
 		kc_target_io_done(&kd->target, &io->tio, status);
 	else if (!kc_request_unmark_cancelable(&io->req))
 		kc_request_finish(&io->req, status, status ? 0 : io->result);
+	kc_request_put(&io->req);	/* the slot's reference */
 }
 
 /**
- * kc_dev_finish_bits() - finish the requests of the slots of some bits
+ * kc_dev_end_taken() - end the slots whose bits were taken
  * @kd: the device.
- * @done: the status bits.
+ * @taken: the slots, from kc_dev_take_bits().
+ * @force: 0 to end each operation with what &kc_dev_ops.fetch returns; an
+ *	error to end them all with, without fetch (kc_dev_fail()).
  *
- * Takes the bit of each done slot and finishes its request with what
- * &kc_dev_ops.fetch returns; a bit without a started slot is counted in
- * &kc_dev.spurious.
+ * %KC_DEV_END_BATCH slots at a time: fetches each result while the slot is
+ * still the request's, frees the slots (kc_dev_put_slots()), the last time
+ * starting queued requests in them unless @force, then finishes the
+ * requests. Every bit was taken before any slot is started again, so a
+ * spurious bit among them cannot take a slot started meanwhile.
  *
  * Context: the DPC's (under kc_queue_synchronize()).
+ * Return: the status bits of the operations that ended as they started in
+ * the freed slots: the caller ends them next.
  */
-static void kc_dev_finish_bits(struct kc_dev *kd, u64 done)
+static u64 kc_dev_end_taken(struct kc_dev *kd, u64 taken, int force)
 {
-	unsigned int spurious = 0;
-	unsigned long flags;
-	u64 bits = done;
-	struct kc_io *io;
+	struct kc_dev_ending e;
+	unsigned int i;
+	u64 done = 0;
 
-	for (; bits; bits &= bits - 1) {
-		spin_lock_irqsave(&kd->lock, flags);
-		io = kc_dev_take_slot(kd, __ffs64(bits));
-		spin_unlock_irqrestore(&kd->lock, flags);
-		if (!io) {
-			/* Spurious, duplicate, stale, or a shared line's. */
-			atomic64_inc(&kd->spurious);
-			spurious++;
-			continue;
+	while (taken) {
+		for (e.n = 0; taken && e.n < KC_DEV_END_BATCH;
+		     taken &= taken - 1) {
+			struct kc_io *io = kd->slot_io[__ffs64(taken)];
+
+			e.io[e.n] = io;
+			e.status[e.n++] = force ?: kd->ops->fetch(kd, io);
 		}
-		kc_dev_finish_slot(kd, io, kd->ops->fetch(kd, io));
-		kc_request_put(&io->req);
+		done |= kc_dev_put_slots(kd, &e, !force && !taken);
+		for (i = 0; i < e.n; i++)
+			kc_dev_finish_io(kd, e.io[i], e.status[i]);
 	}
-	trace_kcancel_dpc(kd, done, spurious);
+	return done;
 }
 
 struct kc_dev_dpc_args {
@@ -841,9 +899,9 @@ struct kc_dev_dpc_args {
  * kc_dev_dpc_locked() - the body of the DPC
  * @arg: the &struct kc_dev_dpc_args: the device and the status bits.
  *
- * Finishes the requests of the bits, then starts queued requests in the
- * freed slots, and finishes those that ended as they started, until none
- * did.
+ * Takes the started slots of the bits and ends them, starting queued
+ * requests in the freed slots; then ends those that ended as they started,
+ * until none did.
  *
  * Context: process context, under kc_queue_synchronize(): &kc_queue.sync_lock
  * held, interrupts disabled, in %KC_SYNC_AUTOMATIC mode.
@@ -856,10 +914,8 @@ static void kc_dev_dpc_locked(void *arg)
 
 	kc_queue_assert_synchronized(&kd->queue);
 	/* Requests started in freed slots may end at once: loop on them. */
-	while (done) {
-		kc_dev_finish_bits(kd, done);
-		done = kc_dev_kick(kd);
-	}
+	while (done)
+		done = kc_dev_end_taken(kd, kc_dev_take_bits(kd, done), 0);
 }
 
 /**
@@ -904,20 +960,15 @@ static void kc_dev_force_locked(void *arg)
 	struct kc_dev_force_args *a = arg;
 	struct kc_dev *kd = a->kd;
 	unsigned long flags;
-	struct kc_io *io;
+	u64 taken;
 
 	kc_queue_assert_synchronized(&kd->queue);
-	for (;;) {
-		spin_lock_irqsave(&kd->lock, flags);
-		io = kd->started ? kc_dev_take_slot(kd, __ffs64(kd->started)) :
-				   NULL;
-		spin_unlock_irqrestore(&kd->lock, flags);
-		if (!io)
-			return;
-		atomic64_inc(&kd->forced);
-		kc_dev_finish_slot(kd, io, a->status);
-		kc_request_put(&io->req);
-	}
+	spin_lock_irqsave(&kd->lock, flags);
+	taken = kd->started;
+	kd->started = 0;
+	spin_unlock_irqrestore(&kd->lock, flags);
+	atomic64_add(hweight64(taken), &kd->forced);
+	kc_dev_end_taken(kd, taken, a->status);
 }
 
 /**
