@@ -18,26 +18,30 @@
 #                 that count)
 #   --seconds S   each throughput run (default 2)
 #   --out DIR     where results.json and results.md go (default bench/)
+#   --figures LIST  a comma list of p1,p2,p3,p4,p5 (default all); with
+#                 fewer, the table shows the others as not measured
 # Logs go to build/bench-DATE/.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: $0 [--rounds N] [--seconds S] [--out DIR]" >&2
+	echo "usage: $0 [--rounds N] [--seconds S] [--out DIR] [--figures LIST]" >&2
 	exit 2
 }
-rounds=5 seconds=2 out=''
+rounds=5 seconds=2 out='' figures=p1,p2,p3,p4,p5
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) [ $# -ge 2 ] || usage; rounds=$2; shift ;;
 	--seconds) [ $# -ge 2 ] || usage; seconds=$2; shift ;;
 	--out) [ $# -ge 2 ] || usage; out=$2; shift ;;
+	--figures) [ $# -ge 2 ] || usage; figures=$2; shift ;;
 	*) usage ;;
 	esac
 	shift
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || usage
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || usage
+[[ $figures =~ ^p[1-5](,p[1-5])*$ ]] || usage
 
 cd "$KC_TOP"
 out=${out:-$KC_TOP/bench}
@@ -58,14 +62,15 @@ kc_log "bench: booting $release, $rounds rounds, console in $log"
 start=$SECONDS
 KCANCEL_QEMU_TIMEOUT=${KCANCEL_QEMU_TIMEOUT:-3600} \
 	scripts/qemu.sh "$bzimage" "$run/initramfs.cpio.gz" "$log" loglevel=5 \
-	kcancel_bench_rounds="$rounds" kcancel_bench_seconds="$seconds" ||
+	kcancel_bench_rounds="$rounds" kcancel_bench_seconds="$seconds" \
+	kcancel_bench_figures="$figures" ||
 	kc_die "the guest did not finish, see $log"
 kc_log "bench: the guest ran for $((SECONDS - start)) s"
 
 qemu=$(qemu-system-x86_64 --version | head -n 1)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +changes)
-python3 scripts/bench-results.py "$log" "$out" "$release" "$qemu" \
+KCANCEL_BENCH_FIGURES=$figures python3 scripts/bench-results.py "$log" "$out" "$release" "$qemu" \
 	"$cpu, $(nproc) CPUs" "$commit" "$rounds" "$seconds"
 grep -q 'kcancel-guest: FAIL' "$log" && kc_die "a bench step failed, see $log"
 exit 0

@@ -15,7 +15,9 @@
 #   P2  cancel latency with 100,000 requests in flight against 10 in flight
 #       (a software device whose operations take a minute)
 #   P3  edu doorbells through kcancel's whole path against the raw floor of
-#       kcfloor.ko (bench/floor), which only rings and waits for the IRQ
+#       kcfloor.ko (bench/floor), which only rings and waits for the IRQ;
+#       both with the submitter on CPU 0 and the edu interrupt (and with it
+#       kcancel's IRQ thread) on CPU 1, then both on CPU 0
 #   P4  two threads on two files against one, depth 64 each; and, as the
 #       ceiling it is read against, io_uring NOPs on two rings against one
 #   P5  kernel bytes per request in flight (slab deltas)
@@ -42,10 +44,16 @@ figure() { case $figures in *",$1,"*) return 0 ;; esac; return 1; }
 # run FIGURE ROUND PATH ARGS... - one kcancel-bench run, its line for the host.
 # Exit status 3 is a path the module cannot run: its line (with "missing",
 # the reason) goes to the host too, and the figure is shown as not measured.
+# With $cpu set, kcancel-bench runs on that CPU only.
+cpu=
 run() {
 	fig=$1 round=$2 path=$3
 	shift 3
-	out=$("$bench" "$@" 2>/tmp/bench.err)
+	if [ -n "$cpu" ]; then
+		out=$(taskset -c "$cpu" "$bench" "$@" 2>/tmp/bench.err)
+	else
+		out=$("$bench" "$@" 2>/tmp/bench.err)
+	fi
 	st=$?
 	case $st in
 	0)
@@ -102,22 +110,46 @@ if figure p2 || figure p5; then
 	fi
 fi
 
+# irq_to NAME CPU - route the interrupt that NAME's handler was requested
+# under (/proc/interrupts) to CPU; a threaded handler's thread follows it.
+irq_to() {
+	irq=$(awk -v n="$1" '$NF == n { sub(":", "", $1); print $1; exit }' /proc/interrupts)
+	if [ -z "$irq" ]; then
+		fail "no interrupt of $1 in /proc/interrupts"
+		return 1
+	fi
+	echo "$2" >/proc/irq/"$irq"/smp_affinity_list ||
+		fail "cannot route IRQ $irq ($1) to CPU $2"
+}
+
+# p3_pair ROUND SUFFIX IRQ_CPU - kcancel's doorbells, then kcfloor's, with
+# kcancel-bench on CPU 0 and the edu interrupt on IRQ_CPU.
+p3_pair() {
+	if load; then
+		irq_to kcancel "$3" &&
+			run p3 "$1" "kcancel$2" doorbell -d /dev/kcancel0 --seconds "$secs"
+		unload "after the P3 round"
+	fi
+	if insmod /modules/kcfloor.ko; then
+		wait_node /dev/kcfloor || fail "no /dev/kcfloor after insmod kcfloor.ko"
+		irq_to kcfloor "$3" && run p3 "$1" "floor$2" floor --seconds "$secs"
+		rmmod kcfloor || fail "rmmod kcfloor"
+	else
+		fail "insmod kcfloor.ko"
+	fi
+}
+
+# Where the interrupt lands against the waiter decides whether the floor's
+# waiter sleeps at all: each placement is a figure of its own.
 if figure p3; then
 	r=1
+	cpu=0
 	while [ $r -le "$rounds" ]; do
-		if load; then
-			run p3 $r kcancel doorbell -d /dev/kcancel0 --seconds "$secs"
-			unload "after the P3 round"
-		fi
-		if insmod /modules/kcfloor.ko; then
-			wait_node /dev/kcfloor || fail "no /dev/kcfloor after insmod kcfloor.ko"
-			run p3 $r floor floor --seconds "$secs"
-			rmmod kcfloor || fail "rmmod kcfloor"
-		else
-			fail "insmod kcfloor.ko"
-		fi
+		p3_pair $r "" 1
+		p3_pair $r -same-cpu 0
 		r=$((r + 1))
 	done
+	cpu=
 fi
 say "bench end at $(now) s"
 say "done"
