@@ -19,7 +19,8 @@
 #   --seconds S   each throughput run (default 2)
 #   --out DIR     where results.json and results.md go (default bench/)
 #   --figures LIST  a comma list of p1,p2,p3,p4,p5 (default all); with
-#                 fewer, the table shows the others as not measured
+#                 fewer, the table shows the others as not measured, and
+#                 goes to the run's log directory unless --out says where
 # Logs go to build/bench-DATE/.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -44,13 +45,15 @@ done
 [[ $figures =~ ^p[1-5](,p[1-5])*$ ]] || usage
 
 cd "$KC_TOP"
+run=$KC_TOP/build/bench-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$run"
+# Some figures only: the results stay with the run's logs unless --out.
+[ "$figures" = p1,p2,p3,p4,p5 ] || out=${out:-$run}
 out=${out:-$KC_TOP/bench}
 mkdir -p "$out"
 out=$(cd "$out" && pwd -P)
 kc_need_pkgs gcc make libc6-dev liburing-dev python3 qemu-system-x86
 
-run=$KC_TOP/build/bench-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$run"
 kc_bench_build "$run" bench
 bzimage=$KC_BZIMAGE release=$KC_RELEASE
 scripts/initramfs.sh "$run/initramfs.cpio.gz" scripts/guest-bench.sh \
