@@ -62,6 +62,7 @@ u64 kc_dev_factorial(unsigned int n)
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_factorial);
 
 static void kc_dev_sent_cancel(struct kc_target *t, struct kc_request *req);
+static void kc_dev_dpc_taken(struct kc_dev *kd, u64 taken);
 static void kc_dev_sent_done(struct kc_target *t, struct kc_request *req,
 			     int status);
 
@@ -581,22 +582,24 @@ static u64 kc_dev_take_bits(struct kc_dev *kd, u64 done)
  *
  * The dispatcher: runs in a submit and in the DPC, in the critical section
  * that queued a request or freed slots; several may run at once. Takes the
- * bits of the operations that ended as they started (kc_dev_end_now()) in
- * the same critical section as their start, so that no other dispatcher or
- * kc_dev_fail() sees them: the caller passes them to the DPC's body.
+ * slots of the operations that ended as they started (kc_dev_end_now()) in
+ * the same critical section as their start, as kc_dev_take_bits() takes a
+ * slot whose bit came, so that no other dispatcher, DPC or kc_dev_fail()
+ * sees them: the caller ends them (kc_dev_end_taken()).
  *
  * Context: &kc_dev.lock held, interrupts disabled.
- * Return: the status bits of the operations that ended as they started.
+ * Return: the slots taken, of the operations that ended as they started.
  */
 static u64 kc_dev_dispatch_locked(struct kc_dev *kd, struct list_head *failed)
 {
-	u64 done;
+	u64 taken;
 
 	lockdep_assert_held(&kd->lock);
 	kc_dev_start_queued(kd, failed);
-	done = kd->ended_now;
+	taken = kd->ended_now;
 	kd->ended_now = 0;
-	return done;
+	kd->started &= ~taken;
+	return taken;
 }
 
 /**
@@ -647,7 +650,7 @@ struct kc_dev_ending {
  *
  * Context: any context; may not sleep. Takes &kc_dev.lock, which the caller
  * must not hold.
- * Return: the status bits of the operations that ended as they started.
+ * Return: the slots taken by the dispatcher (kc_dev_dispatch_locked()).
  */
 static u64 kc_dev_put_slots(struct kc_dev *kd, const struct kc_dev_ending *e,
 			    bool dispatch)
@@ -655,7 +658,7 @@ static u64 kc_dev_put_slots(struct kc_dev *kd, const struct kc_dev_ending *e,
 	unsigned long flags;
 	LIST_HEAD(failed);
 	unsigned int i;
-	u64 done = 0;
+	u64 taken = 0;
 	bool idle;
 
 	spin_lock_irqsave(&kd->lock, flags);
@@ -667,14 +670,14 @@ static u64 kc_dev_put_slots(struct kc_dev *kd, const struct kc_dev_ending *e,
 		io->slot = -1;
 	}
 	if (dispatch)
-		done = kc_dev_dispatch_locked(kd, &failed);
+		taken = kc_dev_dispatch_locked(kd, &failed);
 	idle = !kd->busy;
 	spin_unlock_irqrestore(&kd->lock, flags);
 	/* As the other drains of kcancel: wait_var_event() on the word. */
 	if (idle)
 		wake_up_var(&kd->busy);
 	kc_dev_fail_unsent(&failed);
-	return done;
+	return taken;
 }
 
 /**
@@ -733,7 +736,7 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
 {
 	unsigned long flags;
 	LIST_HEAD(failed);
-	u64 done;
+	u64 taken;
 
 	kc_dev_count_in_flight(kd);
 	spin_lock_irqsave(&kd->lock, flags);
@@ -750,12 +753,12 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
 	trace_kcancel_submit(kd, io, timeout_ns);
 	/* Never calls kc_dev_cancel_io() inline, which takes kd->lock. */
 	kc_request_mark_cancelable(&io->req, kc_dev_cancel_io);
-	done = kc_dev_dispatch_locked(kd, &failed);
+	taken = kc_dev_dispatch_locked(kd, &failed);
 	spin_unlock_irqrestore(&kd->lock, flags);
 	kc_dev_fail_unsent(&failed);
 	/* What ended as it started: no interrupt, no thread to wake. */
-	if (done)
-		kc_dev_dpc(kd, done);
+	if (taken)
+		kc_dev_dpc_taken(kd, taken);
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_queue);
 
@@ -866,14 +869,14 @@ static void kc_dev_finish_io(struct kc_dev *kd, struct kc_io *io, int status)
  * spurious bit among them cannot take a slot started meanwhile.
  *
  * Context: the DPC's (under kc_queue_synchronize()).
- * Return: the status bits of the operations that ended as they started in
- * the freed slots: the caller ends them next.
+ * Return: the slots, taken, of the operations that ended as they started
+ * in the freed slots: the caller ends them next.
  */
 static u64 kc_dev_end_taken(struct kc_dev *kd, u64 taken, int force)
 {
 	struct kc_dev_ending e;
 	unsigned int i;
-	u64 done = 0;
+	u64 next = 0;
 
 	while (taken) {
 		for (e.n = 0; taken && e.n < KC_DEV_END_BATCH;
@@ -883,25 +886,32 @@ static u64 kc_dev_end_taken(struct kc_dev *kd, u64 taken, int force)
 			e.io[e.n] = io;
 			e.status[e.n++] = force ?: kd->ops->fetch(kd, io);
 		}
-		done |= kc_dev_put_slots(kd, &e, !force && !taken);
+		next |= kc_dev_put_slots(kd, &e, !force && !taken);
 		for (i = 0; i < e.n; i++)
 			kc_dev_finish_io(kd, e.io[i], e.status[i]);
 	}
-	return done;
+	return next;
 }
 
+/**
+ * struct kc_dev_dpc_args - what a DPC is given
+ * @kd: the device.
+ * @bits: the status bits that came, or, if @taken, slots already taken.
+ * @taken: @bits are slots the dispatcher took (kc_dev_dispatch_locked()).
+ */
 struct kc_dev_dpc_args {
 	struct kc_dev *kd;
-	u64 done;
+	u64 bits;
+	bool taken;
 };
 
 /**
  * kc_dev_dpc_locked() - the body of the DPC
- * @arg: the &struct kc_dev_dpc_args: the device and the status bits.
+ * @arg: the &struct kc_dev_dpc_args.
  *
- * Takes the started slots of the bits and ends them, starting queued
- * requests in the freed slots; then ends those that ended as they started,
- * until none did.
+ * Takes the started slots of the bits (unless they are taken already) and
+ * ends them, starting queued requests in the freed slots; then ends those
+ * that ended as they started, until none did.
  *
  * Context: process context, under kc_queue_synchronize(): &kc_queue.sync_lock
  * held, interrupts disabled, in %KC_SYNC_AUTOMATIC mode.
@@ -910,12 +920,19 @@ static void kc_dev_dpc_locked(void *arg)
 {
 	struct kc_dev_dpc_args *a = arg;
 	struct kc_dev *kd = a->kd;
-	u64 done = a->done;
+	u64 taken = a->bits;
 
 	kc_queue_assert_synchronized(&kd->queue);
+	if (a->taken)
+		trace_kcancel_dpc(kd, taken, 0);
+	else
+		taken = kc_dev_take_bits(kd, taken);
 	/* Requests started in freed slots may end at once: loop on them. */
-	while (done)
-		done = kc_dev_end_taken(kd, kc_dev_take_bits(kd, done), 0);
+	while (taken) {
+		taken = kc_dev_end_taken(kd, taken, 0);
+		if (taken)
+			trace_kcancel_dpc(kd, taken, 0);
+	}
 }
 
 /**
@@ -935,11 +952,25 @@ static void kc_dev_dpc_locked(void *arg)
  */
 void kc_dev_dpc(struct kc_dev *kd, u64 done)
 {
-	struct kc_dev_dpc_args a = { .kd = kd, .done = done };
+	struct kc_dev_dpc_args a = { .kd = kd, .bits = done };
 
 	kc_queue_synchronize(&kd->queue, kc_dev_dpc_locked, &a);
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_dpc);
+
+/**
+ * kc_dev_dpc_taken() - the DPC, for operations that ended as they started
+ * @kd: the device.
+ * @taken: their slots, taken by kc_dev_dispatch_locked() in kc_dev_queue().
+ *
+ * Context: process context, no kcancel lock held.
+ */
+static void kc_dev_dpc_taken(struct kc_dev *kd, u64 taken)
+{
+	struct kc_dev_dpc_args a = { .kd = kd, .bits = taken, .taken = true };
+
+	kc_queue_synchronize(&kd->queue, kc_dev_dpc_locked, &a);
+}
 
 struct kc_dev_force_args {
 	struct kc_dev *kd;
