@@ -239,31 +239,42 @@ struct kc_dev_ops {
  * @debugfs: the device's debugfs directory (debugfs.c), or NULL.
  */
 struct kc_dev {
-	struct kref ref;
+	/* Read-mostly: set up before the device is used. */
 	const struct kc_dev_ops *ops;
 	void *priv;
 	enum kcancel_backend backend;
 	u32 dma_size;
-	struct kc_queue queue;
-	struct kc_target target;
-	spinlock_t lock;		/* see above */
-	struct list_head pending[KC_CHAN_NR];
+	unsigned long op_timeout;
+	struct kc_dev_stats __percpu *stats;
 	u64 chan_slots[KC_CHAN_NR];
+	struct kc_target target;
+
+	/*
+	 * Each group below is written by every request: each has cache lines
+	 * of its own, so that two CPUs submitting to one device do not also
+	 * fight over the lines of another group or of the read-mostly fields.
+	 */
+	struct kc_queue queue ____cacheline_aligned_in_smp;
+
+	spinlock_t lock ____cacheline_aligned_in_smp;	/* see above */
+	struct list_head pending[KC_CHAN_NR];
 	u64 busy;
-	struct kc_io *slot_io[KC_DEV_SLOTS];
 	u64 started;
 	u64 ended_now;
 	bool dead;
 	bool failed;
-	struct mutex fail_lock;		/* see above */
-	bool gone;
-	unsigned long op_timeout;
-	atomic64_t spurious;
-	atomic64_t forced;
-	struct kc_dev_stats __percpu *stats;
+	struct kc_io *slot_io[KC_DEV_SLOTS];
+
+	struct kref ref ____cacheline_aligned_in_smp;
 	atomic_t in_flight;
 	atomic_t in_flight_max;
 	atomic64_t next_id;
+
+	/* Cold: failure, removal, counters of the unusual, the interface. */
+	struct mutex fail_lock ____cacheline_aligned_in_smp;	/* see above */
+	bool gone;
+	atomic64_t spurious;
+	atomic64_t forced;
 	struct kc_chardev chardev;
 	char name[24];
 	struct dentry *debugfs;
