@@ -584,6 +584,42 @@ static void run_clock(__u64 end)
 	stop_all();
 }
 
+/**
+ * run_threads() - start a run's threads together, then run its clock
+ * @ws: the threads' records: @n of @size bytes, each with its pthread_t at
+ *	@tid_off; each thread is given its own record.
+ * @n: how many.
+ * @size: the size of a record.
+ * @tid_off: where a record keeps its pthread_t.
+ * @fn: the threads' function, which waits at start_barrier first.
+ * @seconds: how long the run lasts.
+ * @t0: set to the run's start.
+ *
+ * Return: 0 once the run's time is up (or a thread failed); -1 if a thread
+ * could not start: the others wait at the barrier and exit() ends them.
+ */
+static int run_threads(void *ws, unsigned int n, size_t size, size_t tid_off,
+		       void *(*fn)(void *), unsigned int seconds, __u64 *t0)
+{
+	char *rec = ws;
+	unsigned int i;
+	int ret;
+
+	ret = pthread_barrier_init(&start_barrier, NULL, n + 1);
+	if (ret)
+		return fail("pthread_barrier_init: %s", strerror(ret));
+	for (i = 0; i < n; i++) {
+		ret = pthread_create((pthread_t *)(rec + i * size + tid_off),
+				     NULL, fn, rec + i * size);
+		if (ret)
+			return fail("pthread_create: %s", strerror(ret));
+	}
+	pthread_barrier_wait(&start_barrier);
+	*t0 = now_ns();
+	run_clock(*t0 + seconds * NSEC_PER_SEC);
+	return 0;
+}
+
 /* The end of the time the threads of a run have to end: WATCHDOG_NS. */
 static struct timespec join_limit(void)
 {
@@ -635,25 +671,16 @@ static int run_workers(const struct opts *o, bool batch)
 	unsigned int i;
 	bool failed = false;
 	__u64 t0;
-	int ret;
 
 	if (!ws)
 		return fail("out of memory");
 	for (i = 0; i < o->threads; i++)
 		if (worker_init(&ws[i], i, o->device, o->depth, batch))
 			return -1;
-	ret = pthread_barrier_init(&start_barrier, NULL, o->threads + 1);
-	if (ret)
-		return fail("pthread_barrier_init: %s", strerror(ret));
-	for (i = 0; i < o->threads; i++) {
-		ret = pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]);
-		/* The others wait at the barrier: exit() ends them. */
-		if (ret)
-			return fail("pthread_create: %s", strerror(ret));
-	}
-	pthread_barrier_wait(&start_barrier);
-	t0 = now_ns();
-	run_clock(t0 + o->seconds * NSEC_PER_SEC);
+	if (run_threads(ws, o->threads, sizeof(*ws),
+			offsetof(struct worker, tid), worker_main, o->seconds,
+			&t0))
+		return -1;
 	if (join_workers(ws, o->threads))
 		return -1;
 	t.ns = now_ns() - t0;
@@ -780,18 +807,10 @@ static int run_nop(const struct opts *o)
 		if (ret < 0)
 			return fail("io_uring_queue_init: %s", strerror(-ret));
 	}
-	ret = pthread_barrier_init(&start_barrier, NULL, o->threads + 1);
-	if (ret)
-		return fail("pthread_barrier_init: %s", strerror(ret));
-	for (i = 0; i < o->threads; i++) {
-		ret = pthread_create(&ws[i].tid, NULL, nop_main, &ws[i]);
-		/* The others wait at the barrier: exit() ends them. */
-		if (ret)
-			return fail("pthread_create: %s", strerror(ret));
-	}
-	pthread_barrier_wait(&start_barrier);
-	t0 = now_ns();
-	run_clock(t0 + o->seconds * NSEC_PER_SEC);
+	if (run_threads(ws, o->threads, sizeof(*ws),
+			offsetof(struct nop_worker, tid), nop_main, o->seconds,
+			&t0))
+		return -1;
 	limit = join_limit();
 	for (i = 0; i < o->threads; i++)
 		if (join_thread(ws[i].tid, i, &limit))
