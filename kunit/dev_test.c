@@ -84,6 +84,7 @@ struct kc_dt {
 	struct list_head ios;
 	atomic_t alive;
 	atomic_t bad;
+	int refused;
 };
 
 /**
@@ -152,13 +153,20 @@ static const struct kc_request_ops kc_dt_ops = {
 	.completed = kc_dt_completed,
 };
 
-/* kunit action: remove the device, completing whatever it still has. */
+/*
+ * kunit action: remove the device, completing whatever it still has, and
+ * keep how many calls on its requests the core refused as misuse.
+ */
 static void kc_dt_remove(void *arg)
 {
 	struct kc_dt *dt = arg;
+	struct kc_dev *kd = dt->kd;
 
+	kc_dev_get(kd);
 	kc_sim_destroy(dt->sim);
 	dt->sim = NULL;
+	dt->refused = atomic_read(&kd->queue.refused);
+	kc_dev_put(kd);
 }
 
 /* kunit action: drop the case's references. */
@@ -470,7 +478,9 @@ static bool kc_dt_wait_alive(struct kc_dt *dt, int n)
  * @dt: the fixture.
  *
  * Removes the device (unless the case did), which completes every request,
- * then expects each request completed exactly once, drops the case's
+ * then expects each request completed exactly once and no call on the
+ * device's requests refused as misuse (a second completion is refused and
+ * warns, from whatever thread: the case fails too), drops the case's
  * references and expects every request released.
  *
  * Context: the test thread; sleeps.
@@ -487,6 +497,8 @@ static void kc_dt_finish(struct kc_dt *dt)
 			 kc_request_state(&tio->io.req) != KC_REQ_COMPLETED;
 	KUNIT_EXPECT_EQ_MSG(test, wrong, 0U,
 			    "requests not completed exactly once by removal");
+	KUNIT_EXPECT_EQ_MSG(test, dt->refused, 0,
+			    "calls on requests refused as misuse");
 	kunit_release_action(test, kc_dt_put_all, dt);
 	/* A timer may drop its reference just after the removal returned. */
 	KUNIT_EXPECT_TRUE_MSG(test, kc_dt_wait_alive(dt, 0),

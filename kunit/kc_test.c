@@ -150,7 +150,9 @@ static bool kc_test_wait_released(struct kc_test_ctx *ctx)
  * Purges the queue (waiting for every completion, timer and delivery), then
  * expects every request released exactly once, each after one completion. A
  * timer or a deferred delivery may drop a request's last reference just
- * after the purge returns: the release is waited for, bounded.
+ * after the purge returns: the release is waited for, bounded. The core
+ * refused no call but the test thread's misuses on purpose: a second
+ * completion on another thread is refused and warns, and fails the case too.
  *
  * Context: the test thread; sleeps.
  */
@@ -161,6 +163,9 @@ void kc_test_finish(struct kc_test_ctx *ctx)
 			      "requests never released");
 	KUNIT_EXPECT_EQ_MSG(ctx->test, atomic_read(&ctx->bad), 0,
 			    "requests completed other than once");
+	KUNIT_EXPECT_EQ_MSG(ctx->test, atomic_read(&ctx->q.refused),
+			    atomic_read(&ctx->misuse),
+			    "calls refused as misuse off the test thread");
 }
 
 /**

@@ -59,9 +59,9 @@ static const char *const kc_state_names[] = {
  * @req: the request the call was made on.
  * @what: what was wrong, for the warning.
  *
- * KMDF catches these only with its verifier on; kcancel always does. KUnit
- * cases that misuse the API on purpose redirect this function to count the
- * reports instead of warning.
+ * KMDF catches these only with its verifier on; kcancel always does, and
+ * counts it in the queue's &kc_queue.refused. KUnit cases that misuse the API
+ * on purpose redirect this function to count the reports instead of warning.
  *
  * Context: any context.
  */
@@ -69,6 +69,8 @@ void kc_request_report_misuse(struct kc_request *req, const char *what)
 {
 	unsigned int state = atomic_read(&req->state);
 
+	if (req->queue)
+		atomic_inc(&req->queue->refused);
 	KUNIT_STATIC_STUB_REDIRECT(kc_request_report_misuse, req, what);
 	WARN_ONCE(1, "kcancel: %s (request %llu is %s%s)\n", what, req->id,
 		  kc_state_names[state & KC_REQ_STATE_MASK],
@@ -249,6 +251,7 @@ void kc_queue_init(struct kc_queue *q, enum kc_sync_mode mode)
 	q->purge_reason = 0;
 	q->mode = mode;
 	atomic_set(&q->active, 0);
+	atomic_set(&q->refused, 0);
 }
 EXPORT_SYMBOL_GPL(kc_queue_init);
 

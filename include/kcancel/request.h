@@ -179,6 +179,8 @@ struct kc_request_ops {
  * @active: what still needs the queue: requests bound to it and not yet
  *	completed, armed timeouts, and cancel deliveries in progress.
  *	kc_queue_purge() waits for it to drop to zero (wait_var_event()).
+ * @refused: calls on its requests that kc_request_report_misuse() refused,
+ *	from any thread: a test expects none but those it makes on purpose.
  *
  * Lock order, for the whole of kcancel, outermost first:
  *
@@ -212,6 +214,7 @@ struct kc_queue {
 	int purge_reason;
 	enum kc_sync_mode mode;
 	atomic_t active;
+	atomic_t refused;
 };
 
 /**
