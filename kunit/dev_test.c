@@ -658,6 +658,94 @@ static void kc_dev_zero_latency_ends_in_submitter(struct kunit *test)
 	kc_dt_finish(dt);
 }
 
+/* Requests of one kc_dev_queue_many(): more than the device has doorbells. */
+#define KC_DT_MANY	(KC_SIM_DOORBELLS + 10)
+
+/*
+ * A batch of requests bound by one kc_dev_bind() and queued by one
+ * kc_dev_queue_many(): doorbells, more than the device has, every other one
+ * with a timeout, and a factorial. Each completes once with its own result;
+ * on a device of no latency before the call returns, in the submitter's
+ * thread. Then, with the device removed, kc_dev_bind() refuses a batch
+ * -ENODEV and binds none of it.
+ */
+static void kc_dt_queue_many(struct kunit *test, u64 latency_ns)
+{
+	const struct kc_dt_param *p = test->param_value;
+	struct kc_dt *dt = kc_dt_init(test, latency_ns, 0, 2, p->abort, p->mode);
+	struct kc_dev_submit *subs;
+	struct kc_dev *kd = dt->kd;
+	struct kc_dt_io **tio;
+	unsigned int i;
+	int before;
+
+	subs = kunit_kcalloc(test, KC_DT_MANY + 1, sizeof(*subs), GFP_KERNEL);
+	tio = kunit_kcalloc(test, KC_DT_MANY + 1, sizeof(*tio), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, subs);
+	KUNIT_ASSERT_NOT_NULL(test, tio);
+	for (i = 0; i <= KC_DT_MANY; i++) {
+		tio[i] = i < KC_DT_MANY ?
+			 kc_dt_alloc(dt, KCANCEL_OP_DOORBELL, 0xba7c4ULL << 32 | i,
+				     0, 0, 0) :
+			 kc_dt_alloc(dt, KCANCEL_OP_FACTORIAL, 7, 0, 0, 0);
+		KUNIT_ASSERT_NOT_NULL(test, tio[i]);
+		/* The case's reference and list own it from here. */
+		KUNIT_ASSERT_EQ(test, kc_dev_reserve(kd, &tio[i]->io,
+						     kc_dev_next_id(kd),
+						     &kc_dt_ops), 0);
+		tio[i]->timed = i % 2;
+		subs[i].io = &tio[i]->io;
+		subs[i].timer = tio[i]->timed ? &tio[i]->timer : NULL;
+		subs[i].timeout_ns = tio[i]->timed ? 10ULL * NSEC_PER_SEC : 0;
+	}
+	KUNIT_ASSERT_EQ(test, kc_dev_bind(kd, subs, KC_DT_MANY + 1), 0);
+	for (i = 0; i <= KC_DT_MANY; i++) {
+		atomic_inc(&dt->alive);
+		kc_request_get(&tio[i]->io.req);	/* the case's reference */
+		list_add_tail(&tio[i]->node, &dt->ios);
+	}
+	kc_dev_queue_many(kd, subs, KC_DT_MANY + 1);
+	for (i = 0; i <= KC_DT_MANY; i++) {
+		if (!latency_ns)
+			KUNIT_EXPECT_PTR_EQ_MSG(test, READ_ONCE(tio[i]->completer),
+						current, "request %u", i);
+		kc_dt_wait(tio[i]);
+		kc_dt_expect(tio[i], 0);
+	}
+
+	kc_dev_get(kd);
+	kunit_release_action(test, kc_dt_remove, dt);
+	before = atomic_read(&kd->in_flight);
+	for (i = 0; i < 2; i++) {
+		tio[i] = kc_dt_alloc(dt, KCANCEL_OP_DOORBELL, i, 0, 0, 0);
+		KUNIT_ASSERT_NOT_NULL(test, tio[i]);
+		KUNIT_EXPECT_EQ(test, kc_dev_reserve(kd, &tio[i]->io,
+						     kc_dev_next_id(kd),
+						     &kc_dt_ops), 0);
+		subs[i].io = &tio[i]->io;
+	}
+	KUNIT_EXPECT_EQ(test, kc_dev_bind(kd, subs, 2), -ENODEV);
+	for (i = 0; i < 2; i++) {
+		/* Never bound: no queue, no device reference to drop. */
+		KUNIT_EXPECT_NULL(test, tio[i]->io.req.queue);
+		kc_dev_unreserve(kd, &tio[i]->io);
+		kc_dt_free(tio[i]);
+	}
+	KUNIT_EXPECT_EQ(test, atomic_read(&kd->in_flight), before);
+	kc_dev_put(kd);
+	kc_dt_finish(dt);
+}
+
+static void kc_dev_queue_many_once(struct kunit *test)
+{
+	kc_dt_queue_many(test, KC_DT_FAST_NS);
+}
+
+static void kc_dev_queue_many_once_zero_latency(struct kunit *test)
+{
+	kc_dt_queue_many(test, 0);
+}
+
 /**
  * struct kc_dt_check_row - one operation for kc_dev_check_io()
  * @desc: what it is.
@@ -1728,6 +1816,9 @@ static struct kunit_case kc_dev_cases[] = {
 	KUNIT_CASE_PARAM(kc_dev_ops_complete_once_zero_latency,
 			 kc_dt_mode_gen_params),
 	KUNIT_CASE_PARAM(kc_dev_zero_latency_ends_in_submitter,
+			 kc_dt_mode_gen_params),
+	KUNIT_CASE_PARAM(kc_dev_queue_many_once, kc_dt_mode_gen_params),
+	KUNIT_CASE_PARAM(kc_dev_queue_many_once_zero_latency,
 			 kc_dt_mode_gen_params),
 	KUNIT_CASE_PARAM(kc_dev_check_io_table, kc_dt_check_gen_params),
 	KUNIT_CASE_PARAM(kc_dev_cancel_queued, kc_dt_mode_gen_params),

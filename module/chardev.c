@@ -457,25 +457,27 @@ err:
 }
 
 /**
- * kc_file_prepare() - make a request of a file, ready to queue
+ * kc_file_reserve() - make a request of a file, ready to bind
  * @f: the file.
  * @s: the request, copied from the caller; @s->id is set on success.
  * @uid: where the caller wants the id, or NULL (io_uring).
  * @mode: how it was submitted: what its completion does.
  *
- * The id is written to @uid before the request exists for the device, so
- * that a failure leaves nothing queued; a failure after that sets it back
- * to 0. On success the request counts against max_pending, has its place
- * in the file's table and in the device's collection reserved, and holds
- * the table's reference (and the waiter's, for %KC_FILE_SYNC):
- * kc_file_queue() must follow.
+ * Everything of a submit that can fail, but the device's removal: the id
+ * is written to @uid before the request exists for the device, so that a
+ * failure leaves nothing queued. On success the request counts against
+ * max_pending and has its place in the file's table and in the device's
+ * collection reserved: kc_dev_bind() then kc_file_bound(), or
+ * kc_file_unreserve().
  *
  * Context: process context, the caller's; sleeps.
  * Return: the request, or an ERR_PTR() of a negative errno of
  * KCANCEL_IOC_SUBMIT.
  */
-struct kc_file_io *kc_file_prepare(struct kc_file *f, struct kcancel_submit *s,
-				   __u64 __user *uid, enum kc_file_mode mode)
+static struct kc_file_io *kc_file_reserve(struct kc_file *f,
+					  struct kcancel_submit *s,
+					  __u64 __user *uid,
+					  enum kc_file_mode mode)
 {
 	struct kc_dev *kd = f->kd;
 	struct kc_file_io *fio;
@@ -501,13 +503,9 @@ struct kc_file_io *kc_file_prepare(struct kc_file *f, struct kcancel_submit *s,
 	ret = xa_reserve_irq(&f->ios, id, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_unwrite;
-	ret = kc_dev_prepare(kd, &fio->io, id, &kc_file_io_ops);
+	ret = kc_dev_reserve(kd, &fio->io, id, &kc_file_io_ops);
 	if (ret)
 		goto err_unreserve;
-
-	kc_request_get(&fio->io.req);	/* the table's reference */
-	if (mode == KC_FILE_SYNC)
-		kc_request_get(&fio->io.req);	/* the waiter's */
 	s->id = id;
 	return fio;
 
@@ -529,28 +527,138 @@ err_count:
 }
 
 /**
+ * kc_file_unreserve() - give up a request kc_file_reserve() made
+ * @f: the file.
+ * @fio: the request, not bound: its device is being removed.
+ * @uid: where its id was written, or NULL: set back to 0.
+ *
+ * Context: process context, the caller's; may fault.
+ */
+static void kc_file_unreserve(struct kc_file *f, struct kc_file_io *fio,
+			      __u64 __user *uid)
+{
+	kc_dev_unreserve(f->kd, &fio->io);
+	xa_cmpxchg_irq(&f->ios, fio->io.req.id, XA_ZERO_ENTRY, NULL, 0);
+	if (uid)
+		(void)put_user(0, uid);
+	kc_file_free_io(fio);
+	atomic_dec(&f->count);
+}
+
+/**
+ * kc_file_bound() - the file's references to a request kc_dev_bind() bound
+ * @fio: the request.
+ * @mode: as for kc_file_reserve().
+ *
+ * The table's reference, and the waiter's for %KC_FILE_SYNC.
+ *
+ * Context: any context.
+ */
+static void kc_file_bound(struct kc_file_io *fio, enum kc_file_mode mode)
+{
+	kc_request_get(&fio->io.req);	/* the table's reference */
+	if (mode == KC_FILE_SYNC)
+		kc_request_get(&fio->io.req);	/* the waiter's */
+}
+
+/**
+ * kc_file_prepare() - make a request of a file, ready to queue
+ * @f: the file.
+ * @s: the request, copied from the caller; @s->id is set on success.
+ * @uid: where the caller wants the id, or NULL (io_uring).
+ * @mode: how it was submitted: what its completion does.
+ *
+ * kc_file_reserve(), then the request is bound to the device and holds the
+ * table's reference (and the waiter's, for %KC_FILE_SYNC): kc_file_queue()
+ * must follow, without sleeping in between. A failure sets the id written
+ * to @uid back to 0.
+ *
+ * Context: process context, the caller's; sleeps.
+ * Return: the request, or an ERR_PTR() of a negative errno of
+ * KCANCEL_IOC_SUBMIT.
+ */
+struct kc_file_io *kc_file_prepare(struct kc_file *f, struct kcancel_submit *s,
+				   __u64 __user *uid, enum kc_file_mode mode)
+{
+	struct kc_dev_submit sub;
+	struct kc_file_io *fio;
+	int ret;
+
+	fio = kc_file_reserve(f, s, uid, mode);
+	if (IS_ERR(fio))
+		return fio;
+	sub.io = &fio->io;
+	ret = kc_dev_bind(f->kd, &sub, 1);
+	if (ret) {
+		kc_file_unreserve(f, fio, uid);
+		return ERR_PTR(ret);
+	}
+	kc_file_bound(fio, mode);
+	return fio;
+}
+
+/**
+ * kc_file_timer() - the storage of a request's timeout
+ * @fio: the request.
+ *
+ * Context: any context.
+ * Return: its timer, or NULL if it has no time limit.
+ */
+static struct kc_request_timer *kc_file_timer(struct kc_file_io *fio)
+{
+	if (!fio->timed)
+		return NULL;
+	return &container_of(fio, struct kc_file_io_timed, fio)->timer;
+}
+
+/**
+ * kc_file_queue_many() - queue bound requests of a file
+ * @f: the file.
+ * @subs: the requests, bound by kc_dev_bind(), with their timeouts.
+ * @n: how many.
+ *
+ * The requests enter the file's table, in one critical section of the
+ * table's lock, before they are queued, so that a completion, which may come at
+ * once, finds everything in place. This cannot fail.
+ *
+ * Context: process context.
+ */
+static void kc_file_queue_many(struct kc_file *f,
+			       const struct kc_dev_submit *subs, unsigned int n)
+{
+	unsigned int i;
+
+	atomic_add(n, &f->outstanding);
+	xa_lock_irq(&f->ios);
+	/* Each slot is reserved: this allocates nothing and cannot fail. */
+	for (i = 0; i < n; i++)
+		__xa_store(&f->ios, subs[i].io->req.id,
+			   container_of(subs[i].io, struct kc_file_io, io),
+			   GFP_KERNEL);
+	xa_unlock_irq(&f->ios);
+	kc_dev_queue_many(f->kd, subs, n);
+}
+
+/**
  * kc_file_queue() - queue a request kc_file_prepare() made
  * @f: the file.
  * @fio: the request.
  * @timeout_ns: its time limit, 0 for none: the one of the submit that
  *	kc_file_prepare() made it from.
  *
- * The request enters the file's table before it is queued, so that its
- * completion, which may come at once, finds everything in place. This
- * cannot fail.
+ * kc_file_queue_many() of one. This cannot fail.
  *
  * Context: process context.
  */
 void kc_file_queue(struct kc_file *f, struct kc_file_io *fio, u64 timeout_ns)
 {
-	struct kc_request_timer *timer = NULL;
+	struct kc_dev_submit sub = {
+		.io = &fio->io,
+		.timer = kc_file_timer(fio),
+		.timeout_ns = timeout_ns,
+	};
 
-	if (fio->timed)
-		timer = &container_of(fio, struct kc_file_io_timed, fio)->timer;
-	atomic_inc(&f->outstanding);
-	/* The slot is reserved: this allocates nothing and cannot fail. */
-	xa_store_irq(&f->ios, fio->io.req.id, fio, GFP_KERNEL);
-	kc_dev_queue(f->kd, &fio->io, timer, timeout_ns);
+	kc_file_queue_many(f, &sub, 1);
 }
 
 /**
@@ -1158,15 +1266,74 @@ static long kc_file_reap(struct kc_file *f, struct kcancel_event __user *uev,
 	}
 }
 
+/* Submits of a KCANCEL_IOC_BATCH bound and queued together. */
+#define KC_BATCH_CHUNK	16
+
+/**
+ * kc_file_submit_many() - submit some of a batch's requests together
+ * @f: the file.
+ * @us: the caller's submits; each id is written back.
+ * @nr: how many, at most %KC_BATCH_CHUNK.
+ * @queued: out: how many were queued, the first ones.
+ *
+ * Each request is made as KCANCEL_IOC_SUBMIT makes it (kc_file_reserve()),
+ * up to the first that fails. Those made before it are bound to the device
+ * and queued together, one critical section of the device's lock each, and
+ * nothing sleeps between the two (a removal waits for them).
+ *
+ * Context: process context, the caller's; sleeps.
+ * Return: 0, or the errno of the first submit that failed: -ENODEV for the
+ * first of all if the device went before they were bound (none queued).
+ */
+static int kc_file_submit_many(struct kc_file *f,
+			       struct kcancel_submit __user *us, u32 nr,
+			       u32 *queued)
+{
+	struct kc_dev_submit subs[KC_BATCH_CHUNK];
+	struct kcancel_submit s;
+	struct kc_file_io *fio;
+	int err = 0;
+	u32 n, i;
+
+	*queued = 0;
+	for (n = 0; n < nr; n++) {
+		if (copy_from_user(&s, &us[n], sizeof(s))) {
+			err = -EFAULT;
+			break;
+		}
+		fio = kc_file_reserve(f, &s, &us[n].id, KC_FILE_EVENT);
+		if (IS_ERR(fio)) {
+			err = PTR_ERR(fio);
+			break;
+		}
+		subs[n].io = &fio->io;
+		subs[n].timer = kc_file_timer(fio);
+		subs[n].timeout_ns = s.timeout_ns;
+	}
+	if (!n)
+		return err;
+	if (kc_dev_bind(f->kd, subs, n)) {
+		for (i = 0; i < n; i++)
+			kc_file_unreserve(f, to_fio(&subs[i].io->req), &us[i].id);
+		return -ENODEV;
+	}
+	for (i = 0; i < n; i++)
+		kc_file_bound(to_fio(&subs[i].io->req), KC_FILE_EVENT);
+	kc_file_queue_many(f, subs, n);
+	*queued = n;
+	return err;
+}
+
 /**
  * kc_ioctl_batch() - KCANCEL_IOC_BATCH
  * @f: the file.
  * @uarg: the caller's &struct kcancel_batch.
  *
  * The submits in order, as KCANCEL_IOC_SUBMIT makes each, up to the first
- * that fails; their count and that failure go back before anything is
- * reaped, so that a caller always knows what was queued. Then reaps events
- * as kc_file_reap() does, without waiting if a submit failed.
+ * that fails, bound and queued %KC_BATCH_CHUNK at a time
+ * (kc_file_submit_many()); their count and that failure go back before
+ * anything is reaped, so that a caller always knows what was queued. Then
+ * reaps events as kc_file_reap() does, without waiting if a submit failed.
  *
  * Context: process context; sleeps.
  * Return: how many events were reaped; -EINVAL for a bad field; -EFAULT;
@@ -1176,10 +1343,9 @@ static long kc_ioctl_batch(struct kc_file *f, void __user *uarg)
 {
 	struct kcancel_batch __user *ub = uarg;
 	struct kcancel_submit __user *us;
-	struct kcancel_submit s;
 	struct kcancel_batch b;
+	u32 i = 0, n;
 	int err = 0;
-	u32 i;
 
 	if (copy_from_user(&b, uarg, sizeof(b)))
 		return -EFAULT;
@@ -1188,12 +1354,11 @@ static long kc_ioctl_batch(struct kc_file *f, void __user *uarg)
 	    b.max_events > KCANCEL_BATCH_MAX || b.min_events > b.max_events)
 		return -EINVAL;
 	us = u64_to_user_ptr(b.submits);
-	for (i = 0; i < b.nr_submits; i++) {
-		if (copy_from_user(&s, &us[i], sizeof(s))) {
-			err = -EFAULT;
-			break;
-		}
-		err = kc_file_submit(f, &s, &us[i].id, false, NULL);
+	while (i < b.nr_submits) {
+		err = kc_file_submit_many(f, us + i,
+					  min_t(u32, b.nr_submits - i, KC_BATCH_CHUNK),
+					  &n);
+		i += n;
 		if (err)
 			break;
 		cond_resched();

@@ -7,7 +7,9 @@
  * kc_dev_prepare() gives the request its id and binds it to the device's
  * queue; kc_dev_queue() puts it on its channel's software queue, marked
  * cancelable, and runs the dispatcher in the same critical section under
- * &kc_dev.lock. The dispatcher (kc_dev_dispatch_locked()) moves queued
+ * &kc_dev.lock. A batch does each of the two for many requests at once:
+ * kc_dev_reserve() for each, then kc_dev_bind() and kc_dev_queue_many(), one
+ * critical section each. The dispatcher (kc_dev_dispatch_locked()) moves queued
  * requests to free slots and starts them, send and start together. When a
  * slot's status bit reaches kc_dev_dpc(), the DPC takes the slot, the
  * backend fetches the result, the slot is freed (and the dispatcher starts
@@ -220,7 +222,7 @@ EXPORT_SYMBOL_IF_KUNIT(kc_dev_next_id);
  * @req: the request whose last reference went.
  *
  * The device's request operations: the owner's, then the device's part (the
- * device reference taken by kc_dev_prepare()).
+ * device reference taken by kc_dev_bind()).
  *
  * Context: any context, that of the request's last reference.
  */
@@ -230,7 +232,7 @@ static void kc_dev_io_release(struct kc_request *req)
 	struct kc_dev *kd = kc_io_dev(io);
 
 	io->owner_ops->release(req);
-	kc_dev_put(kd);		/* taken by kc_dev_prepare() */
+	kc_dev_put(kd);		/* taken by kc_dev_bind() */
 }
 
 /**
@@ -272,7 +274,7 @@ static enum kc_dev_end kc_dev_end_of(int status)
 static void kc_dev_account(struct kc_dev *kd, const struct kc_io *io)
 {
 	const struct kc_request *req = &io->req;
-	u32 op = io->op;	/* checked by kc_dev_prepare() */
+	u32 op = io->op;	/* checked by kc_dev_reserve() */
 
 	this_cpu_inc(kd->stats->ended[op][kc_dev_end_of(req->status)]);
 	if (kc_request_is_canceled(req) &&
@@ -329,16 +331,17 @@ void kc_dev_stats_sum(const struct kc_dev *kd, struct kc_dev_stats *sum)
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_stats_sum);
 
 /**
- * kc_dev_count_in_flight() - count one more request in flight
+ * kc_dev_count_in_flight() - count more requests in flight
  * @kd: the device.
+ * @more: how many more.
  *
  * Raises the high-water mark if it is passed.
  *
  * Context: any context.
  */
-static void kc_dev_count_in_flight(struct kc_dev *kd)
+static void kc_dev_count_in_flight(struct kc_dev *kd, unsigned int more)
 {
-	int n = atomic_inc_return(&kd->in_flight);
+	int n = atomic_add_return(more, &kd->in_flight);
 	int max = atomic_read(&kd->in_flight_max);
 
 	while (n > max && !atomic_try_cmpxchg(&kd->in_flight_max, &max, n))
@@ -351,30 +354,26 @@ static const struct kc_request_ops kc_dev_io_ops = {
 };
 
 /**
- * kc_dev_prepare() - bind a request to a device
+ * kc_dev_reserve() - make a request ready to bind to a device
  * @kd: the device.
  * @io: the request, its operation fields set.
  * @id: its id, from kc_dev_next_id().
  * @ops: the owner's request operations; @ops->completed is called once when
  *	the request completes, @ops->release when its last reference goes.
  *
- * Everything that can fail happens here, before the request exists for the
- * request core: on error @io is untouched and the caller frees it. On success
- * the request holds a reference to @kd until its release, and the caller must
- * pass @io to kc_dev_queue(), which never fails, without sleeping in between
- * (a removal waits for the request to complete).
- *
- * The operation is checked here, where its fields index the device's tables,
- * whether or not the caller checked it before.
+ * Everything that can fail, but the device's removal, happens here, before
+ * the request exists for the request core: the operation is checked (here,
+ * where its fields index the device's tables, whether or not the caller
+ * checked it before), and a factorial's or a DMA's place in the device's
+ * collection is reserved. On error @io is untouched and the caller frees
+ * it; on success kc_dev_bind(), or kc_dev_unreserve() to give up.
  *
  * Context: process context; sleeps.
- * Return: 0, -EINVAL (see kc_dev_check_io()), -ENODEV if the device is being
- * removed or has failed, or -ENOMEM.
+ * Return: 0, -EINVAL (see kc_dev_check_io()) or -ENOMEM.
  */
-int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
+int kc_dev_reserve(struct kc_dev *kd, struct kc_io *io, u64 id,
 		   const struct kc_request_ops *ops)
 {
-	unsigned long flags;
 	int ret;
 
 	ret = kc_dev_check_io(kd, io);
@@ -387,23 +386,90 @@ int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 	INIT_LIST_HEAD(&io->queue_node);
 	io->req.id = id;
 	kc_target_io_init(&io->tio, &io->req);
-	if (io->chan != KC_CHAN_BELL) {
-		ret = kc_target_reserve(&kd->target, &io->tio,
-					GFP_KERNEL_ACCOUNT);
-		if (ret)
-			return ret;
-	}
-	/* Bound under the lock that removal sets @dead under: its purge waits. */
+	if (io->chan == KC_CHAN_BELL)
+		return 0;
+	return kc_target_reserve(&kd->target, &io->tio, GFP_KERNEL_ACCOUNT);
+}
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_reserve);
+
+/**
+ * kc_dev_unreserve() - give up a request kc_dev_reserve() made ready
+ * @kd: the device.
+ * @io: the request, not bound: the caller frees it next.
+ *
+ * Context: any context.
+ */
+void kc_dev_unreserve(struct kc_dev *kd, struct kc_io *io)
+{
+	kc_target_unreserve(&kd->target, &io->tio);
+}
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_unreserve);
+
+/**
+ * kc_dev_bind() - bind reserved requests to their device
+ * @kd: the device.
+ * @subs: the requests, each reserved by kc_dev_reserve().
+ * @n: how many.
+ *
+ * All or none, in one critical section of &kc_dev.lock, the lock removal
+ * sets &kc_dev.dead under, so that its purge waits for them. On success
+ * each request holds a reference to @kd until its release, and the caller
+ * must pass @subs to kc_dev_queue_many() (or each to kc_dev_queue()), which
+ * never fails, without sleeping in between (a removal waits for them to
+ * complete). On error nothing is bound: the caller gives each up with
+ * kc_dev_unreserve().
+ *
+ * Context: process context.
+ * Return: 0, or -ENODEV if the device is being removed or has failed.
+ */
+int kc_dev_bind(struct kc_dev *kd, const struct kc_dev_submit *subs,
+		unsigned int n)
+{
+	unsigned long flags;
+	unsigned int i;
+
 	spin_lock_irqsave(&kd->lock, flags);
 	if (kd->dead) {
 		spin_unlock_irqrestore(&kd->lock, flags);
-		kc_target_unreserve(&kd->target, &io->tio);
 		return -ENODEV;
 	}
-	kc_request_init(&io->req, &kd->queue, &kc_dev_io_ops);
-	kc_dev_get(kd);		/* dropped by kc_dev_io_release() */
+	for (i = 0; i < n; i++) {
+		kc_request_init(&subs[i].io->req, &kd->queue, &kc_dev_io_ops);
+		kc_dev_get(kd);		/* dropped by kc_dev_io_release() */
+	}
 	spin_unlock_irqrestore(&kd->lock, flags);
 	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_bind);
+
+/**
+ * kc_dev_prepare() - reserve and bind one request
+ * @kd: the device.
+ * @io: the request, its operation fields set.
+ * @id: its id, from kc_dev_next_id().
+ * @ops: see kc_dev_reserve().
+ *
+ * kc_dev_reserve() then kc_dev_bind(): on error @io is untouched and the
+ * caller frees it; on success the caller must pass @io to kc_dev_queue()
+ * without sleeping in between.
+ *
+ * Context: process context; sleeps.
+ * Return: 0, -EINVAL (see kc_dev_check_io()), -ENODEV if the device is being
+ * removed or has failed, or -ENOMEM.
+ */
+int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
+		   const struct kc_request_ops *ops)
+{
+	struct kc_dev_submit sub = { .io = io };
+	int ret;
+
+	ret = kc_dev_reserve(kd, io, id, ops);
+	if (ret)
+		return ret;
+	ret = kc_dev_bind(kd, &sub, 1);
+	if (ret)
+		kc_dev_unreserve(kd, io);
+	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_prepare);
 
@@ -716,49 +782,91 @@ static void kc_dev_io_timeout(struct kc_request *req)
 }
 
 /**
- * kc_dev_queue() - queue a prepared request and start what can start
+ * kc_dev_queue_locked() - queue one bound request, marked cancelable
  * @kd: the device.
- * @io: a request prepared by kc_dev_prepare().
- * @timer: storage for the timeout, which must live as long as @io; NULL
- *	when @timeout_ns is 0.
- * @timeout_ns: 0, or cancel @io with -ETIMEDOUT after that long.
+ * @sub: the request and its timeout.
  *
- * From here on @io completes exactly once, through its owner's
+ * Context: &kc_dev.lock held, interrupts disabled; @kd is not dead.
+ */
+static void kc_dev_queue_locked(struct kc_dev *kd,
+				const struct kc_dev_submit *sub)
+{
+	struct kc_io *io = sub->io;
+
+	lockdep_assert_held(&kd->lock);
+	/* A timeout that fires before the mark below is seen by the mark. */
+	if (sub->timeout_ns)
+		kc_request_start_timer_fn(&io->req, sub->timer, sub->timeout_ns,
+					  kc_dev_io_timeout);
+	list_add_tail(&io->queue_node, &kd->pending[io->chan]);
+	trace_kcancel_submit(kd, io, sub->timeout_ns);
+	/* Never calls kc_dev_cancel_io() inline, which takes kd->lock. */
+	kc_request_mark_cancelable(&io->req, kc_dev_cancel_io);
+}
+
+/**
+ * kc_dev_queue_many() - queue bound requests and start what can start
+ * @kd: the device.
+ * @subs: the requests, in order, each bound by kc_dev_bind().
+ * @n: how many.
+ *
+ * From here on each request completes exactly once, through its owner's
  * &kc_request_ops.completed: with -ENODEV if the device is being removed.
- * It may complete before this returns: operations that end as they start
- * (kc_dev_end_now()), @io's or those of requests it started, are finished
- * here, by the DPC's body in the caller's context.
+ * One critical section of &kc_dev.lock queues them all and runs the
+ * dispatcher once. Requests may complete before this returns: operations
+ * that end as they start (kc_dev_end_now()), theirs or those of requests
+ * they started, are finished here, by the DPC's body in the caller's
+ * context.
  *
  * Context: process context, no kcancel lock held.
  */
-void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
-		  struct kc_request_timer *timer, u64 timeout_ns)
+void kc_dev_queue_many(struct kc_dev *kd, const struct kc_dev_submit *subs,
+		       unsigned int n)
 {
 	unsigned long flags;
 	LIST_HEAD(failed);
+	unsigned int i;
 	u64 taken;
 
-	kc_dev_count_in_flight(kd);
+	kc_dev_count_in_flight(kd, n);
 	spin_lock_irqsave(&kd->lock, flags);
 	if (kd->dead) {
 		spin_unlock_irqrestore(&kd->lock, flags);
-		kc_dev_fail_io(io, -ENODEV);
+		for (i = 0; i < n; i++)
+			kc_dev_fail_io(subs[i].io, -ENODEV);
 		return;
 	}
-	/* A timeout that fires before the mark below is seen by the mark. */
-	if (timeout_ns)
-		kc_request_start_timer_fn(&io->req, timer, timeout_ns,
-					  kc_dev_io_timeout);
-	list_add_tail(&io->queue_node, &kd->pending[io->chan]);
-	trace_kcancel_submit(kd, io, timeout_ns);
-	/* Never calls kc_dev_cancel_io() inline, which takes kd->lock. */
-	kc_request_mark_cancelable(&io->req, kc_dev_cancel_io);
+	for (i = 0; i < n; i++)
+		kc_dev_queue_locked(kd, &subs[i]);
 	taken = kc_dev_dispatch_locked(kd, &failed);
 	spin_unlock_irqrestore(&kd->lock, flags);
 	kc_dev_fail_unsent(&failed);
 	/* What ended as it started: no interrupt, no thread to wake. */
 	if (taken)
 		kc_dev_dpc_taken(kd, taken);
+}
+EXPORT_SYMBOL_IF_KUNIT(kc_dev_queue_many);
+
+/**
+ * kc_dev_queue() - queue one prepared request and start what can start
+ * @kd: the device.
+ * @io: a request prepared by kc_dev_prepare().
+ * @timer: storage for the timeout, which must live as long as @io; NULL
+ *	when @timeout_ns is 0.
+ * @timeout_ns: 0, or cancel @io with -ETIMEDOUT after that long.
+ *
+ * kc_dev_queue_many() of one: @io may complete before this returns.
+ *
+ * Context: process context, no kcancel lock held.
+ */
+void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
+		  struct kc_request_timer *timer, u64 timeout_ns)
+{
+	struct kc_dev_submit sub = {
+		.io = io, .timer = timer, .timeout_ns = timeout_ns,
+	};
+
+	kc_dev_queue_many(kd, &sub, 1);
 }
 EXPORT_SYMBOL_IF_KUNIT(kc_dev_queue);
 
@@ -961,7 +1069,8 @@ EXPORT_SYMBOL_IF_KUNIT(kc_dev_dpc);
 /**
  * kc_dev_dpc_taken() - the DPC, for operations that ended as they started
  * @kd: the device.
- * @taken: their slots, taken by kc_dev_dispatch_locked() in kc_dev_queue().
+ * @taken: their slots, taken by kc_dev_dispatch_locked() in
+ *	kc_dev_queue_many().
  *
  * Context: process context, no kcancel lock held.
  */

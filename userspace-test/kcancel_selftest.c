@@ -2292,8 +2292,11 @@ TEST_F_TIMEOUT(kcancel, submit_wait_fatal_signal, 120)
 
 /* ---- KCANCEL_IOC_BATCH ------------------------------------------------ */
 
-/* The entries of a batch test, at most. */
-#define KC_BATCH_N		16
+/*
+ * The entries of a batch test, at most: more than the kernel binds and
+ * queues together (16), and than the software device has doorbells (30).
+ */
+#define KC_BATCH_N		40
 /* A wait that a batch which must not wait would make plain. */
 #define KC_LONG_WAIT_NS		(10 * NSEC_PER_SEC)
 
@@ -2451,26 +2454,28 @@ TEST_F(kcancel, batch_submit_and_reap)
 }
 
 /*
- * Entry 5 is invalid (its op, a reserved field, a field its op does not
- * take): the five before it are queued, it and those after are not, and
+ * Entry K is invalid (its op, a reserved field, a field its op does not
+ * take): the K before it are queued, it and those after are not, and
  * error says why. The call does not fail, and reaps without waiting:
- * min_events could never be reached.
+ * min_events could never be reached. K in the first group of entries the
+ * kernel queues together, first of the second, and inside it.
  */
 TEST_F(kcancel, batch_partial_einval)
 {
-	enum { K = 5 };
+	static const unsigned int ks[] = { 5, 16, 21 };
 	struct kcancel_submit subs[KC_BATCH_N];
 	struct kcancel_event ev[KC_BATCH_N];
 	struct kcancel_batch b;
-	unsigned int round;
+	unsigned int round, K;
 	u64 t0, took;
 	int ret;
 
-	for (round = 0; round < 3; round++) {
+	for (round = 0; round < 3 * ARRAY_SIZE(ks); round++) {
+		K = ks[round / 3];
 		kc_batch_entries(subs, KC_BATCH_N);
-		if (round == 0)
+		if (round % 3 == 0)
 			subs[K].op = KCANCEL_OP_MAX + 1;
-		else if (round == 1)
+		else if (round % 3 == 1)
 			subs[K].reserved[1] = 1;
 		else
 			subs[K].len = 1;	/* a doorbell's */
@@ -2480,7 +2485,7 @@ TEST_F(kcancel, batch_partial_einval)
 		ret = kc_batch(self->fd, &b);
 		took = kc_now_ns() - t0;
 		ASSERT_LE(0, ret) TH_LOG("round %u: %s", round, strerror(-ret));
-		EXPECT_EQ((u32)K, b.submitted) TH_LOG("round %u", round);
+		EXPECT_EQ(K, b.submitted) TH_LOG("round %u", round);
 		EXPECT_EQ(-EINVAL, b.error) TH_LOG("round %u", round);
 		EXPECT_GT(KC_LONG_WAIT_NS / 2, took)
 			TH_LOG("round %u: a batch whose submit failed waited %llu ms",
@@ -2582,6 +2587,7 @@ TEST_F(kcancel, batch_entry_unreadable)
 	const struct { unsigned int k; size_t ok; } cases[] = {
 		{ 3, 3 * sz }, { 2, 2 * sz + 8 },
 		{ 4, 4 * sz + offsetof(struct kcancel_submit, id) }, { 0, 0 },
+		{ 16, 16 * sz }, { 20, 20 * sz + 8 },
 	};
 	struct kcancel_submit local[KC_BATCH_N], *subs;
 	struct kcancel_event ev[KC_BATCH_N];
@@ -2614,30 +2620,35 @@ TEST_F(kcancel, batch_entry_unreadable)
 }
 
 /*
- * Entry k can be read, but its id cannot be written back: it is not
+ * Entry K can be read, but its id cannot be written back: it is not
  * queued (the id is written first) and gets EFAULT; those before it are
- * queued.
+ * queued, in the first group of entries the kernel queues together or in
+ * the second.
  */
 TEST_F(kcancel, batch_entry_id_unwritable)
 {
-	enum { K = 3 };
+	static const unsigned int ks[] = { 3, 19 };
 	struct kcancel_submit local[KC_BATCH_N], *subs;
 	struct kcancel_event ev[KC_BATCH_N];
 	struct kcancel_batch b;
+	unsigned int i, K;
 	int ret;
 
-	/* Entry 3 from its id on, and those after, in a read-only page. */
-	kc_batch_entries(local, KC_BATCH_N);
-	subs = kc_split(local, sizeof(local), K * sizeof(local[0]) +
-			offsetof(struct kcancel_submit, id));
-	ASSERT_NE(NULL, subs);
-	kc_batch_init(&b, subs, KC_BATCH_N, ev, KC_BATCH_N, 0, 0);
-	ret = kc_batch(self->fd, &b);
-	ASSERT_LE(0, ret) TH_LOG("%s", strerror(-ret));
-	EXPECT_EQ((u32)K, b.submitted);
-	EXPECT_EQ(-EFAULT, b.error);
-	kc_expect_queued(_metadata, subs, KC_BATCH_N, K);
-	kc_expect_batch_events(_metadata, self, subs, K, ev, ret);
+	for (i = 0; i < ARRAY_SIZE(ks); i++) {
+		K = ks[i];
+		/* Entry K from its id on, and those after, in a read-only page. */
+		kc_batch_entries(local, KC_BATCH_N);
+		subs = kc_split(local, sizeof(local), K * sizeof(local[0]) +
+				offsetof(struct kcancel_submit, id));
+		ASSERT_NE(NULL, subs);
+		kc_batch_init(&b, subs, KC_BATCH_N, ev, KC_BATCH_N, 0, 0);
+		ret = kc_batch(self->fd, &b);
+		ASSERT_LE(0, ret) TH_LOG("entry %u: %s", K, strerror(-ret));
+		EXPECT_EQ(K, b.submitted);
+		EXPECT_EQ(-EFAULT, b.error) TH_LOG("entry %u", K);
+		kc_expect_queued(_metadata, subs, KC_BATCH_N, K);
+		kc_expect_batch_events(_metadata, self, subs, K, ev, ret);
+	}
 
 	/* All of the array read-only: the first entry fails. */
 	subs = kc_readonly(local, sizeof(local));

@@ -42,8 +42,8 @@
  * kc_dev_fail() stops it (&kc_dev_ops.halt), ends every started slot with an
  * error and completes everything queued; the device then takes nothing new.
  *
- * Every request holds a reference to its device from kc_dev_prepare() until
- * its release, so a timeout or a cancel that runs while its request completes
+ * Every request holds a reference to its device from kc_dev_prepare() (or
+ * kc_dev_bind()) until its release, so a timeout or a cancel that runs while its request completes
  * never finds the device freed.
  *
  * Lock order: written once, for the whole of kcancel, in &struct kc_queue's
@@ -217,7 +217,7 @@ struct kc_dev_ops {
  * @ended_now: the bits of the operations that ended as they started
  *	(kc_dev_end_now()); the dispatcher takes them before it drops @lock.
  * @dead: set by kc_dev_shutdown() and kc_dev_fail(): nothing new starts
- *	and kc_dev_prepare() refuses. Written under @lock, read with
+ *	and kc_dev_prepare() and kc_dev_bind() refuse. Written under @lock, read with
  *	READ_ONCE() where a stale value is harmless.
  * @failed: kc_dev_fail() ran: the hardware is halted.
  * @fail_lock: held by kc_dev_fail() while it decides and halts the
@@ -231,7 +231,7 @@ struct kc_dev_ops {
  *	their slot (spurious, duplicate or stale interrupts).
  * @forced: started slots that kc_dev_fail() ended without their bit.
  * @stats: per-CPU completion counters (kc_dev_stats_sum()).
- * @in_flight: requests queued by kc_dev_queue() and not completed yet.
+ * @in_flight: requests queued by kc_dev_queue_many() and not completed yet.
  * @in_flight_max: the highest @in_flight has been.
  * @next_id: the last id given out.
  * @chardev: its character device (chardev.c).
@@ -314,10 +314,34 @@ static inline void kc_dev_get(struct kc_dev *kd)
 	kref_get(&kd->ref);
 }
 
+/**
+ * struct kc_dev_submit - a request to bind and queue with others
+ * @io: the request, reserved by kc_dev_reserve().
+ * @timer: storage for its timeout, which must live as long as @io; NULL
+ *	when @timeout_ns is 0.
+ * @timeout_ns: 0, or cancel the request with -ETIMEDOUT after that long.
+ *
+ * For kc_dev_bind() and kc_dev_queue_many(), which take &kc_dev.lock once
+ * for a whole array of these: a batch of submits pays one critical section
+ * of the lock that every submitter of the device shares.
+ */
+struct kc_dev_submit {
+	struct kc_io *io;
+	struct kc_request_timer *timer;
+	u64 timeout_ns;
+};
+
 int kc_dev_check_io(const struct kc_dev *kd, const struct kc_io *io);
 u64 kc_dev_next_id(struct kc_dev *kd);
+int kc_dev_reserve(struct kc_dev *kd, struct kc_io *io, u64 id,
+		   const struct kc_request_ops *ops);
+void kc_dev_unreserve(struct kc_dev *kd, struct kc_io *io);
+int kc_dev_bind(struct kc_dev *kd, const struct kc_dev_submit *subs,
+		unsigned int n);
 int kc_dev_prepare(struct kc_dev *kd, struct kc_io *io, u64 id,
 		   const struct kc_request_ops *ops);
+void kc_dev_queue_many(struct kc_dev *kd, const struct kc_dev_submit *subs,
+		       unsigned int n);
 void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
 		  struct kc_request_timer *timer, u64 timeout_ns);
 bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason);
