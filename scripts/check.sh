@@ -88,6 +88,14 @@ else
 	grep -E 'error|Error' "$run/userspace.log" | sed "s|$run/tree/||g" >&2 || true
 	check FAIL "build user-space tools: see $run/userspace.log"
 fi
+# Built, not run (make bench runs them): they keep up with the uapi.
+if make -C "$run/tree/bench" kcancel-bench >"$run/bench-tool.log" 2>&1 &&
+	make -C "$run/tree/bench/floor" KDIR="$kdir" >"$run/bench-floor.log" 2>&1; then
+	check PASS "build bench tools: kcancel-bench, kcfloor.ko"
+else
+	grep -E 'error|Error' "$run/bench-tool.log" "$run/bench-floor.log" | sed "s|$run/tree/||g" >&2 || true
+	check FAIL "build bench tools: see $run/bench-tool.log and $run/bench-floor.log"
+fi
 
 log=$run/console.log
 mods=("$ko")
