@@ -616,6 +616,15 @@ kill_all() {
 	return 0
 }
 
+# kill_one PID - SIGKILL PID, a process that may have ended by itself:
+# counted in $killed if the signal reached it.
+kill_one() {
+	if kill -KILL "$1" 2>/dev/null; then
+		count kills 1
+		killed=$((killed + 1))
+	fi
+}
+
 # stress_burst OUT DEV ARGS... - start $burst kcancel-stress runs on DEV, of
 # one thread each; their pids in $pids.
 stress_burst() {
@@ -682,10 +691,7 @@ kill_step() {
 			kill_all "kill $i (fuzz)" "$fpid" || break
 			hit=" $fpid "
 			for k in $kids; do
-				if kill -KILL "$k" 2>/dev/null; then
-					count kills 1
-					killed=$((killed + 1))
-				fi
+				kill_one "$k"
 				hit="$hit$k "
 			done
 			# And what it forked meanwhile, now children of init.
@@ -695,10 +701,7 @@ kill_step() {
 					case $hit in *" $k "*) continue ;; esac
 					alive "$k" || continue
 					hit="$hit$k "
-					if kill -KILL "$k" 2>/dev/null; then
-						count kills 1
-						killed=$((killed + 1))
-					fi
+					kill_one "$k"
 				done
 				sleep 0.1
 				n=$((n + 1))
