@@ -274,7 +274,16 @@ static void kc_file_io_completed(struct kc_request *req)
 	}
 	if (ucmd)
 		kc_uring_complete(ucmd);
-	wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
+	/*
+	 * Only if someone waits: a submitter that reaps in its own batch
+	 * takes no wait queue lock a request. The full barrier of
+	 * wq_has_sleeper() pairs with the one a waiter makes between queueing
+	 * itself and looking at the events (set_current_state() in
+	 * wait_event*(), smp_mb() in kc_fop_poll()): either it sees the waiter
+	 * or the waiter sees the event.
+	 */
+	if (wq_has_sleeper(&f->wq))
+		wake_up_poll(&f->wq, EPOLLIN | EPOLLRDNORM);
 	/*
 	 * Fully ordered: kc_file_hup() that reads the new count sees the event
 	 * queued above. wake_up_var() only hashes the address: @f may be freed
@@ -1417,6 +1426,8 @@ static __poll_t kc_fop_poll(struct file *file, poll_table *wait)
 	struct kc_file *f = file->private_data;
 
 	poll_wait(file, &f->wq, wait);
+	/* Pairs with wq_has_sleeper() in kc_file_io_completed(). */
+	smp_mb();
 	if (!list_empty_careful(&f->events))
 		return EPOLLIN | EPOLLRDNORM;
 	return kc_file_hup(f) ? EPOLLHUP : 0;
