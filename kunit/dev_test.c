@@ -76,6 +76,7 @@ static const u64 kc_dt_factorials[KCANCEL_FACTORIAL_MAX + 1] = {
  * @alive: requests prepared and not yet released.
  * @bad: requests completed more than once, or released without exactly
  *	one completion.
+ * @refused: the device's &kc_queue.refused when kc_dt_remove() removed it.
  */
 struct kc_dt {
 	struct kunit *test;
