@@ -1051,11 +1051,47 @@ static bool kc_ct_wait_asleep(struct kc_ct_reader *r, struct task_struct *task)
 }
 
 /*
+ * KCANCEL_IOC_BATCH on a removed device: each entry is made ready, its id
+ * written back, then the device refuses to bind the group. None is queued,
+ * the first fails -ENODEV, and every id written is set back to 0.
+ */
+static void kc_ct_batch_refused(struct kc_ct *ct, struct file *file)
+{
+	struct kunit *test = ct->test;
+	struct kcancel_submit subs[3] = {};
+	struct kcancel_batch b = {
+		.submits = ct->umem + KC_CT_DATA,
+		.events = ct->umem + KC_CT_EVENTS,
+		.nr_submits = ARRAY_SIZE(subs),
+		.max_events = 1,
+		.submitted = U32_MAX,
+		.error = 1,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(subs); i++) {
+		subs[i].op = KCANCEL_OP_DOORBELL;
+		subs[i].arg = i;
+	}
+	KUNIT_ASSERT_EQ(test, copy_to_user(kc_ct_user(ct, KC_CT_DATA), subs,
+					   sizeof(subs)), 0);
+	KUNIT_EXPECT_EQ(test, kc_ct_ioctl(ct, file, KCANCEL_IOC_BATCH, &b,
+					  sizeof(b)), 0);
+	KUNIT_EXPECT_EQ(test, b.submitted, 0U);
+	KUNIT_EXPECT_EQ(test, b.error, -ENODEV);
+	KUNIT_ASSERT_EQ(test, copy_from_user(subs, kc_ct_user(ct, KC_CT_DATA),
+					     sizeof(subs)), 0);
+	for (i = 0; i < ARRAY_SIZE(subs); i++)
+		KUNIT_EXPECT_EQ_MSG(test, subs[i].id, 0ULL, "entry %u", i);
+}
+
+/*
  * Removal with files open: kc_sim_destroy() completes the requests -ENODEV
  * (or with their result if they finished first; queued ones cannot) and
  * wakes a reader blocked on another file, which gets end of file. The file
- * reads its events, then 0; poll says EPOLLHUP; submits fail -ENODEV; the
- * node is gone; both files still close cleanly.
+ * reads its events, then 0; poll says EPOLLHUP; submits fail -ENODEV (a
+ * batch sets back the ids it wrote); the node is gone; both files still
+ * close cleanly.
  */
 static void kc_chardev_remove_with_file_open(struct kunit *test)
 {
@@ -1109,6 +1145,7 @@ static void kc_chardev_remove_with_file_open(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kc_ct_read(ct, r.file, ev, KC_CT_EV), 0);
 
 	KUNIT_EXPECT_EQ(test, kc_ct_submit(ct, file, &s), -ENODEV);
+	kc_ct_batch_refused(ct, file);
 	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, ids[0]), -ENOENT);
 	KUNIT_EXPECT_EQ(test, kc_ct_wait(ct, file, ids[1], 0, NULL), -ENOENT);
 	again = filp_open(ct->path, O_RDWR, 0);
