@@ -19,6 +19,8 @@
 #   uring      kcancel-bench uring -d /dev/kcancel1 --depth 64 (the same, via
 #              KCANCEL_URING_CMD_SUBMIT)
 #   nop        kcancel-bench nop --depth 64 (io_uring's NOP, the baseline)
+#   batch1     batch at depth 1: one request a call, what a call costs
+#   nop1       nop at depth 1, batch1's baseline
 #   doorbell   kcancel-bench doorbell -d /dev/kcancel0 (edu doorbells through
 #              kcancel, P3 of `make bench`)
 #   floor      kcancel-bench floor (the same doorbells through kcfloor.ko)
@@ -35,8 +37,8 @@
 # first second before the window), kcancel_profile_counts (1, the default:
 # the counting run; 0: none), kcancel_profile_freq (samples a second a vCPU,
 # default 1000), kcancel_profile_workloads (a comma list, default
-# batch,batch2,uring,nop,doorbell,floor). The last line, "kcancel-guest: done",
-# tells the host the run finished.
+# batch,batch2,uring,nop,doorbell,floor; batch1 and nop1 only if named). The
+# last line, "kcancel-guest: done", tells the host the run finished.
 set -u
 
 # shellcheck source=scripts/guest-lib.sh
@@ -278,12 +280,15 @@ profile() {
 	say "$name: profiled at $(now) s"
 }
 
-if wanted batch || wanted batch2 || wanted uring || wanted nop; then
+if wanted batch || wanted batch2 || wanted uring || wanted nop ||
+	wanted batch1 || wanted nop1; then
 	if load sim_devices=1 sim_latency_us=0 sim_jitter_us=0; then
 		wanted batch && profile batch batch -d /dev/kcancel1 --depth 64
 		wanted batch2 && profile batch2 batch -d /dev/kcancel1 --depth 64 --threads 2
 		wanted uring && profile uring uring -d /dev/kcancel1 --depth 64
 		wanted nop && profile nop nop --depth 64
+		wanted batch1 && profile batch1 batch -d /dev/kcancel1 --depth 1
+		wanted nop1 && profile nop1 nop --depth 1
 		unload "after the software device"
 	fi
 fi

@@ -43,8 +43,9 @@
 #                      (default 12: perf starts slowly under TCG)
 #   --no-counts        no counting run
 #   --freq F           samples a second a vCPU (default 1000)
-#   --workloads LIST   a comma list of batch,batch2,uring,nop,doorbell,floor
-#                      (default all)
+#   --workloads LIST   a comma list of batch,batch2,uring,nop,doorbell,floor,
+#                      batch1,nop1 (default all but batch1 and nop1: batch
+#                      and nop at depth 1, what one call costs)
 #   --top N            symbols printed per workload (default 25)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -70,7 +71,7 @@ done
 [[ $extra_seconds =~ ^[1-9][0-9]*$ ]] || usage
 [[ $freq =~ ^[1-9][0-9]*$ ]] || usage
 [[ $top =~ ^[1-9][0-9]*$ ]] || usage
-[[ $workloads =~ ^(batch|batch2|uring|nop|doorbell|floor)(,(batch|batch2|uring|nop|doorbell|floor))*$ ]] || usage
+[[ $workloads =~ ^(batch|batch2|uring|nop|doorbell|floor|batch1|nop1)(,(batch|batch2|uring|nop|doorbell|floor|batch1|nop1))*$ ]] || usage
 
 cd "$KC_TOP"
 kc_need_pkgs gcc make libc6-dev liburing-dev python3 qemu-system-x86 linux-perf
@@ -217,7 +218,8 @@ with open(log, errors="replace") as f:
         elif line.startswith("kcancel-guest: "):
             marks.append(line)
 
-order = [w for w in ("batch", "batch2", "uring", "nop", "doorbell", "floor")
+order = [w for w in ("batch", "batch2", "uring", "nop", "batch1", "nop1",
+                     "doorbell", "floor")
          if w in data]
 summary = {"release": release, "seconds": secs, "freq": freq, "vcpus": NCPU,
            "workloads": {}}
