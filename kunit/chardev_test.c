@@ -715,6 +715,66 @@ static void kc_chardev_other_file_ids(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kc_ct_read(ct, other, &ev, KC_CT_EV), -EAGAIN);
 }
 
+/*
+ * A file's table gives an index again once its request is reaped, the
+ * lowest free one; an id, never: the old id finds nothing, not the request
+ * that took its index.
+ */
+static void kc_chardev_index_reused(struct kunit *test)
+{
+	struct kc_ct *ct = kc_ct_init(test, KC_CT_NEVER_NS, 1, true);
+	struct file *file = kc_ct_open(ct, O_NONBLOCK);
+	struct kcancel_event ev;
+	u64 old, id, next;
+
+	old = kc_ct_fact(ct, file, 5, 1);
+	KUNIT_EXPECT_EQ(test, old & KC_FILE_INDEX_MASK, 0);
+	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, old), 0);
+	ev = kc_ct_read_one(ct, file);
+	kc_ct_expect_event(test, &ev, old, 1, KCANCEL_OP_FACTORIAL, -ECANCELED, 0);
+
+	id = kc_ct_fact(ct, file, 6, 2);
+	next = kc_ct_fact(ct, file, 7, 3);
+	KUNIT_EXPECT_GT(test, id, old);
+	KUNIT_EXPECT_GT(test, next, id);
+	KUNIT_EXPECT_EQ(test, id & KC_FILE_INDEX_MASK, 0);
+	KUNIT_EXPECT_EQ(test, next & KC_FILE_INDEX_MASK, 1);
+	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, old), -ENOENT);
+	KUNIT_EXPECT_EQ(test, kc_ct_wait(ct, file, old, 0, NULL), -ENOENT);
+	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, old + 1), -ENOENT);
+
+	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, id), 0);
+	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, next), 0);
+	ev = kc_ct_read_one(ct, file);
+	kc_ct_expect_event(test, &ev, id, 2, KCANCEL_OP_FACTORIAL, -ECANCELED, 0);
+	ev = kc_ct_read_one(ct, file);
+	kc_ct_expect_event(test, &ev, next, 3, KCANCEL_OP_FACTORIAL, -ECANCELED,
+			   0);
+}
+
+/*
+ * A device gives out %KC_FILE_SEQ_MAX ids; past the last, a submit fails
+ * -EOVERFLOW, writes no id and queues nothing.
+ */
+static void kc_chardev_ids_run_out(struct kunit *test)
+{
+	struct kc_ct *ct = kc_ct_init(test, KC_CT_FAST_NS, 1, true);
+	struct file *file = kc_ct_open(ct, O_NONBLOCK);
+	struct kcancel_submit s = { .op = KCANCEL_OP_DOORBELL, .arg = 8 };
+	struct kcancel_event ev;
+	u64 id;
+
+	atomic64_set(&ct->kd->next_id, KC_FILE_SEQ_MAX - 1);
+	id = kc_ct_submit_op(ct, file, KCANCEL_OP_DOORBELL, 7, 1, 0);
+	KUNIT_EXPECT_EQ(test, id >> KC_FILE_INDEX_BITS, KC_FILE_SEQ_MAX);
+	KUNIT_EXPECT_EQ(test, kc_ct_submit(ct, file, &s), -EOVERFLOW);
+	KUNIT_EXPECT_EQ(test, s.id, 0);
+	KUNIT_EXPECT_EQ(test, kc_ct_submit(ct, file, &s), -EOVERFLOW);
+	ev = kc_ct_read_one(ct, file);
+	kc_ct_expect_event(test, &ev, id, 1, KCANCEL_OP_DOORBELL, 0, 7);
+	KUNIT_EXPECT_EQ(test, kc_ct_read(ct, file, &ev, KC_CT_EV), -EAGAIN);
+}
+
 /* Where a row's &kcancel_submit.buf points. */
 enum {
 	KC_CT_BUF_AS_IS,	/* the row's value */
@@ -1198,6 +1258,8 @@ static struct kunit_case kc_chardev_cases[] = {
 	KUNIT_CASE(kc_chardev_read_in_completion_order),
 	KUNIT_CASE(kc_chardev_poll),
 	KUNIT_CASE(kc_chardev_other_file_ids),
+	KUNIT_CASE(kc_chardev_index_reused),
+	KUNIT_CASE(kc_chardev_ids_run_out),
 	KUNIT_CASE_PARAM(kc_chardev_submit_checks, kc_ct_submit_gen_params),
 	KUNIT_CASE(kc_chardev_cancel_checks),
 	KUNIT_CASE(kc_chardev_unknown_ioctl),

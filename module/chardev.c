@@ -4,8 +4,9 @@
  *
  * DOC: Files and events
  *
- * Each open file is a &struct kc_file: a table of its requests by id (an
- * xarray, whose ids no other file can reach) and a list of completion events.
+ * Each open file is a &struct kc_file: a table of its requests (an xarray,
+ * which no other file can reach; see "Ids" below) and a list of completion
+ * events.
  * The table holds a reference to each request from its submit until its
  * event is reaped, by read() or KCANCEL_IOC_WAIT, whichever comes first.
  * The table's lock (taken with interrupts disabled: requests complete in any
@@ -29,6 +30,17 @@
  * Every allocation made for a file and its requests is charged to the
  * caller's memory cgroup (GFP_KERNEL_ACCOUNT, or SLAB_ACCOUNT for the cache
  * of requests).
+ *
+ * DOC: Ids
+ *
+ * The file's table gives each request the lowest free index (xa_alloc()), so
+ * that it stays as small as what the file has in flight: one entry in the
+ * xarray's head, one node for 64, no node allocated or freed a request. The
+ * id the caller gets is the request's sequence number on the device
+ * (kc_dev_next_id()) above that index (kc_file_id()): unique on the device,
+ * never reused, growing with each submit, and a look-up goes straight to
+ * the index and then checks the whole id (kc_file_lookup()), so that the id
+ * of a request gone does not find the one that took its index.
  */
 #include <linux/errno.h>
 #include <linux/fs.h>
@@ -223,6 +235,31 @@ static void kc_file_copy_out(struct kc_file_io *fio)
 }
 
 /**
+ * kc_file_index() - where a request is in its file's table
+ * @id: the request's id.
+ *
+ * Context: any context.
+ * Return: the index of its entry.
+ */
+static unsigned long kc_file_index(u64 id)
+{
+	return id & KC_FILE_INDEX_MASK;
+}
+
+/**
+ * kc_file_id() - the id of a request
+ * @seq: its sequence number on the device, at most %KC_FILE_SEQ_MAX.
+ * @index: its entry in the file's table, at most %KC_FILE_INDEX_MASK.
+ *
+ * Context: any context.
+ * Return: the id; never 0, as sequence numbers start at 1.
+ */
+static u64 kc_file_id(u64 seq, u32 index)
+{
+	return seq << KC_FILE_INDEX_BITS | index;
+}
+
+/**
  * kc_file_io_completed() - a request of a file completed
  * @req: the request.
  *
@@ -262,7 +299,7 @@ static void kc_file_io_completed(struct kc_request *req)
 	fio->completed = true;
 	orphan = fio->orphan;
 	if (orphan) {
-		__xa_erase(&f->ios, req->id);
+		__xa_erase(&f->ios, kc_file_index(req->id));
 		atomic_dec(&f->count);
 	} else if (!fio->uring && !fio->reaped && !fio->sync) {
 		list_add_tail(&fio->event_node, &f->events);
@@ -318,6 +355,32 @@ static bool kc_file_hup(struct kc_file *f)
 }
 
 /**
+ * kc_file_get_at() - the request at an index of a file's table
+ * @f: the file.
+ * @index: the index.
+ * @id: the request's id, or 0 for whichever is there.
+ *
+ * Context: process context (takes the table's lock with xa_lock_irq()).
+ * Return: the request, with a reference the caller drops, or NULL if there
+ * is none, or if it has another id than @id: the request of @id is gone,
+ * and another took its index.
+ */
+static struct kc_file_io *kc_file_get_at(struct kc_file *f,
+					 unsigned long index, u64 id)
+{
+	struct kc_file_io *fio;
+
+	xa_lock_irq(&f->ios);
+	fio = xa_load(&f->ios, index);
+	if (fio && id && fio->io.req.id != id)
+		fio = NULL;
+	if (fio)
+		kc_request_get(&fio->io.req);
+	xa_unlock_irq(&f->ios);
+	return fio;
+}
+
+/**
  * kc_file_lookup() - look up a request of a file by id
  * @f: the file.
  * @id: the request's id.
@@ -327,16 +390,7 @@ static bool kc_file_hup(struct kc_file *f)
  */
 static struct kc_file_io *kc_file_lookup(struct kc_file *f, u64 id)
 {
-	struct kc_file_io *fio;
-
-	if ((unsigned long)id != id)
-		return NULL;
-	xa_lock_irq(&f->ios);
-	fio = xa_load(&f->ios, id);
-	if (fio)
-		kc_request_get(&fio->io.req);
-	xa_unlock_irq(&f->ios);
-	return fio;
+	return id ? kc_file_get_at(f, kc_file_index(id), id) : NULL;
 }
 
 /**
@@ -352,7 +406,7 @@ static struct kc_file_io *kc_file_lookup(struct kc_file *f, u64 id)
  */
 void kc_file_forget(struct kc_file *f, struct kc_file_io *fio)
 {
-	xa_erase_irq(&f->ios, fio->io.req.id);
+	xa_erase_irq(&f->ios, kc_file_index(fio->io.req.id));
 	atomic_dec(&f->count);
 	kc_file_unpin(fio, kc_file_io_wrote(fio));
 	kc_request_put(&fio->io.req);
@@ -481,7 +535,8 @@ err:
  *
  * Context: process context, the caller's; sleeps.
  * Return: the request, or an ERR_PTR() of a negative errno of
- * KCANCEL_IOC_SUBMIT.
+ * KCANCEL_IOC_SUBMIT: -EOVERFLOW once the device has given out its last
+ * id.
  */
 static struct kc_file_io *kc_file_reserve(struct kc_file *f,
 					  struct kcancel_submit *s,
@@ -490,7 +545,8 @@ static struct kc_file_io *kc_file_reserve(struct kc_file *f,
 {
 	struct kc_dev *kd = f->kd;
 	struct kc_file_io *fio;
-	u64 id;
+	u32 index;
+	u64 seq;
 	int ret;
 
 	ret = kc_file_check_submit(s);
@@ -505,21 +561,24 @@ static struct kc_file_io *kc_file_reserve(struct kc_file *f,
 		ret = PTR_ERR(fio);
 		goto err_count;
 	}
-	id = kc_dev_next_id(kd);
-	ret = -EFAULT;
-	if (uid && put_user(id, uid))
+	seq = kc_dev_next_id(kd);
+	ret = -EOVERFLOW;
+	if (seq > KC_FILE_SEQ_MAX)
 		goto err_free;
-	ret = xa_reserve_irq(&f->ios, id, GFP_KERNEL_ACCOUNT);
+	/* Never full: it holds at most max_pending requests. */
+	ret = xa_alloc_irq(&f->ios, &index, NULL,
+			   XA_LIMIT(0, KC_FILE_INDEX_MASK), GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto err_free;
+	s->id = kc_file_id(seq, index);
+	ret = -EFAULT;
+	if (uid && put_user(s->id, uid))
+		goto err_unreserve;
+	ret = kc_dev_reserve(kd, &fio->io, s->id, &kc_file_io_ops);
 	if (ret)
 		goto err_unwrite;
-	ret = kc_dev_reserve(kd, &fio->io, id, &kc_file_io_ops);
-	if (ret)
-		goto err_unreserve;
-	s->id = id;
 	return fio;
 
-err_unreserve:
-	xa_cmpxchg_irq(&f->ios, id, XA_ZERO_ENTRY, NULL, 0);
 err_unwrite:
 	/*
 	 * Not queued: an id left there would say it was (KCANCEL_IOC_BATCH).
@@ -528,6 +587,9 @@ err_unwrite:
 	 */
 	if (uid)
 		(void)put_user(0, uid);
+err_unreserve:
+	/* Not xa_release(): the table's lock is taken with interrupts off. */
+	xa_cmpxchg_irq(&f->ios, index, XA_ZERO_ENTRY, NULL, 0);
 err_free:
 	kc_file_free_io(fio);
 err_count:
@@ -547,7 +609,8 @@ static void kc_file_unreserve(struct kc_file *f, struct kc_file_io *fio,
 			      __u64 __user *uid)
 {
 	kc_dev_unreserve(f->kd, &fio->io);
-	xa_cmpxchg_irq(&f->ios, fio->io.req.id, XA_ZERO_ENTRY, NULL, 0);
+	xa_cmpxchg_irq(&f->ios, kc_file_index(fio->io.req.id), XA_ZERO_ENTRY,
+		       NULL, 0);
 	if (uid)
 		(void)put_user(0, uid);
 	kc_file_free_io(fio);
@@ -641,7 +704,7 @@ static void kc_file_queue_many(struct kc_file *f,
 	xa_lock_irq(&f->ios);
 	/* Each slot is reserved: this allocates nothing and cannot fail. */
 	for (i = 0; i < n; i++)
-		__xa_store(&f->ios, subs[i].io->req.id,
+		__xa_store(&f->ios, kc_file_index(subs[i].io->req.id),
 			   container_of(subs[i].io, struct kc_file_io, io),
 			   GFP_KERNEL);
 	xa_unlock_irq(&f->ios);
@@ -1455,7 +1518,7 @@ static int kc_fop_open(struct inode *inode, struct file *file)
 	/* misc_open() holds misc_mtx: the device is still registered. */
 	kc_dev_get(kd);
 	f->kd = kd;
-	xa_init_flags(&f->ios, XA_FLAGS_LOCK_IRQ);
+	xa_init_flags(&f->ios, XA_FLAGS_ALLOC | XA_FLAGS_LOCK_IRQ);
 	INIT_LIST_HEAD(&f->events);
 	init_waitqueue_head(&f->wq);
 	atomic_set(&f->outstanding, 0);
@@ -1507,10 +1570,10 @@ static int kc_fop_release(struct inode *inode, struct file *file)
 {
 	struct kc_file *f = file->private_data;
 	struct kc_file_io *fio;
-	unsigned long id;
+	unsigned long index;
 
-	xa_for_each(&f->ios, id, fio) {
-		fio = kc_file_lookup(f, id);
+	xa_for_each(&f->ios, index, fio) {
+		fio = kc_file_get_at(f, index, 0);
 		if (fio) {
 			kc_file_cancel(f, fio, KC_FILE_CANCEL_CLOSE);
 			kc_request_put(&fio->io.req);
@@ -1518,7 +1581,7 @@ static int kc_fop_release(struct inode *inode, struct file *file)
 		cond_resched();
 	}
 	kc_file_drain(f);
-	xa_for_each(&f->ios, id, fio)
+	xa_for_each(&f->ios, index, fio)
 		kc_file_forget(f, fio);
 	xa_destroy(&f->ios);
 	spin_lock(&f->kd->chardev.files_lock);

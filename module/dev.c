@@ -206,7 +206,9 @@ EXPORT_SYMBOL_IF_KUNIT(kc_dev_check_io);
  * kc_dev_next_id() - give out a request id
  * @kd: the device.
  *
- * Ids start at 1 and are never reused on a device.
+ * Ids start at 1 and are never reused on a device. The character device
+ * uses them as sequence numbers: it puts the index of the request in its
+ * file's table below (chardev.c, "Ids").
  *
  * Context: any context.
  * Return: the id.

@@ -697,7 +697,8 @@ enum id_class pick_id(struct fuzz_proc *p, int file, u64 *id, u64 *tag)
 		return classify(p, file, k);
 	}
 	if (r < 70) {
-		*id = max_id + (1ULL << 32) + rnd_below(p, 1U << 20);
+		/* 2^32 submits of the device ahead (ids: seq << 20 | index). */
+		*id = max_id + (1ULL << 52) + rnd_below(p, 1U << 20);
 		return ID_NEVER;
 	}
 	if (r < 80) {

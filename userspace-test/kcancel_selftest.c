@@ -1633,7 +1633,9 @@ TEST_F(kcancel, cancel_unknown_id)
 	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 1, 0, &id));
 	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, 0));
 	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, id + 1000000));
-	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, 1ULL << 40));
+	/* The next id of the device, which would take the same entry. */
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, id + (1ULL << 20)));
+	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, 1ULL << 63));
 	EXPECT_EQ(-ENOENT, kc_cancel(self->fd, UINT64_MAX));
 	EXPECT_EQ(-ENOENT, kc_wait(self->fd, id + 1000000, 0, NULL));
 	EXPECT_EQ(-ENOENT, kc_wait(self->fd, UINT64_MAX, KCANCEL_WAIT_FOREVER,

@@ -9,6 +9,7 @@
 #define _KCANCEL_CHARDEV_H
 
 #include <linux/device.h>
+#include <linux/limits.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/spinlock.h>
@@ -38,6 +39,18 @@ struct kc_chardev {
  */
 #define KC_FILE_MAX_PENDING		4096
 #define KC_FILE_MAX_PENDING_LIMIT	1048576
+
+/*
+ * A request's id: its sequence number on the device (kc_dev_next_id())
+ * above the index of its entry in the file's table, which fits
+ * %KC_FILE_INDEX_BITS bits as a file holds at most
+ * %KC_FILE_MAX_PENDING_LIMIT requests. A device gives out sequence numbers
+ * up to %KC_FILE_SEQ_MAX, then refuses submits (-EOVERFLOW), so that an id
+ * is never given twice.
+ */
+#define KC_FILE_INDEX_BITS		20
+#define KC_FILE_INDEX_MASK		(KC_FILE_MAX_PENDING_LIMIT - 1)
+#define KC_FILE_SEQ_MAX			(U64_MAX >> KC_FILE_INDEX_BITS)
 
 void kc_chardev_init(struct kc_chardev *cd);
 int kc_chardev_register(struct kc_dev *kd, struct device *parent);

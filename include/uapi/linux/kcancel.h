@@ -93,8 +93,9 @@ enum kcancel_op {
  * @timeout_ns: 0 for none, else the request completes -ETIMEDOUT if it has
  *	not finished after this many nanoseconds (at most 2^63 - 1).
  * @id: out: the request's id, unique on its device, never reused and never
- *	0; written before the request is queued, and set back to 0 if the
- *	submit then fails.
+ *	0, larger than the ids of the device's earlier submits; written
+ *	before the request is queued, and set back to 0 if the submit then
+ *	fails.
  * @reserved: must be 0.
  */
 struct kcancel_submit {
@@ -269,6 +270,8 @@ struct kcancel_info {
  *   ENOMEM  no memory for the request (charged to the caller's memory
  *           cgroup)
  *   ENODEV  the device was removed, or stopped answering
+ *   EOVERFLOW  the device has given out all its ids (2^44 submits since
+ *           it was added): reload the module
  */
 #define KCANCEL_IOC_SUBMIT	_IOWR(KCANCEL_IOC_MAGIC, 1, struct kcancel_submit)
 
