@@ -1983,64 +1983,90 @@ TEST_F(kcancel, wait_signal)
 	kc_expect_event(_metadata, &ev, id, 13, KCANCEL_OP_DMA_TO_DEV, 0, 16);
 }
 
-struct kc_sw_thread {
-	int fd;
-	struct kcancel_submit req;
-	struct kcancel_event done;
+/*
+ * Wait up to 5 s for the id @id to be on @fd; returns what a wait with
+ * timeout 0 says of it then: EINVAL for a KCANCEL_IOC_SUBMIT_WAIT request.
+ */
+static int kc_wait_for_id(int fd, u64 id)
+{
+	u64 t0 = kc_now_ns();
 	int ret;
+
+	do {
+		ret = kc_wait(fd, id, 0, NULL);
+		if (ret == -ENOENT)
+			kc_sleep_ms(1);
+	} while (ret == -ENOENT && kc_now_ns() - t0 < 5 * NSEC_PER_SEC);
+	return ret;
+}
+
+struct kc_sw_shared {
+	int fd;
+	struct kcancel_submit_wait sw;
+	int ret;
+	int returned;	/* the call has returned */
 };
 
-static void *kc_sw_thread_fn(void *arg)
+static void *kc_sw_shared_fn(void *arg)
 {
-	struct kc_sw_thread *t = arg;
+	struct kc_sw_shared *t = arg;
 
-	t->ret = kc_submit_wait(t->fd, &t->req, &t->done);
+	t->ret = kc_ioctl(t->fd, KCANCEL_IOC_SUBMIT_WAIT, &t->sw);
+	__atomic_store_n(&t->returned, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
 /*
- * A wait for the id of a KCANCEL_IOC_SUBMIT_WAIT request: EINVAL. The
- * thread's structure is a copy, read back only when the call returns, but
- * ids are given out in order: the one after a request just submitted on
- * the device, with nothing else submitting meanwhile.
+ * The id a KCANCEL_IOC_SUBMIT_WAIT of another thread or process writes to
+ * *@idp, which it does before it queues the request: 0 if none came within
+ * 5 s.
+ */
+static u64 kc_id_written(const u64 *idp)
+{
+	u64 t0 = kc_now_ns(), id;
+
+	while (!(id = __atomic_load_n(idp, __ATOMIC_ACQUIRE)) &&
+	       kc_now_ns() - t0 < 5 * NSEC_PER_SEC)
+		kc_sleep_ms(1);
+	return id;
+}
+
+/*
+ * A wait for the id of a KCANCEL_IOC_SUBMIT_WAIT request: EINVAL, with or
+ * without a time limit; another thread may cancel it, though. The id comes
+ * from the caller's structure, written before the request is queued.
  */
 TEST_F(kcancel, wait_submit_wait_id)
 {
-	struct kc_sw_thread t = {
+	struct kc_sw_shared t = {
 		.fd = self->fd,
-		.req = {
+		.sw.req = {
 			.op = KCANCEL_OP_DMA_TO_DEV,
 			.buf = (uintptr_t)kc_scratch,
 			.len = 8,
 			.tag = 14,
 		},
 	};
-	struct timespec tick = { .tv_nsec = NSEC_PER_MSEC };
-	u64 before, t0;
 	pthread_t th;
-	int ret;
+	u64 id;
 
 	if (self->dma_ms < KC_MIN_DMA_MS)
 		SKIP(return, KC_TOO_FAST, self->path);
 	kc_block(_metadata, self);
-	ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 0, 0, &before));
-	ASSERT_EQ(0, pthread_create(&th, NULL, kc_sw_thread_fn, &t));
-	t0 = kc_now_ns();
-	do {
-		ret = kc_wait(self->fd, before + 1, 0, NULL);
-		if (ret == -ENOENT)
-			nanosleep(&tick, NULL);
-	} while (ret == -ENOENT && kc_now_ns() - t0 < 5 * NSEC_PER_SEC);
-	EXPECT_EQ(-EINVAL, ret);
-	EXPECT_EQ(-EINVAL, kc_wait(self->fd, before + 1, KCANCEL_WAIT_FOREVER,
-				   NULL));
-	/* Another thread may cancel it, though. */
-	EXPECT_EQ(0, kc_cancel(self->fd, before + 1));
+	ASSERT_EQ(0, pthread_create(&th, NULL, kc_sw_shared_fn, &t));
+	id = kc_id_written(&t.sw.req.id);
+	EXPECT_NE(0ULL, id);
+	if (id) {
+		EXPECT_EQ(-EINVAL, kc_wait_for_id(self->fd, id));
+		EXPECT_EQ(-EINVAL, kc_wait(self->fd, id, KCANCEL_WAIT_FOREVER,
+					   NULL));
+		EXPECT_EQ(0, kc_cancel(self->fd, id));
+	}
 	ASSERT_EQ(0, pthread_join(th, NULL));
 	EXPECT_EQ(0, t.ret);
-	EXPECT_EQ(before + 1, t.req.id);
-	kc_expect_event(_metadata, &t.done, before + 1, 14,
-			KCANCEL_OP_DMA_TO_DEV, -ECANCELED, 0);
+	EXPECT_EQ(id, t.sw.req.id);
+	kc_expect_event(_metadata, &t.sw.done, id, 14, KCANCEL_OP_DMA_TO_DEV,
+			-ECANCELED, 0);
 }
 
 /* ---- KCANCEL_IOC_SUBMIT_WAIT ------------------------------------------ */
@@ -2135,39 +2161,6 @@ TEST_F(kcancel, submit_wait_errors)
 }
 
 /*
- * Wait up to 5 s for the id @id to be on @fd; returns what a wait with
- * timeout 0 says of it then: EINVAL for a KCANCEL_IOC_SUBMIT_WAIT request.
- */
-static int kc_wait_for_id(int fd, u64 id)
-{
-	u64 t0 = kc_now_ns();
-	int ret;
-
-	do {
-		ret = kc_wait(fd, id, 0, NULL);
-		if (ret == -ENOENT)
-			kc_sleep_ms(1);
-	} while (ret == -ENOENT && kc_now_ns() - t0 < 5 * NSEC_PER_SEC);
-	return ret;
-}
-
-struct kc_sw_shared {
-	int fd;
-	struct kcancel_submit_wait sw;
-	int ret;
-	int returned;	/* the call has returned */
-};
-
-static void *kc_sw_shared_fn(void *arg)
-{
-	struct kc_sw_shared *t = arg;
-
-	t->ret = kc_ioctl(t->fd, KCANCEL_IOC_SUBMIT_WAIT, &t->sw);
-	__atomic_store_n(&t->returned, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-/*
  * KCANCEL_IOC_SUBMIT_WAIT writes req.id back before it queues the request:
  * another thread finds it there while the call still waits, and can wait
  * for the request by it (EINVAL) and cancel it.
@@ -2223,7 +2216,9 @@ static int kc_submit_wait_child(void *arg)
 	struct sched_param sp = {
 		.sched_priority = sched_get_priority_max(SCHED_FIFO),
 	};
-	struct kcancel_submit_wait sw = {
+	struct kc_sw_shared *t = arg;
+
+	t->sw = (struct kcancel_submit_wait) {
 		.req = {
 			.op = KCANCEL_OP_DMA_TO_DEV,
 			.buf = (uintptr_t)kc_scratch,
@@ -2231,9 +2226,8 @@ static int kc_submit_wait_child(void *arg)
 			.tag = 29,
 		},
 	};
-
 	sched_setscheduler(0, SCHED_FIFO, &sp);
-	kc_ioctl(*(const int *)arg, KCANCEL_IOC_SUBMIT_WAIT, &sw);
+	kc_ioctl(t->fd, KCANCEL_IOC_SUBMIT_WAIT, &t->sw);
 	/* It should have been killed first. */
 	return 1;
 }
@@ -2251,23 +2245,27 @@ static int kc_submit_wait_child(void *arg)
 TEST_F_TIMEOUT(kcancel, submit_wait_fatal_signal, 120)
 {
 	unsigned int max = self->info.max_pending, round, n;
+	struct kc_sw_shared *t;
 	int ret, status;
-	u64 before;
+	u64 id;
 
 	if (max > 65536)
 		SKIP(return, "max_pending is %u: too many to fill", max);
 	if (self->dma_ms < KC_MIN_DMA_MS || self->parallel != 1)
 		SKIP(return, KC_TOO_FAST, self->path);
+	/* The child's structure, where the parent reads the id it is given. */
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, t);
+	t->fd = self->fd;
 	for (round = 0; round < KC_KILLS; round++) {
 		/* Nothing on the DMA channel: the child's DMA starts at once. */
 		kc_sync(_metadata, self->fd, KCANCEL_OP_DMA_TO_DEV);
-		ASSERT_EQ(0, kc_submit(self->fd, KCANCEL_OP_DOORBELL, 0, 0,
-				       &before));
-		ASSERT_EQ(0, kc_wait(self->fd, before, KCANCEL_WAIT_FOREVER,
-				     NULL));
-		ASSERT_LT(0, kc_fork(self, kc_submit_wait_child, &self->fd));
-		/* The next id is the child's, once it is on the file. */
-		ASSERT_EQ(-EINVAL, kc_wait_for_id(self->fd, before + 1));
+		memset(&t->sw, 0, sizeof(t->sw));
+		ASSERT_LT(0, kc_fork(self, kc_submit_wait_child, t));
+		id = kc_id_written(&t->sw.req.id);
+		ASSERT_NE(0ULL, id);
+		ASSERT_EQ(-EINVAL, kc_wait_for_id(self->fd, id));
 		ASSERT_EQ(0, kill(self->child, SIGKILL));
 		status = kc_reap(self);
 		ASSERT_TRUE(status >= 0 && WIFSIGNALED(status) &&
@@ -2276,10 +2274,11 @@ TEST_F_TIMEOUT(kcancel, submit_wait_fatal_signal, 120)
 		/* One DMA at a time: the one behind it ends after it. */
 		kc_sync(_metadata, self->fd, KCANCEL_OP_DMA_TO_DEV);
 		EXPECT_EQ(0, kc_poll(self->fd, 0));
-		ret = kc_wait(self->fd, before + 1, 0, NULL);
+		ret = kc_wait(self->fd, id, 0, NULL);
 		EXPECT_TRUE(ret == -ENOENT || ret == -EINVAL)
 			TH_LOG("a wait for the killed waiter's request: %d", ret);
 	}
+	munmap(t, sizeof(*t));
 	for (n = 0; n <= max; n++) {
 		ret = kc_submit_dma(self->fd, KCANCEL_OP_DMA_TO_DEV, kc_scratch,
 				    1, 0, n, NULL);
