@@ -413,6 +413,34 @@ void kc_file_forget(struct kc_file *f, struct kc_file_io *fio)
 }
 
 /**
+ * kc_file_forget_many() - drop reaped requests from their file
+ * @f: the file.
+ * @done: the requests, on their &kc_file_io.event_node; emptied.
+ *
+ * kc_file_forget() of each, in one critical section of the table's lock.
+ *
+ * Context: process context.
+ */
+static void kc_file_forget_many(struct kc_file *f, struct list_head *done)
+{
+	struct kc_file_io *fio, *tmp;
+	int n = 0;
+
+	xa_lock_irq(&f->ios);
+	list_for_each_entry(fio, done, event_node) {
+		__xa_erase(&f->ios, kc_file_index(fio->io.req.id));
+		n++;
+	}
+	xa_unlock_irq(&f->ios);
+	atomic_sub(n, &f->count);
+	list_for_each_entry_safe(fio, tmp, done, event_node) {
+		list_del_init(&fio->event_node);
+		kc_file_unpin(fio, kc_file_io_wrote(fio));
+		kc_request_put(&fio->io.req);
+	}
+}
+
+/**
  * kc_file_event() - the event of a completed request
  * @fio: the completed request; its data, if any, is in place already.
  * @ev: out: the event.
@@ -1235,8 +1263,9 @@ static void kc_file_unpop(struct kc_file *f, struct list_head *got)
  * @got: the events, taken.
  * @uev: the caller's buffer.
  *
- * Writes the events on @got to @uev, in order, each taken out of the file
- * once written; those that cannot be written go back (kc_file_unpop()).
+ * Writes the events on @got to @uev, in order; those written are taken out
+ * of the file together (kc_file_forget_many()), those that cannot be
+ * written go back (kc_file_unpop()).
  *
  * Context: process context; may fault.
  * Return: how many were written.
@@ -1246,16 +1275,17 @@ static size_t kc_file_deliver(struct kc_file *f, struct list_head *got,
 {
 	struct kc_file_io *fio, *tmp;
 	struct kcancel_event ev;
+	LIST_HEAD(done);
 	size_t n = 0;
 
 	list_for_each_entry_safe(fio, tmp, got, event_node) {
 		kc_file_event(fio, &ev);
 		if (copy_to_user(&uev[n], &ev, sizeof(ev)))
 			break;
-		list_del_init(&fio->event_node);
-		kc_file_forget(f, fio);
+		list_move_tail(&fio->event_node, &done);
 		n++;
 	}
+	kc_file_forget_many(f, &done);
 	if (!list_empty(got))
 		kc_file_unpop(f, got);
 	return n;
