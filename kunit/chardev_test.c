@@ -743,13 +743,14 @@ static void kc_chardev_index_reused(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kc_ct_wait(ct, file, old, 0, NULL), -ENOENT);
 	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, old + 1), -ENOENT);
 
-	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, id), 0);
+	/* The queued one completes inside its cancel call: it comes first. */
 	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, next), 0);
-	ev = kc_ct_read_one(ct, file);
-	kc_ct_expect_event(test, &ev, id, 2, KCANCEL_OP_FACTORIAL, -ECANCELED, 0);
+	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, id), 0);
 	ev = kc_ct_read_one(ct, file);
 	kc_ct_expect_event(test, &ev, next, 3, KCANCEL_OP_FACTORIAL, -ECANCELED,
 			   0);
+	ev = kc_ct_read_one(ct, file);
+	kc_ct_expect_event(test, &ev, id, 2, KCANCEL_OP_FACTORIAL, -ECANCELED, 0);
 }
 
 /*
