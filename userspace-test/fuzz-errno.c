@@ -28,10 +28,12 @@ static const struct call_doc call_docs[FC_NR] = {
 	[FC_OPEN] = { "open", { ENOMEM, ENODEV } },
 	/* close() always succeeds: it cancels and drains. */
 	[FC_CLOSE] = { "close", { 0 } },
-	[FC_SUBMIT] = { "submit", { EINVAL, EFAULT, EAGAIN, ENOMEM, ENODEV } },
+	[FC_SUBMIT] = { "submit",
+			{ EINVAL, EFAULT, EAGAIN, ENOMEM, ENODEV, EOVERFLOW } },
 	/* KCANCEL_IOC_SUBMIT's, and EINTR. */
 	[FC_SUBMIT_WAIT] = { "submit_wait",
-			     { EINVAL, EFAULT, EAGAIN, ENOMEM, ENODEV, EINTR } },
+			     { EINVAL, EFAULT, EAGAIN, ENOMEM, ENODEV, EOVERFLOW,
+			       EINTR } },
 	[FC_CANCEL] = { "cancel", { EALREADY, ENOENT, EINVAL, EFAULT } },
 	[FC_WAIT] = { "wait", { ETIMEDOUT, EINTR, ENOENT, EINVAL, EFAULT } },
 	/* A submit's own errno goes to error, not to the call. */
@@ -55,7 +57,7 @@ static const struct call_doc call_docs[FC_NR] = {
 	 */
 	[FC_URING_SUBMIT] = { "uring_submit",
 			      { EINVAL, EFAULT, EAGAIN, ENOMEM, ENODEV,
-				ECANCELED, ETIMEDOUT, EIO } },
+				EOVERFLOW, ECANCELED, ETIMEDOUT, EIO } },
 	/* KCANCEL_IOC_CANCEL's outcomes, and io_uring's own. */
 	[FC_URING_CANCEL] = { "uring_cancel",
 			      { EALREADY, ENOENT, EINVAL, EFAULT, ENOMEM,
