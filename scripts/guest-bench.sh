@@ -110,18 +110,6 @@ if figure p2 || figure p5; then
 	fi
 fi
 
-# irq_to NAME CPU - route the interrupt that NAME's handler was requested
-# under (/proc/interrupts) to CPU; a threaded handler's thread follows it.
-irq_to() {
-	irq=$(awk -v n="$1" '$NF == n { sub(":", "", $1); print $1; exit }' /proc/interrupts)
-	if [ -z "$irq" ]; then
-		fail "no interrupt of $1 in /proc/interrupts"
-		return 1
-	fi
-	echo "$2" >/proc/irq/"$irq"/smp_affinity_list ||
-		fail "cannot route IRQ $irq ($1) to CPU $2"
-}
-
 # p3_pair ROUND SUFFIX IRQ_CPU - kcancel's doorbells, then kcfloor's, with
 # kcancel-bench on CPU 0 and the edu interrupt on IRQ_CPU.
 p3_pair() {

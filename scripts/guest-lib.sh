@@ -38,3 +38,15 @@ load() {
 unload() { rmmod kcancel || fail "rmmod kcancel $*"; }
 
 backend() { cat "/sys/class/misc/${1#/dev/}/backend" 2>/dev/null || echo unknown; }
+
+# irq_to NAME CPU - route the interrupt that NAME's handler was requested
+# under (/proc/interrupts) to CPU; a threaded handler's thread follows it.
+irq_to() {
+	irq=$(awk -v n="$1" '$NF == n { sub(":", "", $1); print $1; exit }' /proc/interrupts)
+	if [ -z "$irq" ]; then
+		fail "no interrupt of $1 in /proc/interrupts"
+		return 1
+	fi
+	echo "$2" >/proc/irq/"$irq"/smp_affinity_list ||
+		fail "cannot route IRQ $irq ($1) to CPU $2"
+}

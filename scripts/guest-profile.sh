@@ -24,6 +24,8 @@
 #   doorbell   kcancel-bench doorbell -d /dev/kcancel0 (edu doorbells through
 #              kcancel, P3 of `make bench`)
 #   floor      kcancel-bench floor (the same doorbells through kcfloor.ko)
+# The two doorbell workloads are placed as `p3_ratio` is: kcancel-bench on
+# CPU 0, the edu interrupt on CPU 1.
 #
 # Every line for the host starts with "kcancel-profile-KIND WORKLOAD: ":
 # json and cjson (kcancel-bench's line, of the perf run and of the counting
@@ -215,7 +217,7 @@ count_run() {
 	counts arm
 	trace_events 1
 	tb=$(now)
-	"$bench" "$@" --seconds $((secs + extra)) >/tmp/"$name".cjson 2>/tmp/"$name".err &
+	$on_cpu "$bench" "$@" --seconds $((secs + extra)) >/tmp/"$name".cjson 2>/tmp/"$name".err &
 	pid=$!
 	sleep 1
 	t0=$(now)
@@ -237,13 +239,15 @@ count_run() {
 	emit cjson "$name" /tmp/"$name".cjson
 }
 
+# With $on_cpu set ("taskset -c N"), kcancel-bench runs under it.
+on_cpu=
 # profile NAME ARGS... - kcancel-bench ARGS in the background with perf
 # record over it, then again with the counts; everything for the host.
 profile() {
 	name=$1
 	shift
 	tb=$(now)
-	"$bench" "$@" --seconds $((secs + extra)) >/tmp/"$name".json 2>/tmp/"$name".err &
+	$on_cpu "$bench" "$@" --seconds $((secs + extra)) >/tmp/"$name".json 2>/tmp/"$name".err &
 	pid=$!
 	sleep 1
 	if [ $use_perf = 1 ]; then
@@ -293,13 +297,17 @@ if wanted batch || wanted batch2 || wanted uring || wanted nop ||
 	fi
 fi
 if wanted doorbell && load; then
-	profile doorbell doorbell -d /dev/kcancel0
+	on_cpu="taskset -c 0"
+	irq_to kcancel 1 && profile doorbell doorbell -d /dev/kcancel0
+	on_cpu=
 	unload "after the doorbells"
 fi
 if wanted floor; then
 	if insmod /modules/kcfloor.ko; then
 		wait_node /dev/kcfloor || fail "no /dev/kcfloor after insmod kcfloor.ko"
-		profile floor floor
+		on_cpu="taskset -c 0"
+		irq_to kcfloor 1 && profile floor floor
+		on_cpu=
 		rmmod kcfloor || fail "rmmod kcfloor"
 	else
 		fail "insmod kcfloor.ko"
