@@ -394,13 +394,27 @@ static struct kc_file_io *kc_file_lookup(struct kc_file *f, u64 id)
 }
 
 /**
+ * kc_file_drop() - the end of a request taken out of its file's table
+ * @fio: the request.
+ *
+ * Unpins its pages (dirty if the completion wrote them) and drops the
+ * table's reference.
+ *
+ * Context: process context.
+ */
+static void kc_file_drop(struct kc_file_io *fio)
+{
+	kc_file_unpin(fio, kc_file_io_wrote(fio));
+	kc_request_put(&fio->io.req);	/* the table's reference */
+}
+
+/**
  * kc_file_forget() - drop a reaped request from its file
  * @f: the file.
  * @fio: a request of @f whose event was reaped, or that has none (a
  *	KCANCEL_IOC_SUBMIT_WAIT or io_uring request that completed).
  *
- * Takes @fio out of the file's table, unpins its pages (dirty if the
- * completion wrote them) and drops the table's reference.
+ * Takes @fio out of the file's table, then kc_file_drop().
  *
  * Context: process context.
  */
@@ -408,8 +422,7 @@ void kc_file_forget(struct kc_file *f, struct kc_file_io *fio)
 {
 	xa_erase_irq(&f->ios, kc_file_index(fio->io.req.id));
 	atomic_dec(&f->count);
-	kc_file_unpin(fio, kc_file_io_wrote(fio));
-	kc_request_put(&fio->io.req);
+	kc_file_drop(fio);
 }
 
 /**
@@ -435,8 +448,7 @@ static void kc_file_forget_many(struct kc_file *f, struct list_head *done)
 	atomic_sub(n, &f->count);
 	list_for_each_entry_safe(fio, tmp, done, event_node) {
 		list_del_init(&fio->event_node);
-		kc_file_unpin(fio, kc_file_io_wrote(fio));
-		kc_request_put(&fio->io.req);
+		kc_file_drop(fio);
 	}
 }
 
@@ -574,7 +586,7 @@ static struct kc_file_io *kc_file_reserve(struct kc_file *f,
 	struct kc_dev *kd = f->kd;
 	struct kc_file_io *fio;
 	u32 index;
-	u64 seq;
+	u64 seq, id;
 	int ret;
 
 	ret = kc_file_check_submit(s);
@@ -598,13 +610,14 @@ static struct kc_file_io *kc_file_reserve(struct kc_file *f,
 			   XA_LIMIT(0, KC_FILE_INDEX_MASK), GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_free;
-	s->id = kc_file_id(seq, index);
+	id = kc_file_id(seq, index);
 	ret = -EFAULT;
-	if (uid && put_user(s->id, uid))
+	if (uid && put_user(id, uid))
 		goto err_unreserve;
-	ret = kc_dev_reserve(kd, &fio->io, s->id, &kc_file_io_ops);
+	ret = kc_dev_reserve(kd, &fio->io, id, &kc_file_io_ops);
 	if (ret)
 		goto err_unwrite;
+	s->id = id;
 	return fio;
 
 err_unwrite:
