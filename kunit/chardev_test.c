@@ -34,6 +34,7 @@
 #include <kcancel/chardev.h>
 #include <kcancel/sim.h>
 
+#include "../module/file.h"
 #include "kc_test.h"
 
 /* The user mapping: the ioctl argument, the read() buffer, DMA data. */
@@ -754,6 +755,39 @@ static void kc_chardev_index_reused(struct kunit *test)
 }
 
 /*
+ * A file with one request in flight at a time holds it in its table's head,
+ * as an xarray holds a lone entry at index 0: no node. Reserved as
+ * xa_reserve() does (a zero entry, which never sits in the head), each
+ * request would allocate a node at submit and free it through RCU at reap.
+ */
+static void kc_chardev_table_flat(struct kunit *test)
+{
+	struct kc_ct *ct = kc_ct_init(test, KC_CT_NEVER_NS, 1, true);
+	struct file *file = kc_ct_open(ct, O_NONBLOCK);
+	struct kc_file *f = file->private_data;
+	struct kcancel_event ev;
+	void *head;
+	u64 id;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		id = kc_ct_fact(ct, file, 5, i);
+		KUNIT_EXPECT_EQ(test, id & KC_FILE_INDEX_MASK, 0);
+		xa_lock_irq(&f->ios);
+		head = xa_head_locked(&f->ios);
+		xa_unlock_irq(&f->ios);
+		KUNIT_ASSERT_FALSE(test, xa_is_node(head));
+		KUNIT_EXPECT_EQ(test, ((struct kc_file_io *)head)->io.req.id,
+				id);
+		KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, id), 0);
+		ev = kc_ct_read_one(ct, file);
+		kc_ct_expect_event(test, &ev, id, i, KCANCEL_OP_FACTORIAL,
+				   -ECANCELED, 0);
+		KUNIT_EXPECT_TRUE(test, xa_empty(&f->ios));
+	}
+}
+
+/*
  * A device gives out %KC_FILE_SEQ_MAX ids; past the last, a submit fails
  * -EOVERFLOW, writes no id and queues nothing.
  */
@@ -1260,6 +1294,7 @@ static struct kunit_case kc_chardev_cases[] = {
 	KUNIT_CASE(kc_chardev_poll),
 	KUNIT_CASE(kc_chardev_other_file_ids),
 	KUNIT_CASE(kc_chardev_index_reused),
+	KUNIT_CASE(kc_chardev_table_flat),
 	KUNIT_CASE(kc_chardev_ids_run_out),
 	KUNIT_CASE_PARAM(kc_chardev_submit_checks, kc_ct_submit_gen_params),
 	KUNIT_CASE(kc_chardev_cancel_checks),
