@@ -354,6 +354,14 @@ static bool kc_file_hup(struct kc_file *f)
 	       list_empty_careful(&f->events);
 }
 
+/*
+ * The place in a file's table of a request not yet queued: a value entry,
+ * which look-ups skip. Not xa_reserve()'s zero entry, which never sits in
+ * the xarray's head: a file with one request in flight at a time would
+ * allocate a node at every submit and free it through RCU at every reap.
+ */
+#define KC_FILE_RESERVED	xa_mk_value(0)
+
 /**
  * kc_file_get_at() - the request at an index of a file's table
  * @f: the file.
@@ -372,7 +380,7 @@ static struct kc_file_io *kc_file_get_at(struct kc_file *f,
 
 	xa_lock_irq(&f->ios);
 	fio = xa_load(&f->ios, index);
-	if (fio && id && fio->io.req.id != id)
+	if (xa_is_value(fio) || (fio && id && fio->io.req.id != id))
 		fio = NULL;
 	if (fio)
 		kc_request_get(&fio->io.req);
@@ -606,7 +614,7 @@ static struct kc_file_io *kc_file_reserve(struct kc_file *f,
 	if (seq > KC_FILE_SEQ_MAX)
 		goto err_free;
 	/* Never full: it holds at most max_pending requests. */
-	ret = xa_alloc_irq(&f->ios, &index, NULL,
+	ret = xa_alloc_irq(&f->ios, &index, KC_FILE_RESERVED,
 			   XA_LIMIT(0, KC_FILE_INDEX_MASK), GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_free;
@@ -629,8 +637,8 @@ err_unwrite:
 	if (uid)
 		(void)put_user(0, uid);
 err_unreserve:
-	/* Not xa_release(): the table's lock is taken with interrupts off. */
-	xa_cmpxchg_irq(&f->ios, index, XA_ZERO_ENTRY, NULL, 0);
+	/* xa_release() frees the place of a zero entry only: KC_FILE_RESERVED. */
+	xa_cmpxchg_irq(&f->ios, index, KC_FILE_RESERVED, NULL, 0);
 err_free:
 	kc_file_free_io(fio);
 err_count:
@@ -650,8 +658,8 @@ static void kc_file_unreserve(struct kc_file *f, struct kc_file_io *fio,
 			      __u64 __user *uid)
 {
 	kc_dev_unreserve(f->kd, &fio->io);
-	xa_cmpxchg_irq(&f->ios, kc_file_index(fio->io.req.id), XA_ZERO_ENTRY,
-		       NULL, 0);
+	xa_cmpxchg_irq(&f->ios, kc_file_index(fio->io.req.id),
+		       KC_FILE_RESERVED, NULL, 0);
 	if (uid)
 		(void)put_user(0, uid);
 	kc_file_free_io(fio);
@@ -977,7 +985,7 @@ static struct kc_file_io *kc_file_lookup_user_data(struct kc_file *f,
 
 	xas_lock_irq(&xas);
 	xas_for_each(&xas, fio, ULONG_MAX) {
-		if (xas_retry(&xas, fio))	/* a reserved place */
+		if (xa_is_value(fio))	/* a reserved place */
 			continue;
 		if (fio->uring && fio->tag == user_data &&
 		    !fio->completed) {
