@@ -714,7 +714,7 @@ struct kc_dev_ending {
  * @dispatch: start queued requests in the freed slots.
  *
  * One critical section frees the slots and starts what can start. Wakes a
- * removal or a failure waiting for the device to go idle.
+ * removal waiting for the device to go idle (kc_dev_wait_idle()).
  *
  * Context: any context; may not sleep. Takes &kc_dev.lock, which the caller
  * must not hold.
@@ -727,7 +727,7 @@ static u64 kc_dev_put_slots(struct kc_dev *kd, const struct kc_dev_ending *e,
 	LIST_HEAD(failed);
 	unsigned int i;
 	u64 taken = 0;
-	bool idle;
+	bool wake;
 
 	spin_lock_irqsave(&kd->lock, flags);
 	for (i = 0; i < e->n; i++) {
@@ -739,11 +739,24 @@ static u64 kc_dev_put_slots(struct kc_dev *kd, const struct kc_dev_ending *e,
 	}
 	if (dispatch)
 		taken = kc_dev_dispatch_locked(kd, &failed);
-	idle = !kd->busy;
+	/*
+	 * Only kc_dev_shutdown() waits for idle, and it sets @dead under the
+	 * lock first: a section that does not see @dead ends before the
+	 * waiter's first look at @busy, which then sees it cleared.
+	 */
+	wake = !kd->busy && kd->dead;
 	spin_unlock_irqrestore(&kd->lock, flags);
-	/* As the other drains of kcancel: wait_var_event() on the word. */
-	if (idle)
+	if (wake) {
+		/*
+		 * wait_var_event() on the word, as the other drains of kcancel.
+		 * Unlike theirs, the word was not cleared by a fully ordered
+		 * atomic, and the unlock is only a release: without the barrier
+		 * the look at the wait queue could pass the store, and miss a
+		 * waiter that then sees the device busy (see wake_up_bit()).
+		 */
+		smp_mb();
 		wake_up_var(&kd->busy);
+	}
 	kc_dev_fail_unsent(&failed);
 	return taken;
 }
