@@ -354,13 +354,22 @@ static bool kc_file_hup(struct kc_file *f)
 	       list_empty_careful(&f->events);
 }
 
-/*
- * The place in a file's table of a request not yet queued: a value entry,
- * which look-ups skip. Not xa_reserve()'s zero entry, which never sits in
- * the xarray's head: a file with one request in flight at a time would
- * allocate a node at every submit and free it through RCU at every reap.
+/**
+ * kc_file_found() - whether a look-up may take a request of a file's table
+ * @fio: the entry, or NULL.
+ *
+ * A request enters the table at its reserve, before it is bound: until
+ * kc_file_queue_many() marks it queued, it has no reference to take and is
+ * no one's to find. The acquire pairs with the release there.
+ *
+ * Context: the table's lock held.
+ * Return: true if @fio is a queued request.
  */
-#define KC_FILE_RESERVED	xa_mk_value(0)
+static bool kc_file_found(struct kc_file_io *fio)
+{
+	/* Pairs with the release in kc_file_queue_many(). */
+	return fio && smp_load_acquire(&fio->queued);
+}
 
 /**
  * kc_file_get_at() - the request at an index of a file's table
@@ -380,7 +389,7 @@ static struct kc_file_io *kc_file_get_at(struct kc_file *f,
 
 	xa_lock_irq(&f->ios);
 	fio = xa_load(&f->ios, index);
-	if (xa_is_value(fio) || (fio && id && fio->io.req.id != id))
+	if (!kc_file_found(fio) || (id && fio->io.req.id != id))
 		fio = NULL;
 	if (fio)
 		kc_request_get(&fio->io.req);
@@ -577,9 +586,9 @@ err:
  * Everything of a submit that can fail, but the device's removal: the id
  * is written to @uid before the request exists for the device, so that a
  * failure leaves nothing queued. On success the request counts against
- * max_pending and has its place in the file's table and in the device's
- * collection reserved: kc_dev_bind() then kc_file_bound(), or
- * kc_file_unreserve().
+ * max_pending, is in the file's table (where look-ups pass it over until
+ * it is queued) and has its place in the device's collection reserved:
+ * kc_dev_bind() then kc_file_bound(), or kc_file_unreserve().
  *
  * Context: process context, the caller's; sleeps.
  * Return: the request, or an ERR_PTR() of a negative errno of
@@ -613,8 +622,14 @@ static struct kc_file_io *kc_file_reserve(struct kc_file *f,
 	ret = -EOVERFLOW;
 	if (seq > KC_FILE_SEQ_MAX)
 		goto err_free;
-	/* Never full: it holds at most max_pending requests. */
-	ret = xa_alloc_irq(&f->ios, &index, KC_FILE_RESERVED,
+	/*
+	 * Never full: it holds at most max_pending requests. In the table
+	 * itself, not a zero entry (xa_reserve()'s), which never sits in the
+	 * xarray's head: with one request in flight at a time, the file would
+	 * allocate a node at every submit and free it through RCU at every
+	 * reap. Look-ups pass it over until it is queued (kc_file_found()).
+	 */
+	ret = xa_alloc_irq(&f->ios, &index, fio,
 			   XA_LIMIT(0, KC_FILE_INDEX_MASK), GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_free;
@@ -637,8 +652,7 @@ err_unwrite:
 	if (uid)
 		(void)put_user(0, uid);
 err_unreserve:
-	/* xa_release() frees the place of a zero entry only: KC_FILE_RESERVED. */
-	xa_cmpxchg_irq(&f->ios, index, KC_FILE_RESERVED, NULL, 0);
+	xa_erase_irq(&f->ios, index);
 err_free:
 	kc_file_free_io(fio);
 err_count:
@@ -658,8 +672,7 @@ static void kc_file_unreserve(struct kc_file *f, struct kc_file_io *fio,
 			      __u64 __user *uid)
 {
 	kc_dev_unreserve(f->kd, &fio->io);
-	xa_cmpxchg_irq(&f->ios, kc_file_index(fio->io.req.id),
-		       KC_FILE_RESERVED, NULL, 0);
+	xa_erase_irq(&f->ios, kc_file_index(fio->io.req.id));
 	if (uid)
 		(void)put_user(0, uid);
 	kc_file_free_io(fio);
@@ -738,9 +751,11 @@ static struct kc_request_timer *kc_file_timer(struct kc_file_io *fio)
  * @subs: the requests, bound by kc_dev_bind(), with their timeouts.
  * @n: how many.
  *
- * The requests enter the file's table, in one critical section of the
- * table's lock, before they are queued, so that a completion, which may come at
- * once, finds everything in place. This cannot fail.
+ * The requests, in the file's table since their reserve, are marked
+ * queued before they are queued: look-ups find them from then on, and a
+ * completion, which may come at once, finds everything in place. No lock
+ * section of the table: the release orders the bind and the file's
+ * references before the mark. This cannot fail.
  *
  * Context: process context.
  */
@@ -750,13 +765,9 @@ static void kc_file_queue_many(struct kc_file *f,
 	unsigned int i;
 
 	atomic_add(n, &f->outstanding);
-	xa_lock_irq(&f->ios);
-	/* Each slot is reserved: this allocates nothing and cannot fail. */
 	for (i = 0; i < n; i++)
-		__xa_store(&f->ios, kc_file_index(subs[i].io->req.id),
-			   container_of(subs[i].io, struct kc_file_io, io),
-			   GFP_KERNEL);
-	xa_unlock_irq(&f->ios);
+		/* Pairs with the acquire in kc_file_found(). */
+		smp_store_release(&to_fio(&subs[i].io->req)->queued, true);
 	kc_dev_queue_many(f->kd, subs, n);
 }
 
@@ -985,7 +996,7 @@ static struct kc_file_io *kc_file_lookup_user_data(struct kc_file *f,
 
 	xas_lock_irq(&xas);
 	xas_for_each(&xas, fio, ULONG_MAX) {
-		if (xa_is_value(fio))	/* a reserved place */
+		if (!kc_file_found(fio))
 			continue;
 		if (fio->uring && fio->tag == user_data &&
 		    !fio->completed) {

@@ -38,7 +38,9 @@ struct kc_file_dma {
  * struct kc_file - an open /dev/kcancelN
  * @kd: the device, with a reference.
  * @node: entry in &kc_chardev.files.
- * @ios: id -> &struct kc_file_io, each with a reference; its lock guards
+ * @ios: id -> &struct kc_file_io, each with a reference once queued (a
+ *	request enters at its reserve, &kc_file_io.queued says when it counts);
+ *	its lock guards
  *	@events, &kc_file_io.reaped, &kc_file_io.completed,
  *	&kc_file_io.orphan and &kc_file_io.ucmd too.
  * @events: completed requests whose event is not reaped, oldest first.
@@ -77,6 +79,10 @@ struct kc_file {
  *	ring cancelled it and posted its CQE: the completion takes it out of
  *	the file, with no event.
  * @timed: it has a time limit: it is the @fio of a &struct kc_file_io_timed.
+ * @queued: it is bound and about to be queued (kc_file_queue_many()):
+ *	look-ups in &kc_file.ios find it only from then on. Written once,
+ *	with smp_store_release() and without the table's lock; read under
+ *	it, with smp_load_acquire().
  */
 struct kc_file_io {
 	struct kc_io io;
@@ -91,6 +97,7 @@ struct kc_file_io {
 	bool completed;
 	bool orphan;
 	bool timed;
+	bool queued;
 };
 
 static inline struct kc_file_io *to_fio(struct kc_request *req)
