@@ -19,6 +19,8 @@ import statistics
 import sys
 import time
 
+import kc_console
+
 TARGETS = {
     "p1_ratio_qd1": (">=", 0.8),
     "p1_ratio_qd8": None,
@@ -64,7 +66,7 @@ def main():
     log, outdir, kernel, qemu, host, commit, rounds, seconds = sys.argv[1:]
     runs = {}
     pat = re.compile(r"kcancel-bench-json (\S+) (\d+) (\S+): (\{.*\})\s*$")
-    for line in open(log, errors="replace"):
+    for line in kc_console.lines(log):
         m = pat.search(line)
         if not m:
             continue

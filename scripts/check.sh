@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: every test of kcancel. Builds (once) the debug KUnit kernel,
-# runs the static checks (with a clang build and the uapi padding), the spin
-# model (scripts/check-model.sh) and a DKMS install against Debian's
-# installed headers (scripts/check-dkms.sh), builds
-# the modules and the user-space tools (kcancel-stress, kcancel-selftest,
-# kcancel-fuzz), boots the debug kernel in
-# QEMU where the tools run on each device and the KUnit suites run, parses
+# runs the static checks (with a clang build and the uapi padding), the
+# readers of the guests' consoles on made-up logs
+# (scripts/check-parsers.sh), the spin model (scripts/check-model.sh) and a
+# DKMS install against Debian's installed headers (scripts/check-dkms.sh),
+# builds the modules and the user-space tools (kcancel-stress,
+# kcancel-selftest, kcancel-fuzz), boots the debug kernel in QEMU where the
+# tools run on each device and the KUnit suites run, parses
 # their results, and scans the console for kernel reports (KASAN, lockdep,
 # kmemleak, ...). Then the fault scenarios on the debug kernel
 # (scripts/check-faults.sh: removal, hot-unplug, unload, kill, failslab,
@@ -65,6 +66,8 @@ ln -sfn "$(basename "$run")" "$KC_TOP/build/check-last"
 kc_log "logs in $run"
 
 tally lint scripts/lint.sh "$kdir" "$run/lint"
+kc_log "the readers of the guests' consoles"
+tally parsers scripts/check-parsers.sh
 kc_log "checking the Promela model with spin"
 tally model scripts/check-model.sh "$run/model"
 kc_log "DKMS, modinfo and the udev rule"

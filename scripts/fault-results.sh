@@ -7,11 +7,12 @@
 # "N passed, N failed".
 #
 # A scenario passes when the guest said PASS for it, every stress run of it
-# (its "kcancel-fault-json" lines) submitted requests and lost, doubled and
-# got wrong none and had no error (a run with the device removed must say
-# so, "removed"; a run under failslab must have seen ENOMEM), and the kernel
-# reported nothing (scripts/scan-log.sh) between its start and the next
-# scenario's. Reports before the first scenario fail a "fault boot" line.
+# (its "kcancel-fault-json" lines: as many as the guest counted, "runs=",
+# with the requests it counted, "ops=") submitted requests and lost,
+# doubled and got wrong none and had no error (a run with the device removed
+# must say so, "removed"; a run under failslab must have seen ENOMEM), and
+# the kernel reported nothing (scripts/scan-log.sh) between its start and
+# the next scenario's. Reports before the first scenario fail a "fault boot" line.
 # Failures of the host's hot-plug agent ("kcancel-agent: ... FAIL", appended
 # to LOG by scripts/qemu.sh) fail a "fault qemu agent" line, and a guest
 # that did not finish fails a "fault guest" line.
@@ -46,12 +47,13 @@ command -v python3 >/dev/null ||
 # The kernel's reports, with their line numbers ('>' lines of scan-log.sh).
 reports=$("$KC_TOP/scripts/scan-log.sh" "$log" 2>/dev/null | grep '^>' || true)
 
-python3 - "$log" "$steps" "$summary" "$reports" <<'PY'
+PYTHONPATH=$KC_TOP/scripts python3 - "$log" "$steps" "$summary" "$reports" <<'PY'
 import json, re, sys
+import kc_console
 
 log, steps, summary_path, reports_text = sys.argv[1:5]
 steps = [s for s in steps.split(",") if s]
-lines = [l.rstrip("\n").replace("\r", "") for l in open(log, errors="replace")]
+lines = kc_console.lines(log)
 
 begin_re = re.compile(r"kcancel-fault-begin (\S+) at ([\d.]+) s")
 result_re = re.compile(r"kcancel-fault (\S+): (PASS|FAIL)\s*(.*?)\s*$")
@@ -162,6 +164,11 @@ for name in order:
     # The runs that the guest did not already name.
     problems += [b for b in s["bad_runs"]
                  if not (s["verdict"] == "FAIL" and b.split(": ")[0] + ":" in s["detail"])]
+    # Every run the guest counted must be in the log, whole.
+    for k, what in (("runs", "stress runs"), ("ops", "requests")):
+        if k in s["counts"] and s["counts"][k] != s[k]:
+            problems.append(f"the guest counts {s['counts'][k]} {what}, "
+                            f"its lines here {s[k]}")
     if s["reports"]:
         problems.append(f"{len(s['reports'])} kernel report line(s), first: "
                         f"{s['reports'][0].strip()[:160]}")

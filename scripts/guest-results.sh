@@ -41,8 +41,9 @@ fi
 command -v python3 >/dev/null ||
 	kc_die "python3 is missing; install it with: apt-get install python3"
 
-python3 - "$1" "$races" "$steps" <<'PY'
+PYTHONPATH=$KC_TOP/scripts python3 - "$1" "$races" "$steps" <<'PY'
 import json, re, sys
+import kc_console
 
 log, races, steps = sys.argv[1], sys.argv[2] == "1", sys.argv[3].split(",")
 results = []          # (passed, line)
@@ -133,7 +134,7 @@ def trace(name, text):
 kinds = {"stress-json": ("stress", stress), "selftest-totals": ("selftest", selftest),
          "fuzz-json": ("fuzz", fuzz), "trace-json": ("trace", trace)}
 pat = re.compile(r"kcancel-(stress-json|selftest-totals|fuzz-json|trace-json) (\S+): (.*?)\s*$")
-for line in open(log, errors="replace"):
+for line in kc_console.lines(log):
     m = pat.search(line)
     if not m:
         continue

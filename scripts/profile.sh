@@ -106,8 +106,9 @@ KCANCEL_QEMU_TIMEOUT=${KCANCEL_QEMU_TIMEOUT:-1800} \
 	kc_die "the guest did not finish, see $log"
 kc_log "profile: the guest ran for $((SECONDS - start)) s"
 
-python3 - "$log" "$run" "$top" "$release" "$seconds" "$freq" <<'PY' |
+PYTHONPATH=$KC_TOP/scripts python3 - "$log" "$run" "$top" "$release" "$seconds" "$freq" <<'PY' |
 import json, re, sys
+import kc_console
 
 log, run, top, release, secs, freq = sys.argv[1:]
 top, secs, freq = int(top), int(secs), int(freq)
@@ -208,15 +209,13 @@ def callers(graph):
 
 data, marks = {}, []
 pat = re.compile(r"^kcancel-profile-(\w+) (\w+): ?(.*)$")
-with open(log, errors="replace") as f:
-    for line in f:
-        line = line.rstrip("\r\n")
-        m = pat.match(line)
-        if m:
-            kind, wl, rest = m.groups()
-            data.setdefault(wl, {}).setdefault(kind, []).append(rest)
-        elif line.startswith("kcancel-guest: "):
-            marks.append(line)
+for line in kc_console.lines(log):
+    m = pat.match(line)
+    if m:
+        kind, wl, rest = m.groups()
+        data.setdefault(wl, {}).setdefault(kind, []).append(rest)
+    elif line.startswith("kcancel-guest: "):
+        marks.append(line)
 
 order = [w for w in ("batch", "batch2", "uring", "nop", "batch1", "nop1",
                      "doorbell", "floor")

@@ -43,8 +43,11 @@ case $agent in
 esac
 
 # KVM is not used: TCG only. panic=-1 and -no-reboot end QEMU on a panic.
-# loglevel=7 puts KERN_INFO (KTAP) and every report on the console.
-append="console=ttyS0 loglevel=7 panic=-1 $*"
+# loglevel=7 puts KERN_INFO (KTAP) and every report on the console;
+# printk.time=1 starts each kernel line with its time, by which the readers
+# of the console tell a kernel line cut into one of the guest's
+# (scripts/kc_console.py).
+append="console=ttyS0 loglevel=7 printk.time=1 panic=-1 $*"
 edu=(-device edu)
 agent_pid='' qmpdir=''
 # stop_agent - end the agent (it ends by itself once QEMU closes the
