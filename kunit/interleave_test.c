@@ -127,7 +127,7 @@ static bool kc_interleave_expire(struct kc_request *req)
 	timer = &req->timer->timer;
 	armed = hrtimer_active(timer);
 	if (armed)
-		hrtimer_start(timer, 0, HRTIMER_MODE_REL);
+		hrtimer_start(timer, 0, HRTIMER_MODE_REL_SOFT);
 	while (hrtimer_active(timer))
 		cpu_relax();
 	return armed;

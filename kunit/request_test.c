@@ -9,6 +9,7 @@
 #include <linux/sched/task.h>
 #include <linux/ktime.h>
 #include <linux/lockdep.h>
+#include <linux/preempt.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -477,6 +478,35 @@ static void kc_request_timeout_cancels(struct kunit *test)
 	kc_test_done(test, tr);
 }
 
+static bool kc_test_cb_hardirq, kc_test_cb_softirq;
+
+static void kc_test_cancel_check_ctx(struct kc_request *req)
+{
+	kc_test_cb_hardirq = in_hardirq();
+	kc_test_cb_softirq = in_serving_softirq();
+	kc_test_cancel_complete(req);
+}
+
+/*
+ * A timeout cancels from the hrtimer softirq, as it does on PREEMPT_RT: the
+ * cancel callback and the completion it makes run out of hard IRQ context.
+ */
+static void kc_request_timeout_in_softirq(struct kunit *test)
+{
+	struct kc_test_req *tr = kc_test_new(test, KC_SYNC_AUTOMATIC);
+	struct kc_request *req = &tr->req;
+
+	kc_test_cb_hardirq = true;
+	kc_test_cb_softirq = false;
+	KUNIT_EXPECT_EQ(test, kc_request_mark_cancelable(req, kc_test_cancel_check_ctx), 0);
+	kc_request_start_timer(req, &tr->timer, 1 * NSEC_PER_MSEC);
+	KUNIT_EXPECT_EQ(test, kc_request_wait(req, 10 * HZ), 0);
+	KUNIT_EXPECT_EQ(test, req->status, -ETIMEDOUT);
+	KUNIT_EXPECT_FALSE(test, kc_test_cb_hardirq);
+	KUNIT_EXPECT_TRUE(test, kc_test_cb_softirq);
+	kc_test_done(test, tr);
+}
+
 /* Completion disarms the timeout and releases what it held. */
 static void kc_request_completion_disarms_timeout(struct kunit *test)
 {
@@ -763,6 +793,7 @@ static struct kunit_case kc_request_cases[] = {
 	KUNIT_CASE(kc_request_resume_after_purge),
 	KUNIT_CASE(kc_request_cancel_first_reason_kept),
 	KUNIT_CASE(kc_request_timeout_cancels),
+	KUNIT_CASE(kc_request_timeout_in_softirq),
 	KUNIT_CASE(kc_request_completion_disarms_timeout),
 	KUNIT_CASE(kc_request_last_reference_frees_queue),
 	KUNIT_CASE(kc_request_wait_times_out),

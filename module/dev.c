@@ -787,7 +787,7 @@ void kc_dev_end_now(struct kc_dev *kd, struct kc_io *io)
  * Cancels @req wherever it is, as the cancel ioctl does, so that a backend
  * that can abort stops an operation in flight at once.
  *
- * Context: the request's timer: hard IRQ (softirq on PREEMPT_RT).
+ * Context: the request's timer: the hrtimer softirq.
  */
 static void kc_dev_io_timeout(struct kc_request *req)
 {

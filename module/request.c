@@ -262,7 +262,7 @@ EXPORT_SYMBOL_GPL(kc_queue_init);
  * Calls &kc_request_timer.fn, or kc_request_cancel() with -ETIMEDOUT when
  * there is none, then lets go of the queue and drops the timer's reference.
  *
- * Context: hard IRQ (softirq on PREEMPT_RT).
+ * Context: the hrtimer softirq (a soft hrtimer).
  * Return: %HRTIMER_NORESTART.
  */
 static enum hrtimer_restart kc_request_timer_fn(struct hrtimer *timer)
@@ -722,8 +722,10 @@ EXPORT_SYMBOL_GPL(kc_request_cancel);
  * @fn: what the timeout does, or NULL for kc_request_cancel(@req,
  *	-ETIMEDOUT); see &typedef kc_timeout_fn.
  *
- * The timer fires in hard IRQ context (softirq context on PREEMPT_RT), and
- * holds a reference to @req and keeps its queue busy until @fn returns.
+ * The timer is a soft hrtimer: it fires in the hrtimer softirq, on every
+ * kernel as on PREEMPT_RT, so that the cancel, its callback and the
+ * completion it makes run out of hard IRQ context. It holds a reference to
+ * @req and keeps its queue busy until @fn returns.
  * Completion disarms it. A request has one timer: a second call is refused
  * with a warning.
  *
@@ -737,14 +739,14 @@ void kc_request_start_timer_fn(struct kc_request *req,
 		kc_request_report_misuse(req, "second timer");
 		return;
 	}
-	hrtimer_init(&t->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	hrtimer_init(&t->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 	t->timer.function = kc_request_timer_fn;
 	t->req = req;
 	t->fn = fn;
 	kc_request_get(req);
 	kc_queue_get_active(req->queue);
 	req->timer = t;
-	hrtimer_start(&t->timer, ns_to_ktime(timeout_ns), HRTIMER_MODE_REL);
+	hrtimer_start(&t->timer, ns_to_ktime(timeout_ns), HRTIMER_MODE_REL_SOFT);
 }
 EXPORT_SYMBOL_GPL(kc_request_start_timer_fn);
 
@@ -754,8 +756,8 @@ EXPORT_SYMBOL_GPL(kc_request_start_timer_fn);
  * @t: the timer's storage, as for kc_request_start_timer_fn().
  * @timeout_ns: the delay, in nanoseconds.
  *
- * When the timer fires it calls kc_request_cancel(@req, -ETIMEDOUT) from
- * hard IRQ context (softirq context on PREEMPT_RT). Completion disarms it.
+ * When the timer fires it calls kc_request_cancel(@req, -ETIMEDOUT) from the
+ * hrtimer softirq. Completion disarms it.
  *
  * Context: any context.
  */

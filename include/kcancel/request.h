@@ -103,9 +103,9 @@ enum kc_sync_mode {
  * Runs at most once per marking. It must complete @req, or hand it to
  * whoever will complete it (see kc_request_complete()).
  *
- * Context: any context, hard IRQ included (a timeout cancels from an hrtimer),
- * except on PREEMPT_RT, where it runs from the hrtimer softirq instead;
- * may not sleep. Under the queue's sync lock in %KC_SYNC_AUTOMATIC mode, under
+ * Context: any context, hard IRQ included (a driver may cancel from its ISR
+ * or a hard hrtimer; a timeout cancels from the hrtimer softirq); may not
+ * sleep. Under the queue's sync lock in %KC_SYNC_AUTOMATIC mode, under
  * no kcancel lock otherwise.
  */
 typedef void (*kc_cancel_fn)(struct kc_request *req);
@@ -120,8 +120,8 @@ typedef void (*kc_cancel_fn)(struct kc_request *req);
  * which also hurries the hardware, as its cancel path does (for a sent
  * request: kc_target_cancel_sent()).
  *
- * Context: the timer's: hard IRQ, except on PREEMPT_RT, where it runs from
- * the hrtimer softirq; may not sleep; no kcancel lock held.
+ * Context: the timer's: the hrtimer softirq (a soft hrtimer, on every
+ * kernel as on PREEMPT_RT); may not sleep; no kcancel lock held.
  */
 typedef void (*kc_timeout_fn)(struct kc_request *req);
 
@@ -202,7 +202,8 @@ struct kc_request_ops {
  * callback or a target's completion routine runs, except @sync_lock in
  * %KC_SYNC_AUTOMATIC mode (the routine, when a synchronized DPC ends the
  * I/O). Every spinlock but &kc_chardev.files_lock
- * is taken with interrupts disabled: cancels come from hard-IRQ hrtimers.
+ * is taken with interrupts disabled: a cancel may come from hard IRQ (a
+ * driver's ISR or hard hrtimer; kcancel's own timeouts fire in softirq).
  */
 struct kc_queue {
 	spinlock_t lock;		/* guards cancelable, deferred, purging */
