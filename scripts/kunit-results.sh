@@ -27,8 +27,11 @@ kunit_py=$(kc_srctree "$kdir")/tools/testing/kunit/kunit.py
 base=$(realpath "${log%.*}")
 rc=0
 rm -f "$base-kunit.json"
-# Console lines without their printk time stamp, from the last header on.
-sed -E 's/\r$//; s/^\[ *[0-9]+\.[0-9]+\] //' "$log" | awk '
+# The console's lines, mended (scripts/kc_console.py), without their printk
+# time stamp, from the last header on.
+PYTHONPATH=$KC_TOP/scripts python3 -c \
+	'import sys, kc_console; print("\n".join(kc_console.lines(sys.argv[1])))' "$log" |
+	sed -E 's/^\[ *[0-9]+\.[0-9]+\] //' | awk '
 	{ line[NR] = $0 }
 	/^1\.\.[1-9][0-9]*$/ && line[NR - 1] ~ /^KTAP version / { start = NR - 1 }
 	END { for (i = start; start && i <= NR; i++) print line[i] }' |
