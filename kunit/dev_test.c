@@ -1581,8 +1581,11 @@ static void kc_dev_ids_never_reused(struct kunit *test)
 
 #define KC_DT_RACE_TIMER_NS	(100 * NSEC_PER_USEC)
 #define KC_DT_RACE_DELAY_US	40
-/* The longest every fourth cancel waits for its request to end first. */
-#define KC_DT_RACE_LATE_MS	20
+/*
+ * The longest every fourth cancel waits for its request to end first: far
+ * past the device's latency, on TCG and KCSAN included.
+ */
+#define KC_DT_RACE_LATE_MS	1000
 
 /**
  * struct kc_dt_race - one race of cancels against a device
@@ -1602,6 +1605,15 @@ struct kc_dt_race {
 	struct completion done;
 };
 
+/*
+ * Request @i is held back for its completion: the canceller thread waits for
+ * it to end before it cancels, and the hrtimer leaves it alone.
+ */
+static bool kc_dt_race_held(unsigned int i)
+{
+	return i % 4 == 1;
+}
+
 /* Wait until request @i is submitted; false if it never will be. */
 static bool kc_dt_race_wait(struct kc_dt_race *race, unsigned int i)
 {
@@ -1620,7 +1632,9 @@ static bool kc_dt_race_wait(struct kc_dt_race *race, unsigned int i)
  * device's latency; every fourth cancel waits for its request to end (up to
  * KC_DT_RACE_LATE_MS), so that completions also win, on a device that
  * aborts at once or cannot abort, however slow the machine (TCG, KCSAN)
- * makes the device against the canceller.
+ * makes the device against the canceller. The hrtimer, aimed at the newest
+ * requests, spares those (kc_dt_race_held()): when the submitter is barely
+ * ahead, it used to cancel almost every one of them while it was waited for.
  */
 static int kc_dt_race_canceller(void *arg)
 {
@@ -1628,7 +1642,7 @@ static int kc_dt_race_canceller(void *arg)
 	unsigned int i;
 
 	for (i = 0; kc_dt_race_wait(race, i); i++) {
-		if (i % 4 == 1)
+		if (kc_dt_race_held(i))
 			kc_request_wait(&race->ios[i]->io.req,
 					msecs_to_jiffies(KC_DT_RACE_LATE_MS));
 		else
@@ -1649,7 +1663,7 @@ static enum hrtimer_restart kc_dt_race_timer_fn(struct hrtimer *timer)
 	unsigned int ready = smp_load_acquire(&race->ready);
 	unsigned int back = get_random_u32_below(4);
 
-	if (ready > back)
+	if (ready > back && !kc_dt_race_held(ready - 1 - back))
 		kc_dt_cancel(race->ios[ready - 1 - back]);
 	hrtimer_forward_now(timer, ns_to_ktime(KC_DT_RACE_TIMER_NS));
 	return HRTIMER_RESTART;
