@@ -1634,7 +1634,7 @@ static bool kc_dt_race_wait(struct kc_dt_race *race, unsigned int i)
  * aborts at once or cannot abort, however slow the machine (TCG, KCSAN)
  * makes the device against the canceller. The hrtimer, aimed at the newest
  * requests, spares those (kc_dt_race_held()): when the submitter is barely
- * ahead, it used to cancel almost every one of them while it was waited for.
+ * ahead, it would otherwise cancel almost every one while it is waited for.
  */
 static int kc_dt_race_canceller(void *arg)
 {
