@@ -103,6 +103,16 @@
  */
 #define CANCEL_AT_EVENT_PCT	20
 #define CANCEL_AT_EVENT_DMA_PCT	50
+/*
+ * The share of the other cancels (in percent) issued right after their
+ * submit: they race with the operation's start and its first microseconds
+ * on the device. The delays of the rest follow the latency the thread sees,
+ * from submit to reap, which is milliseconds when the thread is busy; a DMA
+ * of the software device is on it for tens of microseconds, and only a
+ * cancel this early aborts it there.
+ */
+#define CANCEL_AT_ONCE_PCT	5
+#define CANCEL_AT_ONCE_DMA_PCT	25
 #define CANCEL_BIAS_STEP	0.02
 #define CANCEL_BIAS_MAX		3.0
 /* Room for req_desc(). */
@@ -545,23 +555,30 @@ static void submit_failed(struct worker *w, enum submit_kind kind, int err)
 /*
  * Draw the cancel of @r, if it is one of the share: @r->t_submit plus a
  * delay. With a cancel delay range, every cancel is timed; else some wait
- * for an event. Nothing is planned yet: see track_planned().
+ * for an event and some come right after the submit. Nothing is planned
+ * yet: see track_planned().
  */
 static void plan_cancel(struct worker *w, struct req *r)
 {
 	const struct stress_config *cfg = &w->sh->cfg;
 
-	r->at_event = false;
+	r->unsteered = false;
 	if (!rng_pct(w, cfg->cancel_pct))
 		return;
-	if (!cfg->cancel_delay_set &&
-	    rng_pct(w, op_is_dma(r->op) ? CANCEL_AT_EVENT_DMA_PCT :
-		    CANCEL_AT_EVENT_PCT)) {
+	if (cfg->cancel_delay_set) {
+		r->cancel_at = r->t_submit + draw_cancel_delay(w, r->op);
+	} else if (rng_pct(w, op_is_dma(r->op) ? CANCEL_AT_EVENT_DMA_PCT :
+			   CANCEL_AT_EVENT_PCT)) {
 		r->cancel_state = REQ_CANCEL_AT_EVENT;
-		r->at_event = true;
+		r->unsteered = true;
 		return;
+	} else if (rng_pct(w, op_is_dma(r->op) ? CANCEL_AT_ONCE_DMA_PCT :
+			   CANCEL_AT_ONCE_PCT)) {
+		r->cancel_at = r->t_submit;
+		r->unsteered = true;
+	} else {
+		r->cancel_at = r->t_submit + draw_cancel_delay(w, r->op);
 	}
-	r->cancel_at = r->t_submit + draw_cancel_delay(w, r->op);
 	r->cancel_state = REQ_CANCEL_PLANNED;
 }
 
@@ -1090,10 +1107,11 @@ static void learn_cancel(struct worker *w, const struct req *r,
 		w->at_event--;
 		return;
 	}
-	if (r->at_event)
+	if (r->cancel_state == REQ_CANCEL_PLANNED)
+		stat_add(&w->stats.op[r->op].cancel_late, 1);
+	if (r->unsteered)
 		return;
 	if (r->cancel_state == REQ_CANCEL_PLANNED) {
-		stat_add(&w->stats.op[r->op].cancel_late, 1);
 		*bias -= CANCEL_BIAS_STEP;
 	} else if (r->cancel_state == REQ_CANCEL_RANDOM && !r->cancel_rc &&
 		   ev->status == -ECANCELED) {

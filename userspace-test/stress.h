@@ -288,8 +288,9 @@ static inline u64 stat_read(const u64 *p)
  * @ev: with io_uring, its CQE, kept while the CQE of its cancel is awaited.
  * @t_event: when @ev was reaped.
  * @fd: the file it was submitted on.
- * @at_event: its cancel was (or is to be) issued at an event, not at a
- *	time: it does not steer the cancel delays.
+ * @unsteered: its cancel was (or is to be) issued at an event or right
+ *	after its submit, not after a drawn delay: it does not steer the
+ *	cancel delays.
  * @sync: it is submitted with KCANCEL_IOC_SUBMIT_WAIT, by the worker's
  *	submit-and-wait thread; it has no id (and is not in the index) until
  *	that call returns, and no cancel.
@@ -315,7 +316,7 @@ struct req {
 	struct kcancel_event ev;
 	u64 t_event;
 	int fd;
-	bool at_event;
+	bool unsteered;
 	bool sync;
 	bool cancel_sqe;
 	bool cancel_pending;
