@@ -7,8 +7,8 @@
 # kernel message can land inside a line of the guest's (scripts/kc_console.py
 # says how); a reader must still read that line. Each case is a log and the
 # line a reader must print for it; the cases that must fail (a line really
-# cut short, a run that lost a request) show that a reader does not pass
-# whatever it is given.
+# cut short, a run that lost a request, an operation no cancel won) show
+# that a reader does not pass whatever it is given.
 #
 # Prints one line per case, then "N passed, N failed"; fails if any case
 # did. Runs on the host in a second or two.
@@ -98,6 +98,25 @@ expect "stress: a kernel line inside the JSON" "$pass" \
 expect "stress: a lost request fails" \
 	"FAIL stress edu: lost: submitted 200, lost 1, double 0, wrong 0, errors 0, 12.5 ops/s; cancel/completion won: " \
 	stress lost "kcancel-stress-json edu: ${lost:0:20}$k1\n${lost:20}"
+
+# --races: every operation of a run with latency saw both outcomes.
+races() {
+	printf '%b\n' "$2" >"$tmp/$1.log"
+	scripts/guest-results.sh --races --steps stress "$tmp/$1.log"
+}
+won='{"cancel_won":3,"completion_won":5,"submitted":8}'
+nowin='{"cancel_won":0,"completion_won":8,"submitted":8}'
+both="{\"submitted\":200,\"lost\":0,\"double\":0,\"wrong_result\":0,\"errors\":0,\"ops_per_sec\":12.5,\"ops\":{\"dma_to_dev\":$won}}"
+one="{\"submitted\":200,\"lost\":0,\"double\":0,\"wrong_result\":0,\"errors\":0,\"ops_per_sec\":12.5,\"ops\":{\"dma_to_dev\":$nowin}}"
+pass='PASS stress sim: submitted 200, lost 0, double 0, wrong 0, errors 0, 12.5 ops/s; cancel/completion won: '
+expect "races: both outcomes seen" "${pass}dma_to_dev 3/5" \
+	races both "kcancel-stress-json sim: $both"
+expect "races: an operation no cancel won fails" \
+	"FAIL stress sim: dma_to_dev races: submitted 200, lost 0, double 0, wrong 0, errors 0, 12.5 ops/s; cancel/completion won: dma_to_dev 0/8" \
+	races one "kcancel-stress-json sim: $one"
+expect "races: a run of no latency, where no cancel can win" \
+	"PASS stress sim-now: submitted 200, lost 0, double 0, wrong 0, errors 0, 12.5 ops/s; cancel/completion won: dma_to_dev 0/8" \
+	races now "kcancel-stress-json sim-now: $one"
 
 # A bench guest's log: one figure's two runs, one cut by the kernel.
 bench() {

@@ -136,7 +136,7 @@ fi
 if [ ! -f "$log" ]; then
 	check FAIL "user-space tools: not run"
 else
-	tally tools scripts/guest-results.sh --steps stress,selftest,fuzz,trace "$log"
+	tally tools scripts/guest-results.sh --races --steps stress,selftest,fuzz,trace "$log"
 fi
 
 if [ ! -f "$log" ]; then
