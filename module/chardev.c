@@ -577,33 +577,26 @@ err:
 }
 
 /**
- * kc_file_reserve() - make a request of a file, ready to bind
+ * kc_file_make() - the first step of kc_file_reserve(): build a request
  * @f: the file.
- * @s: the request, copied from the caller; @s->id is set on success.
- * @uid: where the caller wants the id, or NULL (io_uring).
+ * @s: the submit, copied from the caller.
  * @mode: how it was submitted: what its completion does.
+ * @seq: out: its sequence number on the device.
  *
- * Everything of a submit that can fail, but the device's removal: the id
- * is written to @uid before the request exists for the device, so that a
- * failure leaves nothing queued. On success the request counts against
- * max_pending, is in the file's table (where look-ups pass it over until
- * it is queued) and has its place in the device's collection reserved:
- * kc_dev_bind() then kc_file_bound(), or kc_file_unreserve().
+ * Checks @s, counts the request against max_pending and builds it
+ * (kc_file_new_io()). kc_file_place_many() gives it its place in the
+ * file's table next, or kc_file_unmake() gives it up.
  *
  * Context: process context, the caller's; sleeps.
  * Return: the request, or an ERR_PTR() of a negative errno of
  * KCANCEL_IOC_SUBMIT: -EOVERFLOW once the device has given out its last
  * id.
  */
-static struct kc_file_io *kc_file_reserve(struct kc_file *f,
-					  struct kcancel_submit *s,
-					  __u64 __user *uid,
-					  enum kc_file_mode mode)
+static struct kc_file_io *kc_file_make(struct kc_file *f,
+				       const struct kcancel_submit *s,
+				       enum kc_file_mode mode, u64 *seq)
 {
-	struct kc_dev *kd = f->kd;
 	struct kc_file_io *fio;
-	u32 index;
-	u64 seq, id;
 	int ret;
 
 	ret = kc_file_check_submit(s);
@@ -618,46 +611,166 @@ static struct kc_file_io *kc_file_reserve(struct kc_file *f,
 		ret = PTR_ERR(fio);
 		goto err_count;
 	}
-	seq = kc_dev_next_id(kd);
+	*seq = kc_dev_next_id(f->kd);
+	if (*seq <= KC_FILE_SEQ_MAX)
+		return fio;
 	ret = -EOVERFLOW;
-	if (seq > KC_FILE_SEQ_MAX)
-		goto err_free;
-	/*
-	 * Never full: it holds at most max_pending requests. In the table
-	 * itself, not a zero entry (xa_reserve()'s), which never sits in the
-	 * xarray's head: with one request in flight at a time, the file would
-	 * allocate a node at every submit and free it through RCU at every
-	 * reap. Look-ups pass it over until it is queued (kc_file_found()).
-	 */
-	ret = xa_alloc_irq(&f->ios, &index, fio,
-			   XA_LIMIT(0, KC_FILE_INDEX_MASK), GFP_KERNEL_ACCOUNT);
-	if (ret)
-		goto err_free;
-	id = kc_file_id(seq, index);
-	ret = -EFAULT;
-	if (uid && put_user(id, uid))
-		goto err_unreserve;
-	ret = kc_dev_reserve(kd, &fio->io, id, &kc_file_io_ops);
-	if (ret)
-		goto err_unwrite;
-	s->id = id;
-	return fio;
-
-err_unwrite:
-	/*
-	 * Not queued: an id left there would say it was (KCANCEL_IOC_BATCH).
-	 * The id was written a moment ago; if the page went since, the
-	 * caller's error stands.
-	 */
-	if (uid)
-		(void)put_user(0, uid);
-err_unreserve:
-	xa_erase_irq(&f->ios, index);
-err_free:
 	kc_file_free_io(fio);
 err_count:
 	atomic_dec(&f->count);
 	return ERR_PTR(ret);
+}
+
+/**
+ * kc_file_unmake() - give up a request kc_file_make() built
+ * @f: the file.
+ * @fio: the request, not in the file's table.
+ *
+ * Context: any context.
+ */
+static void kc_file_unmake(struct kc_file *f, struct kc_file_io *fio)
+{
+	kc_file_free_io(fio);
+	atomic_dec(&f->count);
+}
+
+/**
+ * kc_file_place_many() - the second step: places in the file's table
+ * @f: the file.
+ * @fios: requests built by kc_file_make().
+ * @seqs: their sequence numbers.
+ * @n: how many.
+ * @placed: out: how many have their place, the first ones.
+ *
+ * One critical section of the table's lock for all of them; each gets its
+ * id, its sequence number above its index. The table is never full: it
+ * holds at most max_pending requests. Each is in the table itself, not a
+ * zero entry (xa_reserve()'s), which never sits in the xarray's head: with
+ * one request in flight at a time, the file would allocate a node at every
+ * submit and free it through RCU at every reap. Look-ups pass them over
+ * until they are queued (kc_file_found()).
+ *
+ * Context: process context, the caller's; sleeps (the xarray may drop its
+ * lock to allocate).
+ * Return: 0, or -ENOMEM for the request at *@placed: it and those after it
+ * have no place.
+ */
+static int kc_file_place_many(struct kc_file *f, struct kc_file_io **fios,
+			      const u64 *seqs, unsigned int n,
+			      unsigned int *placed)
+{
+	unsigned int i;
+	u32 index;
+	int ret = 0;
+
+	xa_lock_irq(&f->ios);
+	for (i = 0; i < n; i++) {
+		ret = __xa_alloc(&f->ios, &index, fios[i],
+				 XA_LIMIT(0, KC_FILE_INDEX_MASK),
+				 GFP_KERNEL_ACCOUNT);
+		if (ret)
+			break;
+		fios[i]->io.req.id = kc_file_id(seqs[i], index);
+	}
+	xa_unlock_irq(&f->ios);
+	*placed = i;
+	return ret;
+}
+
+/**
+ * kc_file_unplace() - give up a request that has its place in the table
+ * @f: the file.
+ * @fio: the request, placed by kc_file_place_many(), not reserved on the
+ *	device.
+ *
+ * Context: process context.
+ */
+static void kc_file_unplace(struct kc_file *f, struct kc_file_io *fio)
+{
+	xa_erase_irq(&f->ios, kc_file_index(fio->io.req.id));
+	kc_file_unmake(f, fio);
+}
+
+/**
+ * kc_file_finish_reserve() - the last step: the id out, the device's place
+ * @f: the file.
+ * @fio: the request, placed by kc_file_place_many().
+ * @uid: where the caller wants the id, or NULL (io_uring).
+ *
+ * Writes the id to @uid, then reserves the request on the device
+ * (kc_dev_reserve()). On error the request is given up: its id written
+ * back to 0, its place and count given back, it is freed.
+ *
+ * Context: process context, the caller's; sleeps.
+ * Return: 0, -EFAULT, or an error of kc_dev_reserve().
+ */
+static int kc_file_finish_reserve(struct kc_file *f, struct kc_file_io *fio,
+				  __u64 __user *uid)
+{
+	u64 id = fio->io.req.id;
+	int ret;
+
+	if (uid && put_user(id, uid)) {
+		kc_file_unplace(f, fio);
+		return -EFAULT;
+	}
+	ret = kc_dev_reserve(f->kd, &fio->io, id, &kc_file_io_ops);
+	if (ret) {
+		/*
+		 * Not queued: an id left there would say it was
+		 * (KCANCEL_IOC_BATCH). The id was written a moment ago; if the
+		 * page went since, the caller's error stands.
+		 */
+		if (uid)
+			(void)put_user(0, uid);
+		kc_file_unplace(f, fio);
+	}
+	return ret;
+}
+
+/**
+ * kc_file_reserve() - make a request of a file, ready to bind
+ * @f: the file.
+ * @s: the request, copied from the caller; @s->id is set on success.
+ * @uid: where the caller wants the id, or NULL (io_uring).
+ * @mode: how it was submitted: what its completion does.
+ *
+ * Everything of a submit that can fail, but the device's removal, in three
+ * steps that a batch takes a chunk at a time (kc_file_submit_many()):
+ * kc_file_make(), kc_file_place_many(), kc_file_finish_reserve(). The id
+ * is written to @uid before the request exists for the device, so that a
+ * failure leaves nothing queued. On success the request counts against
+ * max_pending, is in the file's table (where look-ups pass it over until
+ * it is queued) and has its place in the device's collection reserved:
+ * kc_dev_bind() then kc_file_bound(), or kc_file_unreserve().
+ *
+ * Context: process context, the caller's; sleeps.
+ * Return: the request, or an ERR_PTR() of a negative errno of
+ * KCANCEL_IOC_SUBMIT.
+ */
+static struct kc_file_io *kc_file_reserve(struct kc_file *f,
+					  struct kcancel_submit *s,
+					  __u64 __user *uid,
+					  enum kc_file_mode mode)
+{
+	struct kc_file_io *fio;
+	unsigned int placed;
+	u64 seq;
+	int ret;
+
+	fio = kc_file_make(f, s, mode, &seq);
+	if (IS_ERR(fio))
+		return fio;
+	ret = kc_file_place_many(f, &fio, &seq, 1, &placed);
+	if (ret) {
+		kc_file_unmake(f, fio);
+		return ERR_PTR(ret);
+	}
+	ret = kc_file_finish_reserve(f, fio, uid);
+	if (ret)
+		return ERR_PTR(ret);
+	s->id = fio->io.req.id;
+	return fio;
 }
 
 /**
@@ -1404,6 +1517,41 @@ static long kc_file_reap(struct kc_file *f, struct kcancel_event __user *uev,
 #define KC_BATCH_CHUNK	16
 
 /**
+ * kc_file_make_many() - build some of a batch's requests
+ * @f: the file.
+ * @us: the caller's submits.
+ * @nr: how many, at most %KC_BATCH_CHUNK.
+ * @fios: out: the requests (kc_file_make()), up to the first that fails.
+ * @seqs: out: their sequence numbers.
+ * @subs: out: their timeouts.
+ * @made: out: how many were built.
+ *
+ * Context: process context, the caller's; sleeps.
+ * Return: 0, or the errno of the submit at *@made, which failed.
+ */
+static int kc_file_make_many(struct kc_file *f,
+			     struct kcancel_submit __user *us, u32 nr,
+			     struct kc_file_io **fios, u64 *seqs,
+			     struct kc_dev_submit *subs, u32 *made)
+{
+	struct kcancel_submit s;
+	u32 n;
+
+	for (n = 0; n < nr; n++) {
+		*made = n;
+		if (copy_from_user(&s, &us[n], sizeof(s)))
+			return -EFAULT;
+		fios[n] = kc_file_make(f, &s, KC_FILE_EVENT, &seqs[n]);
+		if (IS_ERR(fios[n]))
+			return PTR_ERR(fios[n]);
+		subs[n].timer = kc_file_timer(fios[n]);
+		subs[n].timeout_ns = s.timeout_ns;
+	}
+	*made = n;
+	return 0;
+}
+
+/**
  * kc_file_submit_many() - submit some of a batch's requests together
  * @f: the file.
  * @us: the caller's submits; each id is written back.
@@ -1411,9 +1559,11 @@ static long kc_file_reap(struct kc_file *f, struct kcancel_event __user *uev,
  * @queued: out: how many were queued, the first ones.
  *
  * Each request is made as KCANCEL_IOC_SUBMIT makes it (kc_file_reserve()),
- * up to the first that fails. Those made before it are bound to the device
- * and queued together, one critical section of the device's lock each, and
- * nothing sleeps between the two (a removal waits for them).
+ * up to the first that fails, each step for all of them before the next:
+ * their places in the file's table in one critical section of its lock.
+ * Those reserved are bound to the device and queued together, one critical
+ * section of the device's lock each, and nothing sleeps between the two (a
+ * removal waits for them).
  *
  * Context: process context, the caller's; sleeps.
  * Return: 0, or the errno of the first submit that failed: -ENODEV for the
@@ -1424,35 +1574,38 @@ static int kc_file_submit_many(struct kc_file *f,
 			       u32 *queued)
 {
 	struct kc_dev_submit subs[KC_BATCH_CHUNK];
-	struct kcancel_submit s;
-	struct kc_file_io *fio;
-	int err = 0;
-	u32 n, i;
+	struct kc_file_io *fios[KC_BATCH_CHUNK];
+	u64 seqs[KC_BATCH_CHUNK];
+	u32 n, placed, i;
+	int err, ret;
 
 	*queued = 0;
-	for (n = 0; n < nr; n++) {
-		if (copy_from_user(&s, &us[n], sizeof(s))) {
-			err = -EFAULT;
+	err = kc_file_make_many(f, us, nr, fios, seqs, subs, &n);
+	/* A failure of a step is that of an earlier submit than the last's. */
+	ret = kc_file_place_many(f, fios, seqs, n, &placed);
+	if (ret)
+		err = ret;
+	for (i = placed; i < n; i++)
+		kc_file_unmake(f, fios[i]);
+	for (n = 0; n < placed; n++) {
+		ret = kc_file_finish_reserve(f, fios[n], &us[n].id);
+		if (ret) {
+			err = ret;
 			break;
 		}
-		fio = kc_file_reserve(f, &s, &us[n].id, KC_FILE_EVENT);
-		if (IS_ERR(fio)) {
-			err = PTR_ERR(fio);
-			break;
-		}
-		subs[n].io = &fio->io;
-		subs[n].timer = kc_file_timer(fio);
-		subs[n].timeout_ns = s.timeout_ns;
+		subs[n].io = &fios[n]->io;
 	}
+	for (i = n + 1; i < placed; i++)
+		kc_file_unplace(f, fios[i]);
 	if (!n)
 		return err;
 	if (kc_dev_bind(f->kd, subs, n)) {
 		for (i = 0; i < n; i++)
-			kc_file_unreserve(f, to_fio(&subs[i].io->req), &us[i].id);
+			kc_file_unreserve(f, fios[i], &us[i].id);
 		return -ENODEV;
 	}
 	for (i = 0; i < n; i++)
-		kc_file_bound(to_fio(&subs[i].io->req), KC_FILE_EVENT);
+		kc_file_bound(fios[i], KC_FILE_EVENT);
 	kc_file_queue_many(f, subs, n);
 	*queued = n;
 	return err;
