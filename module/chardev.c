@@ -1535,20 +1535,24 @@ static int kc_file_make_many(struct kc_file *f,
 			     struct kc_dev_submit *subs, u32 *made)
 {
 	struct kcancel_submit s;
+	int err = 0;
 	u32 n;
 
 	for (n = 0; n < nr; n++) {
-		*made = n;
-		if (copy_from_user(&s, &us[n], sizeof(s)))
-			return -EFAULT;
+		if (copy_from_user(&s, &us[n], sizeof(s))) {
+			err = -EFAULT;
+			break;
+		}
 		fios[n] = kc_file_make(f, &s, KC_FILE_EVENT, &seqs[n]);
-		if (IS_ERR(fios[n]))
-			return PTR_ERR(fios[n]);
+		if (IS_ERR(fios[n])) {
+			err = PTR_ERR(fios[n]);
+			break;
+		}
 		subs[n].timer = kc_file_timer(fios[n]);
 		subs[n].timeout_ns = s.timeout_ns;
 	}
 	*made = n;
-	return 0;
+	return err;
 }
 
 /**
@@ -1581,7 +1585,10 @@ static int kc_file_submit_many(struct kc_file *f,
 
 	*queued = 0;
 	err = kc_file_make_many(f, us, nr, fios, seqs, subs, &n);
-	/* A failure of a step is that of an earlier submit than the last's. */
+	/*
+	 * A step that fails does so at an earlier submit than the step before
+	 * it: its error is that of the first submit that failed.
+	 */
 	ret = kc_file_place_many(f, fios, seqs, n, &placed);
 	if (ret)
 		err = ret;
