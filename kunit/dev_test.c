@@ -1826,6 +1826,163 @@ static void kc_dev_race_cancel_zero_latency(struct kunit *test)
 	kc_dt_race_cancel(test, 0, 0);
 }
 
+/* Start a doorbell on a stalled device: it holds a slot until its bit. */
+static struct kc_dt_io *kc_dt_stalled_bell(struct kc_dt *dt, u64 arg, int *slot)
+{
+	struct kc_dt_io *tio;
+
+	kc_sim_stall(dt->sim, true);
+	tio = kc_dt_bell(dt, arg, 0);
+	*slot = kc_dt_slot(tio);
+	KUNIT_ASSERT_GE(dt->test, *slot, 0);
+	return tio;
+}
+
+/* The condition of kc_dev_waiter_wait() for a case's request. */
+static bool kc_dt_done_cond(void *arg)
+{
+	return kc_dt_done(arg);
+}
+
+/*
+ * The ISR's bits go to the device's waiter when one waits, and that thread
+ * runs the DPC; with no waiter they go to the DPC thread. One waiter a
+ * device: a second thread is told to wait its own way.
+ */
+static void kc_dev_handoff_to_waiter(struct kunit *test)
+{
+	const struct kc_dt_param *p = test->param_value;
+	struct kc_dt *dt = kc_dt_init(test, KC_DT_NEVER_NS, 0, 1, true, p->mode);
+	struct kc_handoff *h = &dt->kd->handoff;
+	struct kc_dt_io *a, *b;
+	int slot;
+
+	a = kc_dt_stalled_bell(dt, 11, &slot);
+	KUNIT_ASSERT_TRUE(test, kc_dev_waiter_begin(dt->kd));
+	KUNIT_EXPECT_FALSE(test, kc_dev_waiter_begin(dt->kd));
+	/* An interrupt before the wait, as when it beats the submitter. */
+	KUNIT_EXPECT_TRUE(test, kc_dev_isr_handoff(dt->kd, BIT_ULL(slot)));
+	KUNIT_EXPECT_EQ(test, kc_dev_waiter_wait(dt->kd, kc_dt_done_cond, a,
+						 TASK_UNINTERRUPTIBLE), 0);
+	kc_dev_waiter_end(dt->kd);
+	kc_dt_wait(a);
+	kc_dt_expect(a, 0);
+	KUNIT_EXPECT_PTR_EQ(test, READ_ONCE(a->completer), current);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&h->by_waiter), 1);
+
+	b = kc_dt_bell(dt, 12, 0);
+	slot = kc_dt_slot(b);
+	KUNIT_ASSERT_GE(test, slot, 0);
+	KUNIT_EXPECT_FALSE(test, kc_dev_isr_handoff(dt->kd, BIT_ULL(slot)));
+	KUNIT_EXPECT_FALSE(test, kc_dt_done(b));
+	kc_dev_dpc_handoff(dt->kd);
+	kc_dt_wait(b);
+	kc_dt_expect(b, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&h->by_waiter), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&h->bits), 0);
+	kc_dt_finish(dt);
+}
+
+/*
+ * A waiter that leaves after the ISR handed it bits, before it waited,
+ * runs the DPC with them as it leaves: nothing is stranded.
+ */
+static void kc_dev_handoff_waiter_leaves(struct kunit *test)
+{
+	const struct kc_dt_param *p = test->param_value;
+	struct kc_dt *dt = kc_dt_init(test, KC_DT_NEVER_NS, 0, 1, true, p->mode);
+	struct kc_dt_io *a;
+	int slot;
+
+	a = kc_dt_stalled_bell(dt, 13, &slot);
+	KUNIT_ASSERT_TRUE(test, kc_dev_waiter_begin(dt->kd));
+	KUNIT_EXPECT_TRUE(test, kc_dev_isr_handoff(dt->kd, BIT_ULL(slot)));
+	kc_dev_waiter_end(dt->kd);
+	KUNIT_EXPECT_TRUE(test, kc_dt_done(a));
+	kc_dt_wait(a);
+	kc_dt_expect(a, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&dt->kd->handoff.by_waiter), 1);
+	/* The device has a waiter again only once another begins. */
+	KUNIT_EXPECT_TRUE(test, kc_dev_waiter_begin(dt->kd));
+	kc_dev_waiter_end(dt->kd);
+	kc_dt_finish(dt);
+}
+
+#define KC_DT_HANDOFF_ROUNDS	3000
+
+/*
+ * struct kc_dt_comer - a thread that becomes the device's waiter and
+ * leaves, again and again, until stopped
+ */
+struct kc_dt_comer {
+	struct kc_dev *kd;
+	unsigned int rounds;
+};
+
+static int kc_dt_comer_fn(void *arg)
+{
+	struct kc_dt_comer *c = arg;
+
+	while (!kthread_should_stop()) {
+		if (kc_dev_waiter_begin(c->kd)) {
+			udelay(get_random_u32_below(4));
+			kc_dev_waiter_end(c->kd);
+			c->rounds++;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * The ISR racing a waiter that comes and goes on another CPU: each bit
+ * reaches a DPC, the waiter's or the DPC thread's (played by the case, as
+ * the ISR's return value asks), and its request completes once. Both must
+ * have happened, or the race was not tried.
+ */
+static void kc_dev_handoff_race(struct kunit *test)
+{
+	struct kc_dt *dt = kc_dt_init(test, KC_DT_NEVER_NS, 0, 1, true,
+				      KC_SYNC_AUTOMATIC);
+	unsigned int i, to_waiter = 0, to_thread = 0, lost = 0;
+	struct kc_dt_comer c = { .kd = dt->kd };
+	struct task_struct *task;
+	struct kc_dt_io *tio;
+	unsigned long flags;
+	bool taken;
+	int slot;
+
+	kc_sim_stall(dt->sim, true);
+	task = kc_test_run_on_other_cpu(test, kc_dt_comer_fn, &c);
+	for (i = 0; i < KC_DT_HANDOFF_ROUNDS && !lost; i++) {
+		tio = kc_dt_bell(dt, i, 0);
+		slot = kc_dt_slot(tio);
+		KUNIT_ASSERT_GE(test, slot, 0);
+		udelay(get_random_u32_below(4));
+		local_irq_save(flags);
+		taken = kc_dev_isr_handoff(dt->kd, BIT_ULL(slot));
+		local_irq_restore(flags);
+		if (taken) {
+			to_waiter++;
+		} else {
+			to_thread++;
+			kc_dev_dpc_handoff(dt->kd);
+		}
+		if (kc_dt_wait_for(tio, HZ))
+			lost++;
+		else
+			kc_dt_expect(tio, 0);
+		kc_dt_put(tio);
+	}
+	kc_test_join(task);
+	kunit_info(test, "%u bits handed to the waiter, %u to the DPC thread, %u waiter rounds\n",
+		   to_waiter, to_thread, c.rounds);
+	KUNIT_EXPECT_EQ_MSG(test, lost, 0U, "a bit was stranded (round %u)", i);
+	KUNIT_EXPECT_GT(test, to_waiter, 0U);
+	KUNIT_EXPECT_GT(test, to_thread, 0U);
+	kc_dt_finish(dt);
+}
+
 static struct kunit_case kc_dev_cases[] = {
 	KUNIT_CASE_PARAM(kc_dev_ops_complete_once, kc_dt_mode_gen_params),
 	KUNIT_CASE_PARAM(kc_dev_ops_complete_once_zero_latency,
@@ -1862,6 +2019,9 @@ static struct kunit_case kc_dev_cases[] = {
 	KUNIT_CASE_PARAM_ATTR(kc_dev_race_cancel_zero_latency,
 			      kc_dt_abort_gen_params,
 			      { .speed = KUNIT_SPEED_SLOW }),
+	KUNIT_CASE_PARAM(kc_dev_handoff_to_waiter, kc_dt_mode_gen_params),
+	KUNIT_CASE_PARAM(kc_dev_handoff_waiter_leaves, kc_dt_mode_gen_params),
+	KUNIT_CASE_ATTR(kc_dev_handoff_race, { .speed = KUNIT_SPEED_SLOW }),
 	{}
 };
 

@@ -10,6 +10,7 @@
  * - stats: one "name value" line per counter: dead, failed, busy_slots,
  *   spurious_bits (status bits the DPC ignored: no operation was started in
  *   their slot), forced_slots (started slots that kc_dev_fail() ended),
+ *   waiter_bits (status bits the thread waiting for them took, handoff.c),
  *   in_flight (requests queued and not completed) and in_flight_max (its
  *   high-water mark); then a line per operation, "OP ok N canceled N
  *   timedout N nodev N io N other N cancel_won N completion_won N": its
@@ -111,6 +112,8 @@ static int kc_debugfs_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "busy_slots %u\n", (unsigned int)hweight64(busy));
 	seq_printf(m, "spurious_bits %lld\n", atomic64_read(&kd->spurious));
 	seq_printf(m, "forced_slots %lld\n", atomic64_read(&kd->forced));
+	seq_printf(m, "waiter_bits %lld\n",
+		   atomic64_read(&kd->handoff.by_waiter));
 	seq_printf(m, "in_flight %d\n", atomic_read(&kd->in_flight));
 	seq_printf(m, "in_flight_max %d\n", atomic_read(&kd->in_flight_max));
 	kc_debugfs_show_ops(m, kd);

@@ -122,6 +122,7 @@ struct kc_dev *kc_dev_create(const struct kc_dev_ops *ops, void *priv,
 	atomic64_set(&kd->spurious, 0);
 	atomic64_set(&kd->forced, 0);
 	atomic64_set(&kd->next_id, 0);
+	kc_handoff_init(&kd->handoff);
 	kc_chardev_init(&kd->chardev);
 	return kd;
 }
@@ -1069,9 +1070,9 @@ static void kc_dev_dpc_locked(void *arg)
  * queue's sync lock held, as KMDF runs EvtInterruptDpc with automatic
  * serialization. Then starts queued requests in the freed slots.
  *
- * Context: process context (a threaded interrupt handler, a kthread, or
- * kc_dev_queue()'s caller for operations that ended as they started), no
- * kcancel lock held.
+ * Context: process context (a threaded interrupt handler, a kthread, the
+ * thread that waits for the interrupt, or kc_dev_queue()'s caller for
+ * operations that ended as they started), no kcancel lock held.
  */
 void kc_dev_dpc(struct kc_dev *kd, u64 done)
 {

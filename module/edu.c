@@ -11,10 +11,11 @@
  * are the status bits.
  *
  * The ISR (hard interrupt) reads the status, returns IRQ_NONE if it is zero
- * (the INTx line may be shared), acknowledges the bits, adds them to a pending
- * word and wakes the threaded handler, the DPC, which hands them to
- * kc_dev_dpc(). The ISR takes no lock at all, so it stays a hard handler on
- * PREEMPT_RT. Nothing can abort an edu operation: a cancelled DMA keeps the
+ * (the INTx line may be shared), acknowledges the bits and hands them off
+ * (kc_dev_isr_handoff()): to the thread that waits for them if one does,
+ * else to the threaded handler, the DPC, which it wakes and which passes
+ * them to kc_dev_dpc(). The ISR takes no lock at all, so it stays a hard
+ * handler on PREEMPT_RT. Nothing can abort an edu operation: a cancelled DMA keeps the
  * coherent buffer until its interrupt.
  *
  * A status of all ones is what a read returns once the device is gone
@@ -85,7 +86,6 @@ MODULE_PARM_DESC(edu_timeout_ms,
  * @kd: its &struct kc_dev.
  * @dma_buf: the coherent buffer every DMA goes through.
  * @dma_addr: its bus address, below 2^28.
- * @pending: status bits the ISR acknowledged and the DPC has not taken.
  * @irq: the interrupt.
  * @gone: the ISR read all ones: the device is gone.
  * @gone_work: fails the device once @gone is set.
@@ -96,7 +96,6 @@ struct kc_edu {
 	struct kc_dev *kd;
 	void *dma_buf;
 	dma_addr_t dma_addr;
-	atomic_t pending;
 	int irq;
 	atomic_t gone;
 	struct work_struct gone_work;
@@ -259,11 +258,12 @@ static void kc_edu_gone_work(struct work_struct *work)
  * @irq: the interrupt.
  * @data: the &struct kc_edu.
  *
- * Acknowledges the status bits and adds them to the pending word for the
- * DPC; a device that reads all ones is gone and has its work item fail it.
+ * Acknowledges the status bits and hands them off to a DPC; a device that
+ * reads all ones is gone and has its work item fail it.
  *
  * Context: hard IRQ, no lock.
- * Return: IRQ_NONE if the status is zero or the device is gone, else
+ * Return: IRQ_NONE if the status is zero or the device is gone;
+ * IRQ_HANDLED if a thread waiting for the bits takes them; else
  * IRQ_WAKE_THREAD.
  */
 static irqreturn_t kc_edu_isr(int irq, void *data)
@@ -284,8 +284,8 @@ static irqreturn_t kc_edu_isr(int irq, void *data)
 	}
 	kc_edu_write(edu, KC_EDU_IRQ_ACK, status);
 	trace_kcancel_irq(edu->kd, status);
-	atomic_or(status, &edu->pending);
-	return IRQ_WAKE_THREAD;
+	return kc_dev_isr_handoff(edu->kd, status) ? IRQ_HANDLED :
+						     IRQ_WAKE_THREAD;
 }
 
 /**
@@ -293,7 +293,7 @@ static irqreturn_t kc_edu_isr(int irq, void *data)
  * @irq: the interrupt.
  * @data: the &struct kc_edu.
  *
- * Hands the pending bits to kc_dev_dpc().
+ * Passes the bits the ISR handed off to kc_dev_dpc() (kc_dev_dpc_handoff()).
  *
  * Context: process context, the threaded interrupt handler; no kcancel lock
  * held.
@@ -302,10 +302,8 @@ static irqreturn_t kc_edu_isr(int irq, void *data)
 static irqreturn_t kc_edu_dpc(int irq, void *data)
 {
 	struct kc_edu *edu = data;
-	u32 done = atomic_xchg(&edu->pending, 0);
 
-	if (done)
-		kc_dev_dpc(edu->kd, done);
+	kc_dev_dpc_handoff(edu->kd);
 	return IRQ_HANDLED;
 }
 
@@ -409,7 +407,6 @@ static int kc_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (!edu)
 		return -ENOMEM;
 	edu->pdev = pdev;
-	atomic_set(&edu->pending, 0);
 	atomic_set(&edu->gone, 0);
 	INIT_WORK(&edu->gone_work, kc_edu_gone_work);
 	ret = pcim_enable_device(pdev);

@@ -6,16 +6,17 @@
  *
  * Each slot has an hrtimer that plays the hardware: started by the
  * dispatcher, it fires in hard interrupt context after the configured
- * latency, where its handler, the ISR, only sets the slot's bit in a pending
- * word and queues the DPC on the device's kthread worker (both RT-safe: an
- * atomic and a raw spinlock). The DPC takes the pending bits and calls
- * kc_dev_dpc(), the same path the edu device's threaded handler takes. An
- * operation of no latency (sim_latency_us=0 with no jitter, or a jitter
- * that drew 0) arms no timer and raises no bit: it ends as it starts, as on
- * a device that ends it before its doorbell write returns, and the
- * dispatcher that started it finishes it (kc_dev_end_now()) in its own
- * context, the submitter's or the DPC's, so that a request of no latency
- * costs no interrupt and no thread wake-up.
+ * latency, where its handler, the ISR, only hands the slot's bit off
+ * (kc_dev_isr_handoff()) and, unless the thread that waits for it takes it,
+ * queues the DPC on the device's kthread worker (both RT-safe: atomics, an
+ * rcuwait and a raw spinlock). The DPC passes the bits to kc_dev_dpc(), the
+ * same path the edu device's threaded handler takes. An operation of no
+ * latency (sim_latency_us=0 with no jitter, or a jitter that drew 0) arms no
+ * timer and raises no bit: it ends as it starts, as on a device that ends it
+ * before its doorbell write returns, and the dispatcher that started it
+ * finishes it (kc_dev_end_now()) in its own context, the submitter's or the
+ * DPC's, so that a request of no latency costs no interrupt and no thread
+ * wake-up.
  *
  * Slots: factorial 0 to parallel - 1, DMA 16 to 16 + parallel - 1, and 30
  * doorbells from 32. DMA moves data between the request's buffer and a
@@ -101,7 +102,6 @@ struct kc_sim_slot {
  * @params: how it behaves.
  * @slots: the slots.
  * @aborted: slots whose operation a cancel stopped.
- * @pending: status bits the ISR set and the DPC has not taken.
  * @stalled: operations started from now on never end (the stall knob, or
  *	kc_sim_halt()).
  * @removing: the remove knob asked for the device to go.
@@ -116,7 +116,6 @@ struct kc_sim {
 	struct kc_sim_params params;
 	struct kc_sim_slot slots[KC_DEV_SLOTS];
 	DECLARE_BITMAP(aborted, KC_DEV_SLOTS);
-	atomic64_t pending;
 	bool stalled;
 	bool removing;
 	struct kthread_worker *worker;
@@ -134,17 +133,16 @@ static DEFINE_MUTEX(kc_sim_lock);	/* guards kc_sim_list, kc_sim.removing */
  * @sim: the device.
  * @mask: the bits.
  *
- * Fully ordered: what the caller wrote before (an abort's bit in
- * sim->aborted) is seen by the DPC that takes these bits, whose
- * atomic64_xchg() in kc_sim_dpc() it pairs with.
+ * Fully ordered (kc_dev_isr_handoff()): what the caller wrote before (an
+ * abort's bit in sim->aborted) is seen by the DPC that takes these bits.
  *
  * Context: any context, RT included.
  */
 static void kc_sim_raise_bits(struct kc_sim *sim, u64 mask)
 {
 	trace_kcancel_irq(sim->kd, mask);
-	atomic64_fetch_or(mask, &sim->pending);
-	kthread_queue_work(sim->worker, &sim->dpc);
+	if (!kc_dev_isr_handoff(sim->kd, mask))
+		kthread_queue_work(sim->worker, &sim->dpc);
 }
 
 /**
@@ -175,7 +173,7 @@ static enum hrtimer_restart kc_sim_timer_fn(struct hrtimer *timer)
 }
 
 /**
- * kc_sim_dpc() - the DPC: pass the pending bits to kc_dev_dpc()
+ * kc_sim_dpc() - the DPC: pass the bits handed off to kc_dev_dpc()
  * @work: &kc_sim.dpc.
  *
  * Context: process context, the device's kthread worker; no kcancel lock
@@ -184,10 +182,8 @@ static enum hrtimer_restart kc_sim_timer_fn(struct hrtimer *timer)
 static void kc_sim_dpc(struct kthread_work *work)
 {
 	struct kc_sim *sim = container_of(work, struct kc_sim, dpc);
-	u64 done = atomic64_xchg(&sim->pending, 0);
 
-	if (done)
-		kc_dev_dpc(sim->kd, done);
+	kc_dev_dpc_handoff(sim->kd);
 }
 
 /**
@@ -508,7 +504,6 @@ struct kc_sim *kc_sim_create(const struct kc_sim_params *p, bool chardev)
 	slots[KC_CHAN_DMA] = GENMASK_ULL(par - 1, 0) << KC_SIM_DMA_SLOT;
 	slots[KC_CHAN_BELL] = GENMASK_ULL(KC_SIM_DOORBELLS - 1, 0) <<
 			      KC_SIM_BELL_SLOT;
-	atomic64_set(&sim->pending, 0);
 	kc_sim_init_slots(sim);
 	kthread_init_work(&sim->dpc, kc_sim_dpc);
 	INIT_LIST_HEAD(&sim->node);

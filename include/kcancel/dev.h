@@ -24,17 +24,18 @@
  *   completes them at once, and the DPC, when the doorbell rings, completes
  *   only if kc_request_unmark_cancelable() did not return -ECANCELED.
  *
- * The hard interrupt handler (the ISR) only reads and acknowledges the
- * status bits and hands them to the DPC, kc_dev_dpc(), which runs in a thread
- * under the queue's synchronization. A slot keeps a reference to its request
+ * The hard interrupt handler (the ISR) only reads and acknowledges the status
+ * bits and hands them to the DPC, kc_dev_dpc(), which runs in a thread under
+ * the queue's synchronization: the backend's DPC thread, or the thread that
+ * waits for the interrupt (handoff.c). A slot keeps a reference to its request
  * until its bit has been seen, so a late interrupt for a request already
  * completed touches nothing freed. The DPC takes a bit only for a slot whose
  * operation was started and has not ended yet (&kc_dev.started): spurious,
  * duplicate and stale bits are counted and ignored. A cancel aborts an
- * operation in flight if the backend can (the software device), so that
- * its bit, and the slot, come back at once. The edu device cannot abort: a
- * cancelled in-flight request completes -ECANCELED after its interrupt,
- * and its DMA buffer stays with the device until then; a cancelled doorbell
+ * operation in flight if the backend can (the software device), so that its
+ * bit, and the slot, come back at once. The edu device cannot abort: a
+ * cancelled in-flight request completes -ECANCELED after its interrupt, and
+ * its DMA buffer stays with the device until then; a cancelled doorbell
  * completes at once but keeps its slot until its bit.
  *
  * A device that stops answering is not waited for forever: close() and
@@ -57,6 +58,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/rcuwait.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -148,6 +150,23 @@ enum kc_dev_end {
 };
 
 /**
+ * struct kc_handoff - status bits on their way from the ISR to a DPC
+ * @bits: bits the ISR handed off (kc_dev_isr_handoff()) and no DPC took.
+ * @waiter: the thread that takes them, if one waits (kc_dev_waiter_begin()).
+ * @claimed: a thread is the waiter, from kc_dev_waiter_begin() until it has
+ *	taken what was left to it in kc_dev_waiter_end().
+ * @by_waiter: bits the waiter took, in all.
+ *
+ * See handoff.c.
+ */
+struct kc_handoff {
+	atomic64_t bits;
+	struct rcuwait waiter;
+	atomic_t claimed;
+	atomic64_t by_waiter;
+};
+
+/**
  * struct kc_dev_stats - a device's counters of one CPU
  * @ended: completions by operation (&enum kcancel_op) and status.
  * @cancel_won: completions by operation of requests whose cancel was asked
@@ -165,10 +184,11 @@ struct kc_dev_stats {
 
 /**
  * struct kc_dev_ops - a backend: what runs the operations
- * @start: start @io in slot @io->slot. The slot's status bit must be passed
- *	to kc_dev_dpc() exactly once when the operation ends, which may happen
- *	before @start returns. An operation that ends as it starts may instead
- *	call kc_dev_end_now() from @start: the caller of the dispatcher then
+ * @start: start @io in slot @io->slot. The slot's status bit must reach
+ *	kc_dev_dpc() exactly once when the operation ends (from an ISR:
+ *	through kc_dev_isr_handoff()), which may happen before @start
+ *	returns. An operation that ends as it starts may instead call
+ *	kc_dev_end_now() from @start: the caller of the dispatcher then
  *	finishes it before it returns, in its own context, with no interrupt
  *	and no DPC thread to wake.
  * @fetch: called by the DPC for a finished slot, before the slot is reused:
@@ -230,6 +250,7 @@ struct kc_dev_ops {
  * @spurious: status bits the DPC ignored: no operation was started in
  *	their slot (spurious, duplicate or stale interrupts).
  * @forced: started slots that kc_dev_fail() ended without their bit.
+ * @handoff: the ISR's bits on their way to a DPC (handoff.c).
  * @stats: per-CPU completion counters (kc_dev_stats_sum()).
  * @in_flight: requests queued by kc_dev_queue_many() and not completed yet.
  * @in_flight_max: the highest @in_flight has been.
@@ -264,6 +285,8 @@ struct kc_dev {
 	bool dead;
 	bool failed;
 	struct kc_io *slot_io[KC_DEV_SLOTS];
+
+	struct kc_handoff handoff ____cacheline_aligned_in_smp;
 
 	struct kref ref ____cacheline_aligned_in_smp;
 	atomic_t in_flight;
@@ -347,6 +370,14 @@ void kc_dev_queue(struct kc_dev *kd, struct kc_io *io,
 bool kc_dev_cancel(struct kc_dev *kd, struct kc_io *io, int reason);
 void kc_dev_dpc(struct kc_dev *kd, u64 done);
 void kc_dev_end_now(struct kc_dev *kd, struct kc_io *io);
+void kc_handoff_init(struct kc_handoff *h);
+bool kc_dev_isr_handoff(struct kc_dev *kd, u64 bits);
+void kc_dev_dpc_handoff(struct kc_dev *kd);
+bool kc_dev_waiter_begin(struct kc_dev *kd);
+int kc_dev_waiter_wait(struct kc_dev *kd, bool (*cond)(void *arg), void *arg,
+		       unsigned int state);
+void kc_dev_waiter_end(struct kc_dev *kd);
+void kc_dev_waiter_wake(struct kc_dev *kd);
 unsigned int kc_dev_doorbells(const struct kc_dev *kd);
 void kc_dev_stats_sum(const struct kc_dev *kd, struct kc_dev_stats *sum);
 u64 kc_dev_factorial(unsigned int n);
