@@ -280,7 +280,7 @@ static void kc_file_io_completed(struct kc_request *req)
 	struct kc_file *f = fio->f;
 	bool deliver = true;
 	unsigned long flags;
-	bool orphan;
+	bool orphan, sync;
 
 	if (fio->uring) {
 		/*
@@ -296,15 +296,20 @@ static void kc_file_io_completed(struct kc_request *req)
 	if (deliver && kc_file_io_wrote(fio))
 		kc_file_copy_out(fio);
 	xa_lock_irqsave(&f->ios, flags);
-	fio->completed = true;
+	/* Read without the lock by its waiter too (kc_file_io_done()). */
+	WRITE_ONCE(fio->completed, true);
 	orphan = fio->orphan;
+	sync = fio->sync;
 	if (orphan) {
 		__xa_erase(&f->ios, kc_file_index(req->id));
 		atomic_dec(&f->count);
-	} else if (!fio->uring && !fio->reaped && !fio->sync) {
+	} else if (!fio->uring && !fio->reaped && !sync) {
 		list_add_tail(&fio->event_node, &f->events);
 	}
 	xa_unlock_irqrestore(&f->ios, flags);
+	/* Its waiter may be the device's, which no completion wakes. */
+	if (sync)
+		kc_dev_waiter_wake(f->kd);
 	if (orphan) {
 		kc_file_unpin(fio, false);
 		kc_request_put(req);	/* the table's; not the last */
@@ -911,27 +916,22 @@ void kc_file_queue(struct kc_file *f, struct kc_file_io *fio, u64 timeout_ns)
  * @f: the file.
  * @s: the submit, copied from the caller.
  * @uid: where the caller wants the id.
- * @sync: a KCANCEL_IOC_SUBMIT_WAIT request.
- * @fiop: out: the request, or NULL.
  *
- * kc_file_prepare() and kc_file_queue(). A KCANCEL_IOC_SUBMIT_WAIT request
- * (@sync) is returned in *@fiop, with the waiter's reference.
+ * kc_file_prepare() and kc_file_queue().
  *
  * Context: process context, the caller's; sleeps.
  * Return: 0, or a negative errno of KCANCEL_IOC_SUBMIT: nothing was queued
  * then.
  */
 static int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
-			  __u64 __user *uid, bool sync, struct kc_file_io **fiop)
+			  __u64 __user *uid)
 {
 	struct kc_file_io *fio;
 
-	fio = kc_file_prepare(f, s, uid, sync ? KC_FILE_SYNC : KC_FILE_EVENT);
+	fio = kc_file_prepare(f, s, uid, KC_FILE_EVENT);
 	if (IS_ERR(fio))
 		return PTR_ERR(fio);
 	kc_file_queue(f, fio, s->timeout_ns);
-	if (fiop)
-		*fiop = fio;
 	return 0;
 }
 
@@ -949,8 +949,7 @@ static long kc_ioctl_submit(struct kc_file *f, void __user *uarg)
 
 	if (copy_from_user(&s, uarg, sizeof(s)))
 		return -EFAULT;
-	return kc_file_submit(f, &s, uarg + offsetof(typeof(s), id), false,
-			      NULL);
+	return kc_file_submit(f, &s, uarg + offsetof(typeof(s), id));
 }
 
 /**
@@ -1018,23 +1017,75 @@ static void kc_file_orphan(struct kc_file *f, struct kc_file_io *fio)
 }
 
 /**
- * kc_wait_for_signal() - wait for a completion or a signal
- * @done: the completion.
+ * kc_file_io_done() - has a request of a file completed?
+ * @arg: the &struct kc_file_io.
+ *
+ * The condition of kc_dev_waiter_wait() for a KCANCEL_IOC_SUBMIT_WAIT
+ * request: kc_file_io_completed() has run, or is running its last steps.
+ *
+ * Context: any context.
+ * Return: true once it completed.
+ */
+static bool kc_file_io_done(void *arg)
+{
+	struct kc_file_io *fio = arg;
+
+	return READ_ONCE(fio->completed);
+}
+
+/**
+ * kc_file_wait_sync() - wait for a KCANCEL_IOC_SUBMIT_WAIT request
+ * @f: the file.
+ * @fio: the request.
+ * @waiter: the caller is the device's waiter (kc_dev_waiter_begin()): it
+ *	runs the DPC itself when the interrupt comes.
+ * @state: %TASK_INTERRUPTIBLE or %TASK_KILLABLE.
+ *
+ * Context: process context; sleeps.
+ * Return: 0 once the request completed, or a negative errno if a signal
+ * @state allows came first.
+ */
+static int kc_file_wait_sync(struct kc_file *f, struct kc_file_io *fio,
+			     bool waiter, unsigned int state)
+{
+	struct completion *done = &fio->io.req.done;
+	int ret;
+
+	if (!waiter)
+		return state == TASK_KILLABLE ?
+		       wait_for_completion_killable(done) :
+		       wait_for_completion_interruptible(done);
+	ret = kc_dev_waiter_wait(f->kd, kc_file_io_done, fio, state);
+	/*
+	 * kc_file_io_completed() has set @fio->completed: complete_all() comes
+	 * next, and once it is done, so are the completion's stores.
+	 */
+	if (!ret)
+		wait_for_completion(done);
+	return ret;
+}
+
+/**
+ * kc_wait_for_signal() - wait for a request or a signal
+ * @f: the file.
+ * @fio: the KCANCEL_IOC_SUBMIT_WAIT request.
+ * @waiter: as for kc_file_wait_sync().
  *
  * Pending task work (TIF_NOTIFY_SIGNAL: io_uring's, for one) ends an
  * interruptible sleep too, but is not a signal: it runs on the way back to
  * user space, so the wait goes on, killable only.
  *
  * Context: process context; sleeps.
- * Return: false once @done completed, true if a signal came first.
+ * Return: false once the request completed, true if a signal came first.
  */
-static bool kc_wait_for_signal(struct completion *done)
+static bool kc_wait_for_signal(struct kc_file *f, struct kc_file_io *fio,
+			       bool waiter)
 {
-	if (!wait_for_completion_interruptible(done))
+	if (!kc_file_wait_sync(f, fio, waiter, TASK_INTERRUPTIBLE))
 		return false;
 	if (task_sigpending(current))
 		return true;
-	return wait_for_completion_killable(done);
+	return kc_file_wait_sync(f, fio, waiter, TASK_KILLABLE) != 0;
 }
 
 /**
@@ -1056,24 +1107,31 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 	struct kcancel_submit_wait __user *usw = uarg;
 	struct kcancel_submit_wait sw;
 	struct kc_file_io *fio;
-	struct completion *done;
-	bool intr = false;
-	int ret;
+	bool intr = false, killed = false;
+	bool waiter;
 
 	if (copy_from_user(&sw, uarg, sizeof(sw)))
 		return -EFAULT;
-	ret = kc_file_submit(f, &sw.req, &usw->req.id, true, &fio);
-	if (ret)
-		return ret;
-	done = &fio->io.req.done;
-	if (kc_wait_for_signal(done)) {
+	fio = kc_file_prepare(f, &sw.req, &usw->req.id, KC_FILE_SYNC);
+	if (IS_ERR(fio))
+		return PTR_ERR(fio);
+	/*
+	 * After what may fault or sleep, before the queue: the interrupt may
+	 * come before the wait.
+	 */
+	waiter = kc_dev_waiter_begin(f->kd);
+	kc_file_queue(f, fio, sw.req.timeout_ns);
+	if (kc_wait_for_signal(f, fio, waiter)) {
 		intr = true;
 		kc_file_cancel(f, fio, KC_FILE_CANCEL_SIGNAL);
-		if (wait_for_completion_killable(done)) {
-			kc_file_orphan(f, fio);
-			kc_request_put(&fio->io.req);
-			return -EINTR;
-		}
+		killed = kc_file_wait_sync(f, fio, waiter, TASK_KILLABLE);
+	}
+	if (waiter)
+		kc_dev_waiter_end(f->kd);
+	if (killed) {
+		kc_file_orphan(f, fio);
+		kc_request_put(&fio->io.req);
+		return -EINTR;
 	}
 	kc_file_event(fio, &sw.done);
 	if (copy_to_user(uarg, &sw, sizeof(sw))) {

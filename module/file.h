@@ -74,7 +74,9 @@ struct kc_file {
  *	completion posts a CQE instead.
  * @reaped: its event was taken (or is being taken) by a reader or a waiter.
  * @completed: kc_file_io_completed() has run: its event is on
- *	&kc_file.events unless @reaped.
+ *	&kc_file.events unless @reaped. Written under the table's lock, and
+ *	read without it, with READ_ONCE(), by its KCANCEL_IOC_SUBMIT_WAIT
+ *	waiter when that is the device's waiter (kc_file_io_done()).
  * @orphan: its KCANCEL_IOC_SUBMIT_WAIT caller was killed, or its io_uring
  *	ring cancelled it and posted its CQE: the completion takes it out of
  *	the file, with no event.

@@ -4160,6 +4160,92 @@ static int kc_wait_idle(KC_FIXTURE *self, unsigned int ms)
 	return v ? -EIO : 0;
 }
 
+/*
+ * The device's debugfs counter @name (a "name value" line of stats, see
+ * docs/ABI/testing/debugfs-kcancel). 0, or -errno when debugfs does not show
+ * it.
+ */
+static int kc_dev_counter(KC_FIXTURE *self, const char *name, u64 *v)
+{
+	char path[PATH_MAX], line[256], key[32];
+	const char *dev = strrchr(self->path, '/');
+	unsigned long long n;
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kcancel/%s/stats",
+		 dev ? dev + 1 : self->path);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%31s %llu", key, &n) != 2 || strcmp(key, name))
+			continue;
+		*v = n;
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Whether the boolean module parameter @name reads N. */
+static bool kc_param_is_off(const char *name)
+{
+	char path[PATH_MAX], c = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), KC_SYSFS_PARAMS "/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fread(&c, 1, 1, f) != 1)
+		c = 0;
+	fclose(f);
+	return c == 'N';
+}
+
+#define KC_WAITER_ROUNDS	50ULL
+
+/*
+ * A KCANCEL_IOC_SUBMIT_WAIT caller is the device's waiter: the interrupt of
+ * its request hands the status bit to it, and it runs the DPC itself
+ * instead of waking the DPC thread (debugfs: waiter_bits). Each doorbell's
+ * bit is counted once; a stray bit (spurious_bits) may be taken too.
+ */
+TEST_F(kcancel, submit_wait_runs_dpc)
+{
+	u64 bits[2], stray[2];
+	struct kcancel_submit s;
+	struct kcancel_event done;
+	unsigned int i, lat = 0;
+
+	if (self->info.backend == KCANCEL_BACKEND_SIM &&
+	    (kc_read_uint(KC_SYSFS_PARAMS "/sim_latency_us", &lat) || !lat))
+		SKIP(return, "sim_latency_us=0: operations may end with no interrupt");
+	if (kc_param_is_off("waiter_dpc"))
+		SKIP(return, "waiter_dpc=N: the DPC thread takes every bit");
+	if (kc_dev_counter(self, "waiter_bits", &bits[0]) ||
+	    kc_dev_counter(self, "spurious_bits", &stray[0]))
+		SKIP(return, "no debugfs counters");
+	for (i = 0; i < KC_WAITER_ROUNDS; i++) {
+		memset(&s, 0, sizeof(s));
+		s.op = KCANCEL_OP_DOORBELL;
+		s.arg = 0x5000 + i;
+		s.tag = i;
+		ASSERT_EQ(0, kc_submit_wait(self->fd, &s, &done));
+		kc_expect_event(_metadata, &done, s.id, i, KCANCEL_OP_DOORBELL,
+				0, 0x5000 + i);
+	}
+	ASSERT_EQ(0, kc_dev_counter(self, "waiter_bits", &bits[1]));
+	ASSERT_EQ(0, kc_dev_counter(self, "spurious_bits", &stray[1]));
+	EXPECT_LE(KC_WAITER_ROUNDS, bits[1] - bits[0])
+		TH_LOG("the waiter took %llu bits of %llu doorbells",
+		       (unsigned long long)(bits[1] - bits[0]),
+		       KC_WAITER_ROUNDS);
+	EXPECT_GE(KC_WAITER_ROUNDS + stray[1] - stray[0], bits[1] - bits[0]);
+}
+
 TEST_F(kcancel, uring_submit_results)
 {
 	char why[KC_WHY];
