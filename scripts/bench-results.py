@@ -36,6 +36,10 @@ TARGETS = {
     # No target: with the interrupt on the waiter's CPU the floor's waiter
     # never sleeps, while kcancel's DPC is an IRQ thread on that CPU.
     "p3_same_cpu_ratio": None,
+    # No target: P3 with waiter_dpc=N, the DPC always in the IRQ thread
+    # (what P3 was before the waiter ran it), for comparison.
+    "p3_thread_ratio": None,
+    "p3_thread_same_cpu_ratio": None,
     "p4_ratio": (">=", 1.6),
     # No target: what two vCPUs of this guest give io_uring's NOP, the
     # ceiling that p4_ratio is read against.
@@ -53,6 +57,8 @@ WHAT = {
     "p2_event_ratio": "P2 median cancel-to-event latency, 100,000 in flight ÷ 10",
     "p3_ratio": "P3 edu doorbells/s through kcancel ÷ the raw floor (kcfloor.ko), interrupt on the other CPU",
     "p3_same_cpu_ratio": "P3 the same, interrupt on the submitter's CPU",
+    "p3_thread_ratio": "P3 with waiter_dpc=N (the DPC in the IRQ thread) ÷ the floor, interrupt on the other CPU",
+    "p3_thread_same_cpu_ratio": "P3 with waiter_dpc=N ÷ the floor, interrupt on the submitter's CPU",
     "p4_ratio": "P4 two threads on two files ÷ one thread, depth 64 each (requests/s)",
     "p4_nop_ratio": "P4's baseline: io_uring NOP, two threads on two rings ÷ one, depth 64 each",
     "p5_bytes": "P5 kernel bytes per request in flight (slab deltas)",
@@ -101,6 +107,8 @@ def main():
         "p2_event_ratio": per_round("p2", "inflight100000", "inflight10", event),
         "p3_ratio": per_round("p3", "kcancel", "floor", rate),
         "p3_same_cpu_ratio": per_round("p3", "kcancel-same-cpu", "floor-same-cpu", rate),
+        "p3_thread_ratio": per_round("p3", "kcancel-thread", "floor", rate),
+        "p3_thread_same_cpu_ratio": per_round("p3", "kcancel-thread-same-cpu", "floor-same-cpu", rate),
         "p4_ratio": per_round("p4", "threads2", "threads1", rate),
         "p4_nop_ratio": per_round("p4", "nop-threads2", "nop-threads1", rate),
         "p5_bytes": [j["bytes_per_request"] for (f, _, p), j in sorted(runs.items())
@@ -180,7 +188,8 @@ def main():
     wanted = os.environ.get("KCANCEL_BENCH_FIGURES", "p1,p2,p3,p4,p5").split(",")
     missing = [k for k in ("p1_ratio_qd1", "p1_ratio_qd8", "p1_ratio_qd64",
                            "p1_single_qd64", "p1_uring_qd64", "p2_ratio",
-                           "p3_ratio", "p3_same_cpu_ratio", "p4_ratio",
+                           "p3_ratio", "p3_same_cpu_ratio", "p3_thread_ratio",
+                           "p3_thread_same_cpu_ratio", "p4_ratio",
                            "p4_nop_ratio",
                            "p5_bytes")
                if res[k] is None and k not in why and k[:2] in wanted]

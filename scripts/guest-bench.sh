@@ -17,7 +17,8 @@
 #   P3  edu doorbells through kcancel's whole path against the raw floor of
 #       kcfloor.ko (bench/floor), which only rings and waits for the IRQ;
 #       both with the submitter on CPU 0 and the edu interrupt (and with it
-#       kcancel's IRQ thread) on CPU 1, then both on CPU 0
+#       kcancel's IRQ thread) on CPU 1, then both on CPU 0; kcancel also with
+#       waiter_dpc=N, its DPC always in the IRQ thread
 #   P4  two threads on two files against one, depth 64 each; and, as the
 #       ceiling it is read against, io_uring NOPs on two rings against one
 #   P5  kernel bytes per request in flight (slab deltas)
@@ -114,8 +115,13 @@ fi
 # kcancel-bench on CPU 0 and the edu interrupt on IRQ_CPU.
 p3_pair() {
 	if load; then
-		irq_to kcancel "$3" &&
+		if irq_to kcancel "$3"; then
 			run p3 "$1" "kcancel$2" doorbell -d /dev/kcancel0 --seconds "$secs"
+			# The same path with the DPC always in the IRQ thread.
+			echo N >/sys/module/kcancel/parameters/waiter_dpc &&
+				run p3 "$1" "kcancel-thread$2" doorbell \
+					-d /dev/kcancel0 --seconds "$secs"
+		fi
 		unload "after the P3 round"
 	fi
 	if insmod /modules/kcfloor.ko; then
