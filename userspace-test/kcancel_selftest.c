@@ -4110,22 +4110,31 @@ static bool kc_uring_quiet(struct io_uring *ring, unsigned int ms)
 }
 
 /*
- * The device's debugfs counters of @op (see docs/ABI/testing/debugfs-kcancel):
- * its completions with status 0 and -ECANCELED, and all of them. 0, or
- * -errno when debugfs does not show them.
+ * The device's debugfs "stats" (see docs/ABI/testing/debugfs-kcancel), open
+ * for reading; NULL, errno set, when debugfs does not show it.
+ */
+static FILE *kc_stats_open(KC_FIXTURE *self)
+{
+	char path[PATH_MAX];
+	const char *dev = strrchr(self->path, '/');
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kcancel/%s/stats",
+		 dev ? dev + 1 : self->path);
+	return fopen(path, "r");
+}
+
+/*
+ * The device's debugfs counters of @op: its completions with status 0 and
+ * -ECANCELED, and all of them. 0, or -errno when debugfs does not show them.
  */
 static int kc_op_stats(KC_FIXTURE *self, const char *op, u64 *ok,
 		       u64 *canceled, u64 *all)
 {
-	char path[PATH_MAX], line[256], name[32];
+	char line[256], name[32];
 	unsigned long long v[6];
-	const char *dev = strrchr(self->path, '/');
 	int ret = -ENOENT;
-	FILE *f;
+	FILE *f = kc_stats_open(self);
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kcancel/%s/stats",
-		 dev ? dev + 1 : self->path);
-	f = fopen(path, "r");
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
@@ -4161,21 +4170,16 @@ static int kc_wait_idle(KC_FIXTURE *self, unsigned int ms)
 }
 
 /*
- * The device's debugfs counter @name (a "name value" line of stats, see
- * docs/ABI/testing/debugfs-kcancel). 0, or -errno when debugfs does not show
- * it.
+ * The device's debugfs counter @name (a "name value" line of stats). 0, or
+ * -errno when debugfs does not show it.
  */
 static int kc_dev_counter(KC_FIXTURE *self, const char *name, u64 *v)
 {
-	char path[PATH_MAX], line[256], key[32];
-	const char *dev = strrchr(self->path, '/');
+	char line[256], key[32];
 	unsigned long long n;
 	int ret = -ENOENT;
-	FILE *f;
+	FILE *f = kc_stats_open(self);
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kcancel/%s/stats",
-		 dev ? dev + 1 : self->path);
-	f = fopen(path, "r");
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
