@@ -553,10 +553,31 @@ static void submit_failed(struct worker *w, enum submit_kind kind, int err)
 }
 
 /*
+ * Without a cancel delay range, draw whether @r's cancel waits for its
+ * event or comes right after the submit.
+ */
+static bool plan_unsteered(struct worker *w, struct req *r)
+{
+	bool dma = op_is_dma(r->op);
+
+	if (rng_pct(w, dma ? CANCEL_AT_EVENT_DMA_PCT : CANCEL_AT_EVENT_PCT)) {
+		r->cancel_state = REQ_CANCEL_AT_EVENT;
+	} else if (rng_pct(w, dma ? CANCEL_AT_ONCE_DMA_PCT :
+				   CANCEL_AT_ONCE_PCT)) {
+		r->cancel_at = r->t_submit;
+		r->cancel_state = REQ_CANCEL_PLANNED;
+	} else {
+		return false;
+	}
+	r->unsteered = true;
+	return true;
+}
+
+/*
  * Draw the cancel of @r, if it is one of the share: @r->t_submit plus a
  * delay. With a cancel delay range, every cancel is timed; else some wait
- * for an event and some come right after the submit. Nothing is planned
- * yet: see track_planned().
+ * for an event and some come right after the submit (plan_unsteered()).
+ * Nothing is planned yet: see track_planned().
  */
 static void plan_cancel(struct worker *w, struct req *r)
 {
@@ -565,20 +586,9 @@ static void plan_cancel(struct worker *w, struct req *r)
 	r->unsteered = false;
 	if (!rng_pct(w, cfg->cancel_pct))
 		return;
-	if (cfg->cancel_delay_set) {
-		r->cancel_at = r->t_submit + draw_cancel_delay(w, r->op);
-	} else if (rng_pct(w, op_is_dma(r->op) ? CANCEL_AT_EVENT_DMA_PCT :
-			   CANCEL_AT_EVENT_PCT)) {
-		r->cancel_state = REQ_CANCEL_AT_EVENT;
-		r->unsteered = true;
+	if (!cfg->cancel_delay_set && plan_unsteered(w, r))
 		return;
-	} else if (rng_pct(w, op_is_dma(r->op) ? CANCEL_AT_ONCE_DMA_PCT :
-			   CANCEL_AT_ONCE_PCT)) {
-		r->cancel_at = r->t_submit;
-		r->unsteered = true;
-	} else {
-		r->cancel_at = r->t_submit + draw_cancel_delay(w, r->op);
-	}
+	r->cancel_at = r->t_submit + draw_cancel_delay(w, r->op);
 	r->cancel_state = REQ_CANCEL_PLANNED;
 }
 
