@@ -15,8 +15,8 @@
  * (kc_dev_isr_handoff()): to the thread that waits for them if one does,
  * else to the threaded handler, the DPC, which it wakes and which passes
  * them to kc_dev_dpc(). The ISR takes no lock at all, so it stays a hard
- * handler on PREEMPT_RT. Nothing can abort an edu operation: a cancelled DMA keeps the
- * coherent buffer until its interrupt.
+ * handler on PREEMPT_RT. Nothing can abort an edu operation: a cancelled DMA
+ * keeps the coherent buffer until its interrupt.
  *
  * A status of all ones is what a read returns once the device is gone
  * (surprise removal, a dead link), but also 32 slots finishing at once; when
