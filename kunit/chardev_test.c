@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suite kcancel_chardev: the file ABI of /dev/kcancelN (chardev.c,
- * include/uapi/linux/kcancel.h) through real open files.
+ * KUnit suite kcancel_chardev: the file ABI of /dev/kcancelN (chardev.c and
+ * file.c, include/uapi/linux/kcancel.h) through real open files.
  *
  * DOC: How a case uses the character device
  *

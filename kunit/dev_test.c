@@ -6,7 +6,7 @@
  * DOC: How a case drives a device
  *
  * Each case creates its own software device with kc_sim_create() and submits
- * requests exactly as chardev.c does: kc_dev_check_io(), kc_dev_next_id(),
+ * requests exactly as file.c does: kc_dev_check_io(), kc_dev_next_id(),
  * kc_dev_prepare() with the suite's &struct kc_request_ops, kc_dev_queue();
  * it cancels them with kc_dev_cancel(). The device's hrtimers play the
  * hardware and its kthread runs kc_dev_dpc(). The case keeps a reference to
@@ -272,7 +272,7 @@ static struct kc_dt_io *kc_dt_alloc(struct kc_dt *dt, u32 op, u64 arg,
 }
 
 /**
- * kc_dt_prepare() - check and prepare a request, as chardev.c does
+ * kc_dt_prepare() - check and prepare a request, as file.c does
  * @dt: the case.
  * @tio: a request of kc_dt_alloc().
  *

@@ -1,6 +1,6 @@
 /*
  * dev.pml - the device of module/dev.c (one slot) and the file of
- * module/chardev.c (one open file).
+ * module/file.c (one open file).
  */
 
 /*

@@ -2,7 +2,7 @@
  * kcancel.pml - a Promela model of kcancel's cancel machinery, checked by
  * spin: the request core (module/request.c), the collection of sent
  * requests (module/target.c), a device with one hardware slot, its DPC and
- * removal (module/dev.c), and an open file with close() (module/chardev.c).
+ * removal (module/dev.c), and an open file with close() (module/file.c).
  *
  * One request, R. Each scenario is a set of processes racing on it; pick
  * one with -D (see model/README.md and scripts/check-model.sh):

@@ -209,7 +209,7 @@ EXPORT_SYMBOL_IF_KUNIT(kc_dev_check_io);
  *
  * Ids start at 1 and are never reused on a device. The character device
  * uses them as sequence numbers: it puts the index of the request in its
- * file's table below (chardev.c, "Ids").
+ * file's table below (file.c, "Ids").
  *
  * Context: any context.
  * Return: the id.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kcancel files: what chardev.c (the file ABI) and uring.c (its io_uring
- * commands) share about an open /dev/kcancelN and its requests.
+ * kcancel files: an open /dev/kcancelN and its requests (file.c), as
+ * chardev.c (the file ABI) and uring.c (its io_uring commands) use them.
  */
 #ifndef _KCANCEL_FILE_H
 #define _KCANCEL_FILE_H
@@ -124,12 +124,42 @@ enum kc_file_mode {
 	KC_FILE_URING,		/* KCANCEL_URING_CMD_SUBMIT */
 };
 
+int kc_file_setup(void);
+void kc_file_exit(void);
+unsigned int kc_file_max_pending(void);
+void kc_file_init(struct kc_file *f, struct kc_dev *kd);
+void kc_file_close(struct kc_file *f);
+bool kc_file_hup(struct kc_file *f);
+
+/* Submits. */
 struct kc_file_io *kc_file_prepare(struct kc_file *f, struct kcancel_submit *s,
 				   __u64 __user *uid, enum kc_file_mode mode);
 void kc_file_queue(struct kc_file *f, struct kc_file_io *fio, u64 timeout_ns);
+int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
+		   __u64 __user *uid);
+int kc_file_submit_batch(struct kc_file *f, struct kcancel_submit __user *us,
+			 u32 nr, u32 *queued);
+
+/* Look-ups and cancels. */
+struct kc_file_io *kc_file_lookup(struct kc_file *f, u64 id);
 bool kc_file_cancel(struct kc_file *f, struct kc_file_io *fio, int how);
 int kc_file_cancel_by(struct kc_file *f, const struct kcancel_cancel *c,
 		      int how);
+
+/* Waits and events. */
+int kc_file_wait_sync(struct kc_file *f, struct kc_file_io *fio,
+		      bool waiter, unsigned int state);
+int kc_file_wait_done(struct kc_file *f, struct kc_file_io *fio, long t);
+bool kc_file_take_one(struct kc_file *f, struct kc_file_io *fio);
+int kc_file_pop(struct kc_file *f, size_t max, struct list_head *got,
+		bool nonblock);
+size_t kc_file_deliver(struct kc_file *f, struct list_head *got,
+		       struct kcancel_event __user *uev);
+long kc_file_reap(struct kc_file *f, struct kcancel_event __user *uev,
+		  u32 max, u32 min, long t);
+void kc_file_event(struct kc_file_io *fio, struct kcancel_event *ev);
+void kc_file_unreap(struct kc_file *f, struct kc_file_io *fio);
+void kc_file_orphan(struct kc_file *f, struct kc_file_io *fio);
 void kc_file_forget(struct kc_file *f, struct kc_file_io *fio);
 
 #ifdef KC_HAVE_URING_CMD

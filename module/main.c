@@ -6,9 +6,10 @@
  *
  * The module holds the request core (request.c), the target collection
  * (target.c), the device machinery (dev.c) and its character devices
- * (chardev.c), and two backends: the edu PCI driver (edu.c), which udev
- * loads when QEMU's edu device is present, and the software device (sim.c),
- * created at load by the sim_devices parameter.
+ * (chardev.c, their files' requests in file.c), and two backends: the edu
+ * PCI driver (edu.c), which udev loads when QEMU's edu device is present,
+ * and the software device (sim.c), created at load by the sim_devices
+ * parameter.
  */
 #include <linux/module.h>
 

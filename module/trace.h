@@ -24,7 +24,7 @@
  * - kcancel_complete: the one completion, with its status and who won: the
  *   cancel, or the completion although a cancel was asked for.
  *
- * Only the core (request.c) and the device layer (dev.c, chardev.c, the
+ * Only the core (request.c) and the device layer (dev.c, file.c, the
  * backends) emit them; trace.c defines them.
  */
 #undef TRACE_SYSTEM

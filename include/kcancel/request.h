@@ -196,7 +196,7 @@ struct kc_request_ops {
  * 5. either @lock or a target's collection lock (target.h; a send runs
  *    under &kc_dev.lock), never one under the other.
  *
- * A file's lock (chardev.c, taken when a request completes) and
+ * A file's lock (file.c, taken when a request completes) and
  * &kc_chardev.files_lock are leaves: taken under none of these but @sync_lock,
  * and nothing is taken under them. No kcancel lock is held while a cancel
  * callback or a target's completion routine runs, except @sync_lock in
