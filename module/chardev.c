@@ -89,12 +89,8 @@ static long kc_ioctl_submit_wait(struct kc_file *f, void __user *uarg)
 	fio = kc_file_prepare(f, &sw.req, &usw->req.id, KC_FILE_SYNC);
 	if (IS_ERR(fio))
 		return PTR_ERR(fio);
-	/*
-	 * After what may fault or sleep, before the queue: the interrupt may
-	 * come before the wait.
-	 */
-	waiter = kc_dev_waiter_begin(f->kd);
-	kc_file_queue(f, fio, sw.req.timeout_ns);
+	/* Every copy from user memory is done: the caller may be the waiter. */
+	waiter = kc_file_queue_sync(f, fio, sw.req.timeout_ns);
 	if (kc_wait_for_signal(f, fio, waiter)) {
 		intr = true;
 		kc_file_cancel(f, fio, KC_FILE_CANCEL_SIGNAL);

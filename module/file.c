@@ -289,7 +289,7 @@ static void kc_file_io_completed(struct kc_request *req)
 	struct kc_file *f = fio->f;
 	bool deliver = true;
 	unsigned long flags;
-	bool orphan, sync;
+	bool orphan, sync, waited;
 
 	if (fio->uring) {
 		/*
@@ -309,6 +309,7 @@ static void kc_file_io_completed(struct kc_request *req)
 	WRITE_ONCE(fio->completed, true);
 	orphan = fio->orphan;
 	sync = fio->sync;
+	waited = fio->waited;
 	if (orphan) {
 		__xa_erase(&f->ios, kc_file_index(req->id));
 		atomic_dec(&f->count);
@@ -316,8 +317,8 @@ static void kc_file_io_completed(struct kc_request *req)
 		list_add_tail(&fio->event_node, &f->events);
 	}
 	xa_unlock_irqrestore(&f->ios, flags);
-	/* Its waiter may be the device's, which no completion wakes. */
-	if (sync)
+	/* Its waiter is the device's, which no completion wakes. */
+	if (waited)
 		kc_dev_waiter_wake(f->kd);
 	if (orphan) {
 		kc_file_unpin(fio, false);
@@ -918,6 +919,33 @@ void kc_file_queue(struct kc_file *f, struct kc_file_io *fio, u64 timeout_ns)
 	};
 
 	kc_file_queue_many(f, &sub, 1);
+}
+
+/**
+ * kc_file_queue_sync() - queue a KCANCEL_IOC_SUBMIT_WAIT request
+ * @f: the file.
+ * @fio: the request, made by kc_file_prepare() with %KC_FILE_SYNC.
+ * @timeout_ns: as for kc_file_queue().
+ *
+ * The caller becomes the device's waiter if no thread is
+ * (kc_dev_waiter_begin()), then queues: an interrupt that comes before the
+ * wait is its own to take. Only then does the completion of @fio wake the
+ * device's waiter. Every copy from user memory must be done by now, so
+ * that the bits the caller is handed never wait on a page fault.
+ *
+ * Context: process context.
+ * Return: true if the caller is the device's waiter: it waits with
+ * kc_file_wait_sync(), then calls kc_dev_waiter_end().
+ */
+bool kc_file_queue_sync(struct kc_file *f, struct kc_file_io *fio,
+			u64 timeout_ns)
+{
+	bool waiter = kc_dev_waiter_begin(f->kd);
+
+	/* Published with the request by the release in kc_file_queue_many(). */
+	fio->waited = waiter;
+	kc_file_queue(f, fio, timeout_ns);
+	return waiter;
 }
 
 /**

@@ -81,6 +81,9 @@ struct kc_file {
  *	ring cancelled it and posted its CQE: the completion takes it out of
  *	the file, with no event.
  * @timed: it has a time limit: it is the @fio of a &struct kc_file_io_timed.
+ * @waited: its KCANCEL_IOC_SUBMIT_WAIT caller is the device's waiter
+ *	(kc_file_queue_sync()), which its completion must wake. Set before
+ *	it is queued, then only read.
  * @queued: it is bound and about to be queued (kc_file_queue_many()):
  *	look-ups in &kc_file.ios find it only from then on. Written once,
  *	with smp_store_release() and without the table's lock; read under
@@ -99,6 +102,7 @@ struct kc_file_io {
 	bool completed;
 	bool orphan;
 	bool timed;
+	bool waited;
 	bool queued;
 };
 
@@ -135,6 +139,8 @@ bool kc_file_hup(struct kc_file *f);
 struct kc_file_io *kc_file_prepare(struct kc_file *f, struct kcancel_submit *s,
 				   __u64 __user *uid, enum kc_file_mode mode);
 void kc_file_queue(struct kc_file *f, struct kc_file_io *fio, u64 timeout_ns);
+bool kc_file_queue_sync(struct kc_file *f, struct kc_file_io *fio,
+			u64 timeout_ns);
 int kc_file_submit(struct kc_file *f, struct kcancel_submit *s,
 		   __u64 __user *uid);
 int kc_file_submit_batch(struct kc_file *f, struct kcancel_submit __user *us,
