@@ -1131,12 +1131,12 @@ static int kc_ct_reader_fn(void *arg)
 	return 0;
 }
 
-/* Wait, bounded, until @task sleeps in read(). */
-static bool kc_ct_wait_asleep(struct kc_ct_reader *r, struct task_struct *task)
+/* Wait, bounded, until @task, which set @entered, sleeps interruptibly. */
+static bool kc_ct_wait_asleep(const bool *entered, struct task_struct *task)
 {
 	unsigned long deadline = jiffies + msecs_to_jiffies(KC_CT_WAIT_MS);
 
-	while (!READ_ONCE(r->entered) ||
+	while (!READ_ONCE(*entered) ||
 	       READ_ONCE(task->__state) != TASK_INTERRUPTIBLE) {
 		if (time_after(jiffies, deadline))
 			return false;
@@ -1208,7 +1208,7 @@ static void kc_chardev_remove_with_file_open(struct kunit *test)
 	n = kc_ct_submit_mix(ct, file, ids);
 	init_completion(&r.done);
 	reader = kc_test_run_on_other_cpu(test, kc_ct_reader_fn, &r);
-	KUNIT_EXPECT_TRUE(test, kc_ct_wait_asleep(&r, reader));
+	KUNIT_EXPECT_TRUE(test, kc_ct_wait_asleep(&r.entered, reader));
 
 	kunit_release_action(test, kc_ct_remove, ct);
 	if (!wait_for_completion_timeout(&r.done, msecs_to_jiffies(KC_CT_WAIT_MS))) {
@@ -1283,6 +1283,88 @@ static void kc_chardev_close_stalled_device(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kc_ct_submit(ct, other, &s), -ENODEV);
 }
 
+/**
+ * struct kc_ct_sync_waiter - a thread in KCANCEL_IOC_SUBMIT_WAIT
+ * @ct: the fixture; the thread's argument is at %KC_CT_DATA.
+ * @file: the file.
+ * @mm: the case's user memory, which the thread takes on.
+ * @entered: set before the thread calls the ioctl.
+ * @ret: what the ioctl returned.
+ * @done: the ioctl returned.
+ */
+struct kc_ct_sync_waiter {
+	struct kc_ct *ct;
+	struct file *file;
+	struct mm_struct *mm;
+	bool entered;
+	long ret;
+	struct completion done;
+};
+
+static int kc_ct_sync_waiter_fn(void *arg)
+{
+	struct kc_ct_sync_waiter *w = arg;
+	void __user *uarg = kc_ct_user(w->ct, KC_CT_DATA);
+
+	kthread_use_mm(w->mm);
+	WRITE_ONCE(w->entered, true);
+	w->ret = w->file->f_op->unlocked_ioctl(w->file, KCANCEL_IOC_SUBMIT_WAIT,
+					       (unsigned long)uarg);
+	kthread_unuse_mm(w->mm);
+	complete(&w->done);
+	return 0;
+}
+
+/*
+ * A KCANCEL_IOC_SUBMIT_WAIT caller that is the device's waiter, whose
+ * request another thread ends: queued behind an operation that runs for a
+ * minute, the request is cancelled and completes in the cancelling thread,
+ * with no interrupt to wake the waiter. Its completion must wake it. The
+ * running operation's cancel then lets a waiter that was not woken go.
+ */
+static void kc_chardev_submit_wait_woken(struct kunit *test)
+{
+	struct kc_ct *ct = kc_ct_init(test, KC_CT_NEVER_NS, 1, true);
+	struct file *file = kc_ct_open(ct, O_NONBLOCK);
+	struct kc_ct_sync_waiter w = {
+		.ct = ct, .file = file, .mm = current->mm,
+	};
+	struct kcancel_submit_wait sw = {
+		.req = { .op = KCANCEL_OP_FACTORIAL, .arg = 4, .tag = 2 },
+	};
+	void __user *uarg = kc_ct_user(ct, KC_CT_DATA);
+	struct task_struct *task;
+	struct kcancel_event ev;
+	bool waiter, woken;
+	u64 busy;
+
+	busy = kc_ct_fact(ct, file, 3, 1);
+	KUNIT_ASSERT_EQ(test, copy_to_user(uarg, &sw, sizeof(sw)), 0);
+	init_completion(&w.done);
+	task = kc_test_run_on_other_cpu(test, kc_ct_sync_waiter_fn, &w);
+	KUNIT_EXPECT_TRUE(test, kc_ct_wait_asleep(&w.entered, task));
+	waiter = atomic_read(&ct->kd->handoff.claimed);
+	KUNIT_EXPECT_EQ(test, copy_from_user(&sw, uarg, sizeof(sw)), 0);
+	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, sw.req.id), 0);
+	woken = wait_for_completion_timeout(&w.done,
+					    msecs_to_jiffies(KC_CT_WAIT_MS));
+	if (!woken)
+		KUNIT_FAIL(test, "its request completed, its waiter slept on");
+	KUNIT_EXPECT_EQ(test, kc_ct_cancel(ct, file, busy), 0);
+	if (!woken)
+		wait_for_completion(&w.done);
+	kc_test_join(task);
+	KUNIT_EXPECT_EQ(test, w.ret, 0);
+	KUNIT_EXPECT_EQ(test, copy_from_user(&sw, uarg, sizeof(sw)), 0);
+	kc_ct_expect_event(test, &sw.done, sw.req.id, 2, KCANCEL_OP_FACTORIAL,
+			   -ECANCELED, 0);
+	ev = kc_ct_read_one(ct, file);
+	kc_ct_expect_event(test, &ev, busy, 1, KCANCEL_OP_FACTORIAL,
+			   -ECANCELED, 0);
+	if (!waiter)
+		kunit_skip(test, "waiter_dpc is off: the thread was no waiter");
+}
+
 static struct kunit_case kc_chardev_cases[] = {
 	KUNIT_CASE(kc_chardev_submit_then_read),
 	KUNIT_CASE(kc_chardev_dma_data_before_reap),
@@ -1304,6 +1386,7 @@ static struct kunit_case kc_chardev_cases[] = {
 	KUNIT_CASE_ATTR(kc_chardev_remove_with_file_open,
 			{ .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE(kc_chardev_close_stalled_device),
+	KUNIT_CASE(kc_chardev_submit_wait_woken),
 	{}
 };
 
