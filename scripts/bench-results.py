@@ -32,6 +32,11 @@ TARGETS = {
     "p1_uring_qd64": None,
     "p2_ratio": ("<=", 1.2),
     "p2_event_ratio": None,
+    # No target: with the device's DPC thread on the other vCPU, each
+    # sample depends on whether that vCPU was asleep, which the number in
+    # flight does not change (results.md, P2).
+    "p2_other_cpu_ratio": None,
+    "p2_other_cpu_event_ratio": None,
     "p3_ratio": (">=", 0.8),
     # No target: with the interrupt on the waiter's CPU the floor's waiter
     # never sleeps, while kcancel's DPC is an IRQ thread on that CPU.
@@ -53,8 +58,10 @@ WHAT = {
     "p1_ratio_qd64": "P1 kcancel batched ioctl ÷ io_uring NOP, depth 64",
     "p1_single_qd64": "P1 kcancel one SUBMIT a request + read() ÷ io_uring NOP, depth 64",
     "p1_uring_qd64": "P1 kcancel through io_uring (KCANCEL_URING_CMD_SUBMIT) ÷ io_uring NOP, depth 64",
-    "p2_ratio": "P2 median cancel ioctl latency, 100,000 in flight ÷ 10 in flight",
-    "p2_event_ratio": "P2 median cancel-to-event latency, 100,000 in flight ÷ 10",
+    "p2_ratio": "P2 median cancel ioctl latency, 100,000 in flight ÷ 10 in flight, the device's DPC thread on the canceller's CPU",
+    "p2_event_ratio": "P2 median cancel-to-event latency, 100,000 in flight ÷ 10, the same placement",
+    "p2_other_cpu_ratio": "P2 median cancel ioctl latency, 100,000 ÷ 10, the DPC thread on the other CPU",
+    "p2_other_cpu_event_ratio": "P2 median cancel-to-event latency, 100,000 ÷ 10, the DPC thread on the other CPU",
     "p3_ratio": "P3 edu doorbells/s through kcancel ÷ the raw floor (kcfloor.ko), interrupt on the other CPU",
     "p3_same_cpu_ratio": "P3 the same, interrupt on the submitter's CPU",
     "p3_thread_ratio": "P3 with waiter_dpc=N (the DPC in the IRQ thread) ÷ the floor, interrupt on the other CPU",
@@ -105,6 +112,10 @@ def main():
         "p1_uring_qd64": per_round("p1", "uring-qd64", "nop-qd64", rate),
         "p2_ratio": per_round("p2", "inflight100000", "inflight10", ioctl),
         "p2_event_ratio": per_round("p2", "inflight100000", "inflight10", event),
+        "p2_other_cpu_ratio": per_round("p2", "inflight100000-other-cpu",
+                                        "inflight10-other-cpu", ioctl),
+        "p2_other_cpu_event_ratio": per_round("p2", "inflight100000-other-cpu",
+                                              "inflight10-other-cpu", event),
         "p3_ratio": per_round("p3", "kcancel", "floor", rate),
         "p3_same_cpu_ratio": per_round("p3", "kcancel-same-cpu", "floor-same-cpu", rate),
         "p3_thread_ratio": per_round("p3", "kcancel-thread", "floor", rate),
@@ -188,6 +199,7 @@ def main():
     wanted = os.environ.get("KCANCEL_BENCH_FIGURES", "p1,p2,p3,p4,p5").split(",")
     missing = [k for k in ("p1_ratio_qd1", "p1_ratio_qd8", "p1_ratio_qd64",
                            "p1_single_qd64", "p1_uring_qd64", "p2_ratio",
+                           "p2_other_cpu_ratio",
                            "p3_ratio", "p3_same_cpu_ratio", "p3_thread_ratio",
                            "p3_thread_same_cpu_ratio", "p4_ratio",
                            "p4_nop_ratio",

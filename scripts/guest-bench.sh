@@ -13,7 +13,9 @@
 #       KCANCEL_URING_CMD_SUBMIT through io_uring) against io_uring's
 #       IORING_OP_NOP at the same depth
 #   P2  cancel latency with 100,000 requests in flight against 10 in flight
-#       (a software device whose operations take a minute)
+#       (a software device whose operations take a minute), kcancel-bench
+#       on CPU 0 and the device's DPC thread (kcancel-sim) on CPU 0, then
+#       on CPU 1
 #   P3  edu doorbells through kcancel's whole path against the raw floor of
 #       kcfloor.ko (bench/floor), which only rings and waits for the IRQ;
 #       both with the submitter on CPU 0 and the edu interrupt (and with it
@@ -95,15 +97,25 @@ if figure p1 || figure p4; then
 	fi
 fi
 
+# p2_pair ROUND SUFFIX DPC_CPU - cancels with 10 in flight, then with
+# 100,000, kcancel-bench on CPU 0 and the software device's DPC on DPC_CPU.
+p2_pair() {
+	thread_to kcancel-sim "$3" || return 1
+	cpu=0
+	run p2 "$1" "inflight10$2" cancel -d /dev/kcancel1 --inflight 10 --samples "$samples"
+	run p2 "$1" "inflight100000$2" cancel -d /dev/kcancel1 --inflight 100000 --samples "$samples"
+	cpu=
+}
+
 if figure p2 || figure p5; then
 	# A minute an operation: everything submitted stays in flight.
 	if load sim_devices=1 sim_latency_us=60000000 sim_jitter_us=0 max_pending=100100; then
 		r=1
 		while [ $r -le "$rounds" ]; do
-			if figure p2; then
-				run p2 $r inflight10 cancel -d /dev/kcancel1 --inflight 10 --samples "$samples"
-				run p2 $r inflight100000 cancel -d /dev/kcancel1 --inflight 100000 --samples "$samples"
-			fi
+			# A cancel's abort wakes the device's DPC thread: on the
+			# canceller's CPU it runs before the ioctl returns, on the
+			# other each sample depends on whether that vCPU slept.
+			figure p2 && p2_pair $r "" 0 && p2_pair $r -other-cpu 1
 			figure p5 && run p5 $r memory memory -d /dev/kcancel1 --inflight 10000
 			r=$((r + 1))
 		done

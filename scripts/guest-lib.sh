@@ -13,6 +13,9 @@
 #                    device; a software device is /dev/kcancel1)
 #   unload [WHEN]    rmmod kcancel, a failure if it refuses
 #   backend DEV      edu or sim, from sysfs
+#   irq_to NAME CPU  route an interrupt (and its handler's thread) to CPU
+#   thread_to NAME CPU
+#                    pin the kernel threads named NAME to CPU
 
 say() { echo "kcancel-guest: $*"; }
 fail() { say "FAIL: $*"; }
@@ -49,4 +52,18 @@ irq_to() {
 	fi
 	echo "$2" >/proc/irq/"$irq"/smp_affinity_list ||
 		fail "cannot route IRQ $irq ($1) to CPU $2"
+}
+
+# thread_to NAME CPU - pin every kernel thread whose name is NAME to CPU.
+thread_to() {
+	n=0
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] || continue
+		taskset -p -c "$2" "${p#/proc/}" >/dev/null ||
+			{ fail "cannot pin thread ${p#/proc/} ($1) to CPU $2"; return 1; }
+		n=$((n + 1))
+	done
+	[ $n -gt 0 ] && return 0
+	fail "no thread named $1"
+	return 1
 }
