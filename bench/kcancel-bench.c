@@ -23,6 +23,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,11 +77,11 @@ const char cli_prog[] = PROG;
 static const char usage_text[] =
 "usage: kcancel-bench MODE [OPTIONS]\n"
 "\n"
-"  nop      [--depth D] [--seconds S] [--threads T]\n"
+"  nop      [--depth D] [--seconds S] [--threads T] [--pin]\n"
 "           io_uring NOPs, D in flight per thread, a ring each: ops/s\n"
-"  batch    -d DEV [--depth D] [--seconds S] [--threads T]\n"
+"  batch    -d DEV [--depth D] [--seconds S] [--threads T] [--pin]\n"
 "           doorbells, D in flight per thread, only KCANCEL_IOC_BATCH\n"
-"  single   -d DEV [--depth D] [--seconds S] [--threads T]\n"
+"  single   -d DEV [--depth D] [--seconds S] [--threads T] [--pin]\n"
 "           doorbells, D in flight per thread, KCANCEL_IOC_SUBMIT and read()\n"
 "  uring    -d DEV [--depth D] [--seconds S]\n"
 "           doorbells, D in flight, KCANCEL_URING_CMD_SUBMIT on an io_uring\n"
@@ -102,6 +103,8 @@ static const char usage_text[] =
 "  --seconds S        how long, 1-86400 (default 5)\n"
 "  --threads T        threads, each with its own file (nop: its own\n"
 "                     ring), 1-256 (default 1)\n"
+"  --pin              thread i runs only on the i-th CPU the process may\n"
+"                     use (round robin)\n"
 "  --inflight N       pending requests, 1-1048576\n"
 "  --samples K        cancels measured, 1-1000000 (default 1000); each\n"
 "                     cancelled request is replaced: N stay pending\n"
@@ -122,7 +125,8 @@ enum opt_bit {
 	OPT_THREADS = 1 << 3,
 	OPT_INFLIGHT = 1 << 4,
 	OPT_SAMPLES = 1 << 5,
-	OPT_COUNT = 6,
+	OPT_PIN = 1 << 6,
+	OPT_COUNT = 7,
 };
 
 /**
@@ -133,6 +137,7 @@ enum opt_bit {
  * @threads: --threads.
  * @inflight: --inflight.
  * @samples: --samples.
+ * @pin: --pin.
  * @given: the &enum opt_bit of the options given.
  */
 struct opts {
@@ -142,6 +147,7 @@ struct opts {
 	unsigned int threads;
 	unsigned int inflight;
 	unsigned int samples;
+	bool pin;
 	unsigned int given;
 };
 
@@ -585,6 +591,41 @@ static void run_clock(__u64 end)
 }
 
 /**
+ * pin_attr() - the attributes of a thread that runs on one CPU only
+ * @attr: out: initialised; the caller destroys it.
+ * @i: the thread's index: it gets the i-th CPU (round robin) of those the
+ *	process may run on.
+ *
+ * Return: 0, or -1 with a message.
+ */
+static int pin_attr(pthread_attr_t *attr, unsigned int i)
+{
+	cpu_set_t allowed, one;
+	int cpu, n, ret;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		return fail("sched_getaffinity: %s", strerror(errno));
+	n = CPU_COUNT(&allowed);
+	if (!n)
+		return fail("sched_getaffinity: no CPU");
+	i %= n;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &allowed) && !i--)
+			break;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	ret = pthread_attr_init(attr);
+	if (ret)
+		return fail("pthread_attr_init: %s", strerror(ret));
+	ret = pthread_attr_setaffinity_np(attr, sizeof(one), &one);
+	if (ret) {
+		pthread_attr_destroy(attr);
+		return fail("pthread_attr_setaffinity_np: %s", strerror(ret));
+	}
+	return 0;
+}
+
+/**
  * run_threads() - start a run's threads together, then run its clock
  * @ws: the threads' records: @n of @size bytes, each with its pthread_t at
  *	@tid_off; each thread is given its own record.
@@ -592,6 +633,7 @@ static void run_clock(__u64 end)
  * @size: the size of a record.
  * @tid_off: where a record keeps its pthread_t.
  * @fn: the threads' function, which waits at start_barrier first.
+ * @pin: each thread on a CPU of its own (pin_attr()).
  * @seconds: how long the run lasts.
  * @t0: set to the run's start.
  *
@@ -599,8 +641,10 @@ static void run_clock(__u64 end)
  * could not start: the others wait at the barrier and exit() ends them.
  */
 static int run_threads(void *ws, unsigned int n, size_t size, size_t tid_off,
-		       void *(*fn)(void *), unsigned int seconds, __u64 *t0)
+		       void *(*fn)(void *), bool pin, unsigned int seconds,
+		       __u64 *t0)
 {
+	pthread_attr_t attr;
 	char *rec = ws;
 	unsigned int i;
 	int ret;
@@ -609,8 +653,12 @@ static int run_threads(void *ws, unsigned int n, size_t size, size_t tid_off,
 	if (ret)
 		return fail("pthread_barrier_init: %s", strerror(ret));
 	for (i = 0; i < n; i++) {
+		if (pin && pin_attr(&attr, i))
+			return -1;
 		ret = pthread_create((pthread_t *)(rec + i * size + tid_off),
-				     NULL, fn, rec + i * size);
+				     pin ? &attr : NULL, fn, rec + i * size);
+		if (pin)
+			pthread_attr_destroy(&attr);
 		if (ret)
 			return fail("pthread_create: %s", strerror(ret));
 	}
@@ -678,8 +726,8 @@ static int run_workers(const struct opts *o, bool batch)
 		if (worker_init(&ws[i], i, o->device, o->depth, batch))
 			return -1;
 	if (run_threads(ws, o->threads, sizeof(*ws),
-			offsetof(struct worker, tid), worker_main, o->seconds,
-			&t0))
+			offsetof(struct worker, tid), worker_main, o->pin,
+			o->seconds, &t0))
 		return -1;
 	if (join_workers(ws, o->threads))
 		return -1;
@@ -808,8 +856,8 @@ static int run_nop(const struct opts *o)
 			return fail("io_uring_queue_init: %s", strerror(-ret));
 	}
 	if (run_threads(ws, o->threads, sizeof(*ws),
-			offsetof(struct nop_worker, tid), nop_main, o->seconds,
-			&t0))
+			offsetof(struct nop_worker, tid), nop_main, o->pin,
+			o->seconds, &t0))
 		return -1;
 	limit = join_limit();
 	for (i = 0; i < o->threads; i++)
@@ -1487,10 +1535,10 @@ struct mode {
 };
 
 static const struct mode modes[] = {
-	{ "nop", OPT_DEPTH | OPT_SECONDS | OPT_THREADS, 0, run_nop },
-	{ "batch", OPT_DEVICE | OPT_DEPTH | OPT_SECONDS | OPT_THREADS,
+	{ "nop", OPT_DEPTH | OPT_SECONDS | OPT_THREADS | OPT_PIN, 0, run_nop },
+	{ "batch", OPT_DEVICE | OPT_DEPTH | OPT_SECONDS | OPT_THREADS | OPT_PIN,
 	  OPT_DEVICE, run_batch },
-	{ "single", OPT_DEVICE | OPT_DEPTH | OPT_SECONDS | OPT_THREADS,
+	{ "single", OPT_DEVICE | OPT_DEPTH | OPT_SECONDS | OPT_THREADS | OPT_PIN,
 	  OPT_DEVICE, run_single },
 	{ "uring", OPT_DEVICE | OPT_DEPTH | OPT_SECONDS, OPT_DEVICE, run_uring },
 	{ "cancel", OPT_DEVICE | OPT_INFLIGHT | OPT_SAMPLES,
@@ -1507,6 +1555,7 @@ enum {
 	LONG_THREADS,
 	LONG_INFLIGHT,
 	LONG_SAMPLES,
+	LONG_PIN,
 };
 
 static const struct option long_opts[] = {
@@ -1516,6 +1565,7 @@ static const struct option long_opts[] = {
 	{ "threads", required_argument, NULL, LONG_THREADS },
 	{ "inflight", required_argument, NULL, LONG_INFLIGHT },
 	{ "samples", required_argument, NULL, LONG_SAMPLES },
+	{ "pin", no_argument, NULL, LONG_PIN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1525,7 +1575,7 @@ static const char *opt_name(unsigned int bit)
 {
 	static const char *const names[] = {
 		"-d", "--depth", "--seconds", "--threads", "--inflight",
-		"--samples",
+		"--samples", "--pin",
 	};
 	unsigned int i;
 
@@ -1558,6 +1608,9 @@ static unsigned int parse_opt(int c, const char *arg, struct opts *o)
 	case LONG_SAMPLES:
 		o->samples = cli_parse_uint("--samples", arg, 1, MAX_SAMPLES);
 		return OPT_SAMPLES;
+	case LONG_PIN:
+		o->pin = true;
+		return OPT_PIN;
 	case 'h':
 		cli_print_help(stdout);
 		exit(0);

@@ -86,10 +86,10 @@ if figure p1 || figure p4; then
 				run p1 $r uring-qd64 uring -d /dev/kcancel1 --depth 64 --seconds "$secs"
 			fi
 			if figure p4; then
-				run p4 $r threads1 batch -d /dev/kcancel1 --depth 64 --seconds "$secs" --threads 1
-				run p4 $r threads2 batch -d /dev/kcancel1 --depth 64 --seconds "$secs" --threads 2
-				run p4 $r nop-threads1 nop --depth 64 --seconds "$secs" --threads 1
-				run p4 $r nop-threads2 nop --depth 64 --seconds "$secs" --threads 2
+				run p4 $r threads1 batch -d /dev/kcancel1 --depth 64 --seconds "$secs" --threads 1 --pin
+				run p4 $r threads2 batch -d /dev/kcancel1 --depth 64 --seconds "$secs" --threads 2 --pin
+				run p4 $r nop-threads1 nop --depth 64 --seconds "$secs" --threads 1 --pin
+				run p4 $r nop-threads2 nop --depth 64 --seconds "$secs" --threads 2 --pin
 			fi
 			r=$((r + 1))
 		done
