@@ -33,8 +33,8 @@ TARGETS = {
     "p2_ratio": ("<=", 1.2),
     "p2_event_ratio": None,
     # No target: with the device's DPC thread on the other vCPU, each
-    # sample depends on whether that vCPU was asleep, which the number in
-    # flight does not change (results.md, P2).
+    # sample depends on what that vCPU is doing (halted, or still in the
+    # previous cancel's DPC): see results.md, P2.
     "p2_other_cpu_ratio": None,
     "p2_other_cpu_event_ratio": None,
     "p3_ratio": (">=", 0.8),

@@ -114,7 +114,7 @@ if figure p2 || figure p5; then
 		while [ $r -le "$rounds" ]; do
 			# A cancel's abort wakes the device's DPC thread: on the
 			# canceller's CPU it runs before the ioctl returns, on the
-			# other each sample depends on whether that vCPU slept.
+			# other it runs beside the canceller.
 			figure p2 && p2_pair $r "" 0 && p2_pair $r -other-cpu 1
 			figure p5 && run p5 $r memory memory -d /dev/kcancel1 --inflight 10000
 			r=$((r + 1))
