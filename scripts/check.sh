@@ -99,6 +99,24 @@ else
 	grep -E 'error|Error' "$run/bench-tool.log" "$run/bench-floor.log" | sed "s|$run/tree/||g" >&2 || true
 	check FAIL "build bench tools: see $run/bench-tool.log and $run/bench-floor.log"
 fi
+# kcancel-bench's command line, on the host: each bad one exits 2 with the
+# usage, before it opens a device or a ring.
+bench_usage() {
+	local bench=$run/tree/bench/kcancel-bench args st
+	[ -x "$bench" ] || { check FAIL "kcancel-bench bad usage: not built"; return; }
+	for args in "" "bogus" "floor --pin" "nop --threads 0" "batch --depth 8" \
+		"nop --pin extra" "cancel -d /dev/null --inflight 0" "nop --seconds"; do
+		st=0
+		# shellcheck disable=SC2086 # a list of arguments
+		"$bench" $args >/dev/null 2>"$run/bench-usage.log" || st=$?
+		if [ "$st" -ne 2 ] || ! grep -q '^usage: kcancel-bench' "$run/bench-usage.log"; then
+			check FAIL "kcancel-bench bad usage: '$args' exited with $st, see $run/bench-usage.log"
+			return
+		fi
+	done
+	check PASS "kcancel-bench bad usage: 8 command lines refused with the usage"
+}
+bench_usage
 
 log=$run/console.log
 mods=("$ko")
